@@ -1,0 +1,351 @@
+//! HTTP plumbing around s3s: the signed-header guard, request ids, CORS, and `serve`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use s3s::Body;
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tower::Service;
+use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
+
+use crate::Inner;
+
+/// Headers exposed to browsers by CORS.
+const EXPOSE: [&str; 6] = [
+    "etag",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-request-id",
+    "content-length",
+    "content-range",
+];
+
+/// The store's HTTP service: CORS → signed-header guard → s3s. Cheap to clone.
+///
+/// Implements `tower::Service<http::Request<B>>` (for any `http_body::Body<Data = Bytes>`,
+/// `Error = Infallible`) and `hyper::service::Service<http::Request<hyper::body::Incoming>>`.
+#[derive(Clone)]
+pub struct StoreService {
+    inner: Cors<Guard>,
+}
+
+impl std::fmt::Debug for StoreService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreService").finish_non_exhaustive()
+    }
+}
+
+impl<B> Service<Request<B>> for StoreService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Service::<Request<B>>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.inner.call(req)
+    }
+}
+
+impl hyper::service::Service<Request<hyper::body::Incoming>> for StoreService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
+
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+        let mut inner = self.inner.clone();
+        inner.call(req)
+    }
+}
+
+/// Rejects requests that s3s would accept but we must not, then calls s3s.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    s3: S3Service,
+    region: Arc<str>,
+}
+
+impl<B> Service<Request<B>> for Guard
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let request_id = new_request_id();
+        if let Err((status, code, message)) = check_request(&req, &self.region) {
+            tracing::debug!(code, message, "request refused by guard");
+            let resp = error_response(status, code, message, &request_id, req.method() == Method::HEAD);
+            return Box::pin(async move { Ok(resp) });
+        }
+        let fut = Service::<Request<B>>::call(&mut self.s3, req);
+        Box::pin(async move {
+            let mut resp = match fut.await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = ?e, "s3s service error");
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error", &request_id, false)
+                }
+            };
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert("x-amz-request-id", v);
+            }
+            Ok(resp)
+        })
+    }
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        return "0000000000000000".to_owned();
+    }
+    hex::encode_upper(b)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str, request_id: &str, head: bool) -> Response<Body> {
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+            xml_escape(code),
+            xml_escape(message),
+            request_id
+        ))
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    resp
+}
+
+type Refusal = (StatusCode, &'static str, &'static str);
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        if bytes[i] == b'+' {
+            out.push(b' ');
+        } else {
+            out.push(bytes[i]);
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (percent_decode(k) == name).then(|| percent_decode(v))
+    })
+}
+
+/// Region of a SigV4 credential `AKID/DATE/REGION/SERVICE/aws4_request`.
+fn credential_region(credential: &str) -> Option<&str> {
+    let mut parts = credential.rsplitn(4, '/');
+    let _terminator = parts.next()?;
+    let _service = parts.next()?;
+    parts.next()
+}
+
+/// Every `x-amz-*` header of the request must be among the signed headers.
+fn check_signed<B>(req: &Request<B>, signed: &str) -> Result<(), Refusal> {
+    let signed: Vec<&str> = signed.split(';').map(str::trim).collect();
+    for name in req.headers().keys() {
+        let n = name.as_str();
+        if n.starts_with("x-amz-") && !signed.contains(&n) {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "There were headers present in the request which were not signed",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_request<B>(req: &Request<B>, region: &str) -> Result<(), Refusal> {
+    let query = req.uri().query().unwrap_or("");
+    let has_query = |name: &str| query_param(query, name).is_some();
+    let auth = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+
+    // Signature Version 2 (header or query) is refused: SigV4 only.
+    if auth.is_some_and(|a| a.starts_with("AWS ")) || (has_query("Signature") && has_query("AWSAccessKeyId")) {
+        return Err((StatusCode::FORBIDDEN, "AccessDenied", "Signature Version 2 is not supported; use SigV4"));
+    }
+
+    if has_query("X-Amz-Signature") {
+        let signed = query_param(query, "X-Amz-SignedHeaders").unwrap_or_default();
+        check_signed(req, &signed)?;
+        let credential = query_param(query, "X-Amz-Credential").unwrap_or_default();
+        if credential_region(&credential).is_some_and(|r| r != region) {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "AuthorizationQueryParametersError",
+                "the credential scope names a region this store does not serve",
+            ));
+        }
+        return Ok(());
+    }
+
+    if let Some(a) = auth
+        && let Some(rest) = a.strip_prefix("AWS4-HMAC-SHA256")
+    {
+        let mut signed = None;
+        let mut credential = None;
+        for part in rest.split(',') {
+            let part = part.trim();
+            if let Some(v) = part.strip_prefix("SignedHeaders=") {
+                signed = Some(v);
+            } else if let Some(v) = part.strip_prefix("Credential=") {
+                credential = Some(v);
+            }
+        }
+        check_signed(req, signed.unwrap_or(""))?;
+        if credential.and_then(credential_region).is_some_and(|r| r != region) {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "AuthorizationHeaderMalformed",
+                "the credential scope names a region this store does not serve",
+            ));
+        }
+    }
+    // Unsigned requests go on to s3s, which refuses them (AccessDenied) because an auth
+    // provider is configured; POST policy uploads are refused by the S3 implementation.
+    Ok(())
+}
+
+pub(crate) fn build_service(inner: Arc<Inner>) -> StoreService {
+    let mut auth = SimpleAuth::new();
+    for (ak, sk) in &inner.config.credentials {
+        auth.register(ak.clone(), s3s::auth::SecretKey::from(sk.as_str()));
+    }
+    let region: Arc<str> = Arc::from(inner.config.region.as_str());
+    let origins = inner.config.cors_origins.clone();
+    let mut builder = S3ServiceBuilder::new(crate::s3::S3Impl::new(inner));
+    builder.set_auth(auth);
+    let s3 = builder.build();
+    let guard = Guard { s3, region };
+
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()))
+    };
+    let cors = CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::HEAD])
+        // content-type, content-md5 and any x-amz-* (signed metadata, SSE, checksums): the
+        // signature, not CORS, decides what a request may carry.
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers(EXPOSE.map(http::HeaderName::from_static))
+        .max_age(Duration::from_secs(3600));
+    StoreService { inner: tower::Layer::layer(&cors, guard) }
+}
+
+pub(crate) async fn serve(svc: StoreService, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (stream, _peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(error = %e, "accept failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut)
+        || e.raw_os_error().is_some_and(|c| c == 23 || c == 24) // ENFILE, EMFILE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsigned_amz_header_on_presigned_is_refused() {
+        let req = Request::builder()
+            .uri("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host%3Bx-amz-meta-a&X-Amz-Signature=00")
+            .header("x-amz-meta-a", "1")
+            .body(())
+            .unwrap();
+        assert!(check_request(&req, "us-east-1").is_ok());
+        let req = Request::builder()
+            .uri("/b/k?X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+            .header("x-amz-meta-x", "1")
+            .body(())
+            .unwrap();
+        assert_eq!(check_request(&req, "us-east-1").unwrap_err().0, StatusCode::FORBIDDEN);
+        let req = Request::builder()
+            .uri("/b/k?X-Amz-Credential=AK%2F20250101%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+            .body(())
+            .unwrap();
+        assert_eq!(check_request(&req, "us-east-1").unwrap_err().0, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn sigv2_refused() {
+        let req = Request::builder().uri("/b/k").header("authorization", "AWS AK:sig").body(()).unwrap();
+        assert!(check_request(&req, "us-east-1").is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! Shared test fixtures: a real AES-256-GCM key provider, in-process and out-of-process
+//! servers, SDK clients.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use sealdrop_store::{SseKeyError, SseKeyProvider, Store, StoreConfig};
+use tokio::io::AsyncBufReadExt;
+use zeroize::Zeroizing;
+
+pub const AK: &str = "AKTESTSEALDROP";
+pub const SK: &str = "test-secret-key-do-not-use";
+pub const BUCKET: &str = "sealdrop-test";
+pub const KEY_ID: &str = "test-key";
+pub const OTHER_KEY_ID: &str = "other-key";
+
+/// Wraps data keys with a random AES-256-GCM key per key id; the context is the AAD.
+pub struct TestKms {
+    keys: Vec<(String, Zeroizing<[u8; 32]>)>,
+}
+
+impl TestKms {
+    pub fn new() -> Self {
+        let mut keys = Vec::new();
+        for id in [KEY_ID, OTHER_KEY_ID] {
+            let mut k = Zeroizing::new([0u8; 32]);
+            getrandom::fill(k.as_mut()).unwrap();
+            keys.push((id.to_owned(), k));
+        }
+        Self { keys }
+    }
+
+    fn kek(&self, key_id: &str) -> Result<Aes256Gcm, SseKeyError> {
+        let (_, k) = self.keys.iter().find(|(id, _)| id == key_id).ok_or_else(|| SseKeyError::NotFound(key_id.into()))?;
+        Ok(Aes256Gcm::new_from_slice(k.as_ref()).unwrap())
+    }
+}
+
+impl SseKeyProvider for TestKms {
+    fn default_key_id(&self) -> String {
+        KEY_ID.to_owned()
+    }
+
+    fn generate_data_key(&self, key_id: &str, context: &[u8]) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
+        let kek = self.kek(key_id)?;
+        let mut dk = Zeroizing::new([0u8; 32]);
+        getrandom::fill(dk.as_mut()).unwrap();
+        let mut iv = [0u8; 12];
+        getrandom::fill(&mut iv).unwrap();
+        let mut buf = dk.to_vec();
+        kek.encrypt_in_place(&Nonce::from(iv), context, &mut buf).unwrap();
+        let mut wrapped = iv.to_vec();
+        wrapped.extend_from_slice(&buf);
+        Ok((dk, wrapped))
+    }
+
+    fn decrypt_data_key(&self, key_id: &str, wrapped: &[u8], context: &[u8]) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
+        let kek = self.kek(key_id)?;
+        let (iv, ct) = wrapped.split_at_checked(12).ok_or(SseKeyError::InvalidCiphertext)?;
+        let iv: [u8; 12] = iv.try_into().unwrap();
+        let mut buf = ct.to_vec();
+        kek.decrypt_in_place(&Nonce::from(iv), context, &mut buf).map_err(|_| SseKeyError::InvalidCiphertext)?;
+        Ok(Zeroizing::new(buf.as_slice().try_into().map_err(|_| SseKeyError::InvalidCiphertext)?))
+    }
+}
+
+pub struct TestServer {
+    pub store: Store,
+    pub addr: SocketAddr,
+    pub root: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// An in-process store on a fresh directory with bucket [`BUCKET`].
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(f: impl FnOnce(&mut StoreConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let mut config = StoreConfig::new(&root, Arc::new(TestKms::new()));
+        config.credentials = vec![(AK.into(), SK.into())];
+        config.cors_origins = vec!["http://app.test".into()];
+        f(&mut config);
+        let store = Store::open(config).unwrap();
+        store.create_bucket_if_missing(BUCKET).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(store.clone().serve(listener));
+        Self { store, addr, root, _dir: Some(dir) }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        client_for(&self.endpoint())
+    }
+}
+
+/// An SDK client with default settings (checksums "when supported", i.e. what real SDK users
+/// send: `aws-chunked` bodies with CRC trailers on PUT/UploadPart).
+pub fn client_for(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(AK, SK, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// A distinctive, non-repeating byte pattern (a counter hashed into bytes).
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::with_capacity(len + 32);
+    let mut i = 0u64;
+    while out.len() < len {
+        let mut h = Sha256::new();
+        h.update(seed.to_le_bytes());
+        h.update(i.to_le_bytes());
+        out.extend_from_slice(&h.finalize());
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(data))
+}
+
+/// All regular files under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// The error code of an SDK error (from the XML body), or the HTTP status for bodiless errors.
+pub fn err_code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(se) => se.code().unwrap_or("").to_owned(),
+        None => format!("{e:?}"),
+    }
+}
+
+/// A store in a separate process (`sealdrop-store-server`), for kill -9 tests.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+}
+
+pub const TEST_KEK: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+impl ServerProcess {
+    pub async fn start(root: &Path) -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealdrop-store-server"))
+            .env("SEALDROP_STORE_ROOT", root)
+            .env("SEALDROP_STORE_ACCESS_KEY", AK)
+            .env("SEALDROP_STORE_SECRET_KEY", SK)
+            .env("SEALDROP_STORE_KEK", TEST_KEK)
+            .env("SEALDROP_STORE_BUCKETS", BUCKET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let addr = line.strip_prefix("listening on ").unwrap().parse().unwrap();
+        Self { child, addr }
+    }
+
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        client_for(&format!("http://{}", self.addr))
+    }
+
+    pub async fn kill9(mut self) {
+        self.child.start_kill().unwrap(); // SIGKILL
+        self.child.wait().await.unwrap();
+    }
+}

@@ -1,0 +1,646 @@
+//! Every supported operation, its S3 error codes, listings, keys, copy, multipart.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule, MetadataDirective, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+
+use crate::common::*;
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.head_bucket().bucket(BUCKET).send().await.unwrap();
+    let e = c.head_bucket().bucket("nope-bucket").send().await.unwrap_err();
+    assert_eq!(e.raw_response().unwrap().status().as_u16(), 404);
+    c.create_bucket().bucket("second").send().await.unwrap();
+    let e = c.create_bucket().bucket("second").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "BucketAlreadyOwnedByYou");
+    let names: Vec<String> = c
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect();
+    assert_eq!(names, [BUCKET, "second"]);
+    c.put_object().bucket("second").key("x").body(ByteStream::from_static(b"1")).send().await.unwrap();
+    let e = c.delete_bucket().bucket("second").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "BucketNotEmpty");
+    c.delete_object().bucket("second").key("x").send().await.unwrap();
+    c.delete_bucket().bucket("second").send().await.unwrap();
+    let e = c.delete_bucket().bucket("second").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchBucket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_implicit_bucket_creation() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let e = c.put_object().bucket("missing").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchBucket");
+    let e = c.get_object().bucket("missing").key("k").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchBucket");
+    let e = c.list_objects_v2().bucket("missing").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchBucket");
+    let e = c.create_multipart_upload().bucket("missing").key("k").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchBucket");
+    assert!(c.head_bucket().bucket("missing").send().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_get_head_delete_and_ranges() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let data = pattern(300_000, 1);
+    let put = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .content_type("application/x-test")
+        .metadata("owner", "alice")
+        .metadata("note", "héllo")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let want_etag = format!("\"{}\"", md5_hex(&data));
+    assert_eq!(put.e_tag(), Some(want_etag.as_str()));
+
+    let got = c.get_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("application/x-test"));
+    assert_eq!(got.e_tag(), Some(want_etag.as_str()));
+    assert_eq!(got.metadata().unwrap().get("owner").map(String::as_str), Some("alice"));
+    assert_eq!(got.content_length(), Some(300_000));
+    assert!(got.server_side_encryption().is_none());
+    assert_eq!(body_bytes(got).await, data);
+
+    let head = c.head_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
+    assert_eq!(head.content_length(), Some(300_000));
+    // non-ASCII metadata comes back RFC 2047-encoded, as from AWS S3
+    assert_eq!(head.metadata().unwrap().get("note").map(String::as_str), Some("=?UTF-8?B?aMOpbGxv?="));
+    assert!(head.last_modified().is_some());
+
+    for (range, a, b) in [
+        ("bytes=0-0", 0usize, 1usize),
+        ("bytes=0-99", 0, 100),
+        ("bytes=1000-200000", 1000, 200_001),
+        ("bytes=299990-", 299_990, 300_000),
+        ("bytes=-7", 299_993, 300_000),
+        ("bytes=299999-400000", 299_999, 300_000),
+        ("bytes=-400000", 0, 300_000),
+    ] {
+        let got = c.get_object().bucket(BUCKET).key("dir/file.bin").range(range).send().await.unwrap();
+        assert_eq!(got.content_range(), Some(format!("bytes {}-{}/300000", a, b - 1).as_str()), "{range}");
+        assert_eq!(body_bytes(got).await, &data[a..b], "{range}");
+    }
+    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").range("bytes=300000-").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "InvalidRange");
+
+    // conditional GET
+    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").if_match("\"nope\"").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "PreconditionFailed");
+    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").if_none_match(&want_etag).send().await.unwrap_err();
+    assert_eq!(e.raw_response().unwrap().status().as_u16(), 304);
+
+    // empty object
+    c.put_object().bucket(BUCKET).key("empty").body(ByteStream::from_static(b"")).send().await.unwrap();
+    let got = c.get_object().bucket(BUCKET).key("empty").send().await.unwrap();
+    assert_eq!(got.e_tag(), Some("\"d41d8cd98f00b204e9800998ecf8427e\""));
+    assert_eq!(got.content_type(), Some("binary/octet-stream"));
+    assert!(body_bytes(got).await.is_empty());
+
+    let e = c.get_object().bucket(BUCKET).key("nope").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchKey");
+    let e = c.head_object().bucket(BUCKET).key("nope").send().await.unwrap_err();
+    assert_eq!(e.raw_response().unwrap().status().as_u16(), 404);
+
+    c.delete_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
+    // deleting a missing key succeeds, like S3
+    c.delete_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
+    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchKey");
+
+    // conditional create
+    let e = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("empty")
+        .if_none_match("*")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "PreconditionFailed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusual_keys_stay_inside_root() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let long = "k".repeat(1024);
+    let keys = [
+        "a".to_owned(),
+        "a/b".to_owned(),
+        "a/b/c".to_owned(),
+        "../../etc/passwd".to_owned(),
+        "../../../../../../tmp/sealdrop-escape".to_owned(),
+        "..".to_owned(),
+        "./x/../y".to_owned(),
+        "%2e%2e/%00".to_owned(),
+        "spaces and +plus & amp ?q=1#frag".to_owned(),
+        "ünïcødé/日本語/😀".to_owned(),
+        "line\nbreak\ttab".to_owned(),
+        "trailing/".to_owned(),
+        "//double//slash".to_owned(),
+        long.clone(),
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        let body = format!("body-{i}");
+        c.put_object().bucket(BUCKET).key(k).body(ByteStream::from(body.into_bytes())).send().await.unwrap_or_else(|e| panic!("put {k:?}: {e:?}"));
+    }
+    for (i, k) in keys.iter().enumerate() {
+        let got = c.get_object().bucket(BUCKET).key(k).send().await.unwrap_or_else(|e| panic!("get {k:?}: {e:?}"));
+        assert_eq!(body_bytes(got).await, format!("body-{i}").into_bytes(), "{k:?}");
+    }
+    let too_long = "k".repeat(1025);
+    assert!(c.put_object().bucket(BUCKET).key(&too_long).body(ByteStream::from_static(b"x")).send().await.is_err());
+
+    // every listed key comes back exactly
+    let mut listed = Vec::new();
+    let mut token = None;
+    loop {
+        let out = c.list_objects_v2().bucket(BUCKET).set_continuation_token(token.clone()).max_keys(5).send().await.unwrap();
+        listed.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
+        if !out.is_truncated().unwrap_or(false) {
+            break;
+        }
+        token = out.next_continuation_token().map(str::to_owned);
+    }
+    let mut want = keys.to_vec();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // nothing was written outside the store root, and no file is named after a key
+    assert!(!std::path::Path::new("/tmp/sealdrop-escape").exists());
+    let parent = srv.root.parent().unwrap();
+    for f in files_under(parent) {
+        assert!(f.starts_with(&srv.root), "file outside root: {f:?}");
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(!name.contains("passwd") && !name.contains("body"), "{f:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_objects_v2_paging_prefix_delimiter() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let mut keys = Vec::new();
+    for i in 0..25 {
+        keys.push(format!("p/{i:03}"));
+    }
+    for d in ["a", "b", "c"] {
+        for i in 0..3 {
+            keys.push(format!("tree/{d}/{i}"));
+        }
+    }
+    keys.push("tree/top".into());
+    keys.push("other".into());
+    for k in &keys {
+        c.put_object().bucket(BUCKET).key(k).body(ByteStream::from_static(b"v")).send().await.unwrap();
+    }
+
+    // pagination over > max-keys
+    let mut got = Vec::new();
+    let mut token = None;
+    let mut pages = 0;
+    loop {
+        let out = c
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix("p/")
+            .max_keys(10)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(out.key_count().unwrap() <= 10);
+        got.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
+        if !out.is_truncated().unwrap() {
+            assert!(out.next_continuation_token().is_none());
+            break;
+        }
+        token = Some(out.next_continuation_token().unwrap().to_owned());
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(got, keys[..25].to_vec());
+
+    // delimiter
+    let out = c.list_objects_v2().bucket(BUCKET).prefix("tree/").delimiter("/").send().await.unwrap();
+    let cps: Vec<_> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
+    assert_eq!(cps, ["tree/a/", "tree/b/", "tree/c/"]);
+    let ks: Vec<_> = out.contents().iter().map(|o| o.key().unwrap()).collect();
+    assert_eq!(ks, ["tree/top"]);
+
+    // delimiter + paging: common prefixes count toward max-keys and are not repeated
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let out = c
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .delimiter("/")
+            .max_keys(1)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_owned()));
+        seen.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
+        if !out.is_truncated().unwrap() {
+            break;
+        }
+        token = Some(out.next_continuation_token().unwrap().to_owned());
+    }
+    assert_eq!(seen, ["other", "p/", "tree/"]);
+
+    // start-after
+    let out = c.list_objects_v2().bucket(BUCKET).prefix("p/").start_after("p/020").send().await.unwrap();
+    let ks: Vec<_> = out.contents().iter().map(|o| o.key().unwrap()).collect();
+    assert_eq!(ks, ["p/021", "p/022", "p/023", "p/024"]);
+
+    // bad token
+    let e = c.list_objects_v2().bucket(BUCKET).continuation_token("zzz").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "InvalidArgument");
+
+    // ListObjects (v1) with marker
+    let out = c.list_objects().bucket(BUCKET).prefix("tree/").delimiter("/").marker("tree/a/").send().await.unwrap();
+    let cps: Vec<_> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
+    assert_eq!(cps, ["tree/b/", "tree/c/"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_object_directives() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let data = pattern(70_000, 2);
+    c.put_object()
+        .bucket(BUCKET)
+        .key("src")
+        .content_type("text/plain")
+        .metadata("m", "1")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    // COPY (default) keeps metadata and content type
+    let out = c.copy_object().bucket(BUCKET).key("dst").copy_source(format!("{BUCKET}/src")).send().await.unwrap();
+    assert_eq!(out.copy_object_result().unwrap().e_tag(), Some(format!("\"{}\"", md5_hex(&data)).as_str()));
+    let got = c.get_object().bucket(BUCKET).key("dst").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("text/plain"));
+    assert_eq!(got.metadata().unwrap().get("m").map(String::as_str), Some("1"));
+    assert_eq!(body_bytes(got).await, data);
+
+    // REPLACE
+    c.copy_object()
+        .bucket(BUCKET)
+        .key("dst2")
+        .copy_source(format!("{BUCKET}/src"))
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type("application/json")
+        .metadata("n", "2")
+        .send()
+        .await
+        .unwrap();
+    let got = c.head_object().bucket(BUCKET).key("dst2").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("application/json"));
+    let md = got.metadata().unwrap();
+    assert_eq!(md.get("n").map(String::as_str), Some("2"));
+    assert!(!md.contains_key("m"));
+
+    // in place without changes is illegal, with REPLACE it's fine
+    let e = c.copy_object().bucket(BUCKET).key("src").copy_source(format!("{BUCKET}/src")).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "InvalidRequest");
+    c.copy_object()
+        .bucket(BUCKET)
+        .key("src")
+        .copy_source(format!("{BUCKET}/src"))
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type("image/png")
+        .metadata("m", "3")
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_object().bucket(BUCKET).key("src").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("image/png"));
+    assert_eq!(got.metadata().unwrap().get("m").map(String::as_str), Some("3"));
+    assert_eq!(body_bytes(got).await, data);
+
+    // the copy still reads fine after the source is deleted (hard links, no shared files)
+    c.delete_object().bucket(BUCKET).key("src").send().await.unwrap();
+    let got = c.get_object().bucket(BUCKET).key("dst").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, data);
+
+    let e = c.copy_object().bucket(BUCKET).key("x").copy_source(format!("{BUCKET}/src")).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchKey");
+    let e = c.copy_object().bucket(BUCKET).key("x").copy_source("nobucket/src").send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchBucket");
+}
+
+async fn upload_parts(c: &aws_sdk_s3::Client, key: &str, upload_id: &str, parts: &[Vec<u8>]) -> Vec<CompletedPart> {
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let n = i32::try_from(i + 1).unwrap();
+        let out = c
+            .upload_part()
+            .bucket(BUCKET)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(n)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+    }
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_happy_path_and_listing() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let parts = vec![pattern(5 * MIB, 10), pattern(5 * MIB + 3, 11), pattern(1234, 12)];
+    let all: Vec<u8> = parts.concat();
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("big")
+        .content_type("video/test")
+        .metadata("kind", "mpu")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+
+    let uploads = c.list_multipart_uploads().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(uploads.uploads().len(), 1);
+    assert_eq!(uploads.uploads()[0].upload_id(), Some(id.as_str()));
+
+    let done = upload_parts(&c, "big", &id, &parts).await;
+    // re-upload part 3 (replaces it)
+    let out = c
+        .upload_part()
+        .bucket(BUCKET)
+        .key("big")
+        .upload_id(&id)
+        .part_number(3)
+        .body(ByteStream::from(parts[2].clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.e_tag(), done[2].e_tag());
+
+    let lp = c.list_parts().bucket(BUCKET).key("big").upload_id(&id).send().await.unwrap();
+    let sizes: Vec<i64> = lp.parts().iter().map(|p| p.size().unwrap()).collect();
+    assert_eq!(sizes, [5 * MIB as i64, 5 * MIB as i64 + 3, 1234]);
+    let lp = c.list_parts().bucket(BUCKET).key("big").upload_id(&id).max_parts(2).send().await.unwrap();
+    assert!(lp.is_truncated().unwrap());
+    assert_eq!(lp.next_part_number_marker(), Some("2"));
+
+    let out = c
+        .complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("big")
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done.clone())).build())
+        .send()
+        .await
+        .unwrap();
+    // md5 of the concatenated part md5s, "-3"
+    let mut cat = Vec::new();
+    for p in &parts {
+        cat.extend_from_slice(&hex::decode(md5_hex(p)).unwrap());
+    }
+    let want = format!("\"{}-3\"", md5_hex(&cat));
+    assert_eq!(out.e_tag(), Some(want.as_str()));
+
+    let got = c.get_object().bucket(BUCKET).key("big").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("video/test"));
+    assert_eq!(got.metadata().unwrap().get("kind").map(String::as_str), Some("mpu"));
+    assert_eq!(got.e_tag(), Some(want.as_str()));
+    assert_eq!(body_bytes(got).await, all);
+    // a range across the part boundary
+    let a = 5 * MIB - 10;
+    let got = c.get_object().bucket(BUCKET).key("big").range(format!("bytes={}-{}", a, a + 19)).send().await.unwrap();
+    assert_eq!(body_bytes(got).await, &all[a..a + 20]);
+    // GET by part number
+    let got = c.get_object().bucket(BUCKET).key("big").part_number(3).send().await.unwrap();
+    assert_eq!(got.parts_count(), Some(3));
+    assert_eq!(body_bytes(got).await, parts[2]);
+
+    let e = c.list_parts().bucket(BUCKET).key("big").upload_id(&id).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchUpload");
+    assert!(c.list_multipart_uploads().bucket(BUCKET).send().await.unwrap().uploads().is_empty());
+
+    // UploadPartCopy: copy ranges of "big" into a new object
+    let up = c.create_multipart_upload().bucket(BUCKET).key("copied").send().await.unwrap();
+    let id2 = up.upload_id().unwrap();
+    let p1 = c
+        .upload_part_copy()
+        .bucket(BUCKET)
+        .key("copied")
+        .upload_id(id2)
+        .part_number(1)
+        .copy_source(format!("{BUCKET}/big"))
+        .copy_source_range(format!("bytes=0-{}", 5 * MIB - 1))
+        .send()
+        .await
+        .unwrap();
+    let p2 = c
+        .upload_part_copy()
+        .bucket(BUCKET)
+        .key("copied")
+        .upload_id(id2)
+        .part_number(2)
+        .copy_source(format!("{BUCKET}/big"))
+        .copy_source_range(format!("bytes={}-{}", all.len() - 100, all.len() - 1))
+        .send()
+        .await
+        .unwrap();
+    let cp = |n: i32, e: &str| CompletedPart::builder().part_number(n).e_tag(e).build();
+    c.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("copied")
+        .upload_id(id2)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(cp(1, p1.copy_part_result().unwrap().e_tag().unwrap()))
+                .parts(cp(2, p2.copy_part_result().unwrap().e_tag().unwrap()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_object().bucket(BUCKET).key("copied").send().await.unwrap();
+    let mut want = all[..5 * MIB].to_vec();
+    want.extend_from_slice(&all[all.len() - 100..]);
+    assert_eq!(body_bytes(got).await, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_errors() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let up = c.create_multipart_upload().bucket(BUCKET).key("m").send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let small = vec![pattern(1000, 1), pattern(1000, 2)];
+    let done = upload_parts(&c, "m", &id, &small).await;
+    let complete = |parts: Vec<CompletedPart>| {
+        c.complete_multipart_upload()
+            .bucket(BUCKET)
+            .key("m")
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+    };
+    // too small non-last part
+    let e = complete(done.clone()).await.unwrap_err();
+    assert_eq!(err_code(&e), "EntityTooSmall");
+    // wrong order
+    let e = complete(vec![done[1].clone(), done[0].clone()]).await.unwrap_err();
+    assert_eq!(err_code(&e), "InvalidPartOrder");
+    // unknown part
+    let e = complete(vec![CompletedPart::builder().part_number(7).e_tag(done[0].e_tag().unwrap()).build()])
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "InvalidPart");
+    // wrong etag
+    let e = complete(vec![CompletedPart::builder().part_number(1).e_tag("\"00000000000000000000000000000000\"").build()])
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "InvalidPart");
+    // a single (last) small part is fine
+    complete(vec![done[1].clone()]).await.unwrap();
+    let got = c.get_object().bucket(BUCKET).key("m").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, small[1]);
+    // completed: the upload is gone
+    let e = complete(vec![done[1].clone()]).await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchUpload");
+
+    // abort
+    let up = c.create_multipart_upload().bucket(BUCKET).key("a").send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    upload_parts(&c, "a", &id, &small).await;
+    c.abort_multipart_upload().bucket(BUCKET).key("a").upload_id(&id).send().await.unwrap();
+    let e = c.abort_multipart_upload().bucket(BUCKET).key("a").upload_id(&id).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchUpload");
+    let e = c
+        .upload_part()
+        .bucket(BUCKET)
+        .key("a")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchUpload");
+    let e = c
+        .upload_part()
+        .bucket(BUCKET)
+        .key("a")
+        .upload_id("bogus")
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchUpload");
+    assert!(c.get_object().bucket(BUCKET).key("a").send().await.is_err());
+    // only the completed object's part file is left in data/
+    let data_files = files_under(&srv.root.join("data"));
+    assert_eq!(data_files.len(), 1, "{data_files:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_encryption_and_cors_config() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let e = c.get_bucket_encryption().bucket(BUCKET).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "ServerSideEncryptionConfigurationNotFoundError");
+    let cfg = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::AwsKms)
+                        .kms_master_key_id(OTHER_KEY_ID)
+                        .build()
+                        .unwrap(),
+                )
+                .bucket_key_enabled(true)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    c.put_bucket_encryption().bucket(BUCKET).server_side_encryption_configuration(cfg).send().await.unwrap();
+    let got = c.get_bucket_encryption().bucket(BUCKET).send().await.unwrap();
+    let rule = &got.server_side_encryption_configuration().unwrap().rules()[0];
+    let d = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(d.sse_algorithm(), &ServerSideEncryption::AwsKms);
+    assert_eq!(d.kms_master_key_id(), Some(OTHER_KEY_ID));
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    c.delete_bucket_encryption().bucket(BUCKET).send().await.unwrap();
+    assert!(c.get_bucket_encryption().bucket(BUCKET).send().await.is_err());
+
+    let e = c.get_bucket_cors().bucket(BUCKET).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "NoSuchCORSConfiguration");
+    let rule = CorsRule::builder().allowed_methods("PUT").allowed_origins("http://app.test").build().unwrap();
+    c.put_bucket_cors()
+        .bucket(BUCKET)
+        .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_bucket_cors().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(got.cors_rules()[0].allowed_origins(), ["http://app.test"]);
+    c.delete_bucket_cors().bucket(BUCKET).send().await.unwrap();
+    assert!(c.get_bucket_cors().bucket(BUCKET).send().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_objects_batch() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    for k in ["d1", "d2", "d3"] {
+        c.put_object().bucket(BUCKET).key(k).body(ByteStream::from_static(b"x")).send().await.unwrap();
+    }
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let del = Delete::builder()
+        .objects(ObjectIdentifier::builder().key("d1").build().unwrap())
+        .objects(ObjectIdentifier::builder().key("d3").build().unwrap())
+        .build()
+        .unwrap();
+    let out = c.delete_objects().bucket(BUCKET).delete(del).send().await.unwrap();
+    assert_eq!(out.deleted().len(), 2);
+    let left: Vec<_> = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .map(|o| o.key().unwrap().to_owned())
+        .collect();
+    assert_eq!(left, ["d2"]);
+}

@@ -1,0 +1,302 @@
+//! SSE-KMS at rest: headers, ranges, no plaintext on disk, tamper detection, key errors.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+
+use crate::common::*;
+
+const CHUNK: usize = 64 * 1024;
+const MIB: usize = 1024 * 1024;
+
+/// Asserts that neither the start nor a 64-byte window from the middle of `plain` occurs in any
+/// file under the store root.
+fn assert_not_on_disk(srv: &TestServer, plain: &[u8]) {
+    let mid = plain.len() / 2;
+    let needles = [&plain[..64], &plain[mid..mid + 64], &plain[plain.len() - 64..]];
+    let files = files_under(&srv.root);
+    assert!(!files.is_empty());
+    for f in files {
+        let content = std::fs::read(&f).unwrap();
+        for n in needles {
+            assert!(!contains(&content, n), "plaintext found in {f:?}");
+        }
+    }
+}
+
+async fn check_ranges(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) {
+    let n = data.len();
+    let ranges = [
+        (0, 1),
+        (0, CHUNK),
+        (CHUNK - 1, CHUNK + 1),
+        (CHUNK - 5, 3 * CHUNK + 5),
+        (2 * CHUNK, 2 * CHUNK + 1),
+        (n / 2 - 100, n / 2 + 100),
+        (n - 1, n),
+        (n - CHUNK - 3, n),
+    ];
+    for (a, b) in ranges {
+        let got = c
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .range(format!("bytes={}-{}", a, b - 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+        assert_eq!(body_bytes(got).await, &data[a..b], "range {a}-{b}");
+    }
+    let got = c.get_object().bucket(BUCKET).key(key).range("bytes=-70000").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, &data[n - 70000..]);
+    let got = c.get_object().bucket(BUCKET).key(key).send().await.unwrap();
+    assert_eq!(body_bytes(got).await, data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_put_multipart_default_and_copy_in_place() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+
+    // 1. single PUT with explicit key id
+    let single = pattern(3 * MIB + 17, 100);
+    let out = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("single")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(OTHER_KEY_ID)
+        .body(ByteStream::from(single.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
+    let head = c.head_object().bucket(BUCKET).key("single").send().await.unwrap();
+    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(head.ssekms_key_id(), Some(OTHER_KEY_ID));
+    assert_eq!(head.content_length(), Some(single.len() as i64));
+    check_ranges(&c, "single", &single).await;
+
+    // 2. multipart, default key id
+    let parts = [pattern(5 * MIB, 101), pattern(300_001, 102)];
+    let mp: Vec<u8> = parts.concat();
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("multi")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    let id = up.upload_id().unwrap();
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let n = i32::try_from(i + 1).unwrap();
+        let o = c
+            .upload_part()
+            .bucket(BUCKET)
+            .key("multi")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(CompletedPart::builder().part_number(n).e_tag(o.e_tag().unwrap()).build());
+    }
+    // parts on disk are encrypted too (checked before completion)
+    assert_not_on_disk(&srv, &parts[0]);
+    assert_not_on_disk(&srv, &parts[1]);
+    let out = c
+        .complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("multi")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(out.ssekms_key_id(), Some(KEY_ID));
+    check_ranges(&c, "multi", &mp).await;
+    // across the part boundary
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("multi")
+        .range(format!("bytes={}-{}", 5 * MIB - 70_000, 5 * MIB + 70_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, &mp[5 * MIB - 70_000..=5 * MIB + 70_000]);
+
+    // 3. copy in place of a plaintext object encrypts it (same key, no bytes left in clear)
+    let plain = pattern(200_000, 103);
+    c.put_object().bucket(BUCKET).key("was-plain").body(ByteStream::from(plain.clone())).send().await.unwrap();
+    let out = c
+        .copy_object()
+        .bucket(BUCKET)
+        .key("was-plain")
+        .copy_source(format!("{BUCKET}/was-plain"))
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    let got = c.get_object().bucket(BUCKET).key("was-plain").send().await.unwrap();
+    assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(got.ssekms_key_id(), Some(KEY_ID));
+    assert_eq!(body_bytes(got).await, plain);
+    // idempotent: once more in place with the SSE header
+    c.copy_object()
+        .bucket(BUCKET)
+        .key("was-plain")
+        .copy_source(format!("{BUCKET}/was-plain"))
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .send()
+        .await
+        .unwrap();
+
+    // 4. bucket default encryption
+    c.create_bucket().bucket("defaulted").send().await.unwrap();
+    let cfg = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::AwsKms)
+                        .kms_master_key_id(OTHER_KEY_ID)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    c.put_bucket_encryption().bucket("defaulted").server_side_encryption_configuration(cfg).send().await.unwrap();
+    let by_default = pattern(150_000, 104);
+    let out = c
+        .put_object()
+        .bucket("defaulted")
+        .key("auto")
+        .body(ByteStream::from(by_default.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
+    let got = c.get_object().bucket("defaulted").key("auto").send().await.unwrap();
+    assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
+    assert_eq!(body_bytes(got).await, by_default);
+    // copy across buckets re-encrypts under the destination's settings
+    c.copy_object().bucket(BUCKET).key("from-defaulted").copy_source("defaulted/auto").send().await.unwrap();
+    let got = c.get_object().bucket(BUCKET).key("from-defaulted").send().await.unwrap();
+    assert!(got.server_side_encryption().is_none());
+    assert_eq!(body_bytes(got).await, by_default);
+    c.delete_object().bucket(BUCKET).key("from-defaulted").send().await.unwrap();
+
+    // SSE-S3 (AES256) also encrypts at rest
+    let s3 = pattern(100_000, 105);
+    let out = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("aes256")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from(s3.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    assert!(out.ssekms_key_id().is_none());
+
+    for p in [&single, &mp, &plain, &by_default, &s3] {
+        assert_not_on_disk(&srv, p);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_chunk_is_an_error() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let data = pattern(5 * CHUNK + 100, 200);
+    c.put_object()
+        .bucket(BUCKET)
+        .key("t")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let files = files_under(&srv.root.join("data"));
+    assert_eq!(files.len(), 1);
+    let file = &files[0];
+    let orig = std::fs::read(file).unwrap();
+    assert_eq!(orig.len(), data.len() + 6 * 16);
+
+    // flip one byte in chunk 2
+    let mut bad = orig.clone();
+    bad[2 * (CHUNK + 16) + 1234] ^= 0x01;
+    std::fs::write(file, &bad).unwrap();
+    // a range inside the damaged chunk: error response
+    let r = c.get_object().bucket(BUCKET).key("t").range(format!("bytes={}-{}", 2 * CHUNK + 10, 2 * CHUNK + 20)).send().await;
+    assert!(r.is_err(), "ranged read of a tampered chunk must fail");
+    // a full read: the body fails (never the wrong bytes)
+    match c.get_object().bucket(BUCKET).key("t").send().await {
+        Err(_) => {}
+        Ok(out) => assert!(out.body.collect().await.is_err(), "full read of a tampered object must fail"),
+    }
+    // untouched chunks still read
+    let got = c.get_object().bucket(BUCKET).key("t").range("bytes=0-99").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, &data[..100]);
+
+    // flipping a tag byte of the last chunk, and truncation
+    let mut bad = orig.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x80;
+    std::fs::write(file, &bad).unwrap();
+    assert!(c.get_object().bucket(BUCKET).key("t").range("bytes=-10").send().await.is_err());
+    std::fs::write(file, &orig[..orig.len() - 116]).unwrap();
+    assert!(c.get_object().bucket(BUCKET).key("t").range("bytes=0-9").send().await.is_err());
+    std::fs::write(file, &orig).unwrap();
+    let got = c.get_object().bucket(BUCKET).key("t").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_key_id_is_an_error() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let e = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("k")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("no-such-key")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "KMS.NotFoundException");
+    assert_eq!(e.raw_response().unwrap().status().as_u16(), 400);
+    let e = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("k")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("no-such-key")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "KMS.NotFoundException");
+    // key id without aws:kms
+    let e = c.put_object().bucket(BUCKET).key("k").ssekms_key_id(KEY_ID).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    assert_eq!(err_code(&e), "InvalidArgument");
+    assert!(c.head_object().bucket(BUCKET).key("k").send().await.is_err());
+    assert!(files_under(&srv.root.join("data")).is_empty());
+    assert!(files_under(&srv.root.join("tmp")).is_empty());
+}
