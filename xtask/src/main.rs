@@ -1,1 +1,225 @@
-fn main() {}
+//! `cargo xtask`: the project's two commands, and the setup they share.
+//!
+//! - `cargo xtask run [-- ARGS]`  builds the web app and runs `sealdrop serve`.
+//! - `cargo xtask test`           installs what is missing, then runs every check.
+//! - `cargo xtask setup`          only installs what is missing.
+//! - `cargo xtask bench [WHAT]`   runs the benchmarks of BENCHMARKS.md.
+//!
+//! Everything installed or built lives outside the clone, under
+//! `$SEALDROP_CACHE` (default `~/.cache/sealdrop`), so repeated runs are fast and
+//! a fresh clone starts from the same caches. Each step is idempotent.
+
+mod bench;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use setup::Env;
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = args
+        .split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("help", &[]));
+    match command {
+        "setup" => Env::prepare().map(|_| ()),
+        "test" => test(rest),
+        "run" => run_app(rest),
+        "bench" => bench::run(&Env::prepare()?, rest),
+        "help" | "-h" | "--help" => {
+            println!("{}", HELP.trim());
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}\n\n{}", HELP.trim()),
+    }
+}
+
+const HELP: &str = r#"
+cargo xtask <command>
+
+  run [-- ARGS]   build the web app (dist/) and start `sealdrop serve ARGS`
+  test [--quick]  install what is missing, then run every check: rustfmt, clippy,
+                  unit/property/integration tests, the envelope's tests in headless
+                  Chromium, a short fuzzing run, and the end-to-end tests
+                  (--quick skips the wasm, fuzz and browser end-to-end steps)
+  setup           only install what is missing (wasm target, Trunk, wasm-bindgen,
+                  Chromium, the Python test peers)
+  bench [WHAT]    run benchmarks (see BENCHMARKS.md)
+
+Caches live in $SEALDROP_CACHE (default ~/.cache/sealdrop).
+"#;
+
+/// Runs a command, failing with its name if it fails.
+pub(crate) fn run_cmd(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Prints a step banner and times it.
+pub(crate) fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    println!("\n==> {name}");
+    let started = Instant::now();
+    let out = f().with_context(|| format!("step failed: {name}"))?;
+    println!("<== {name} ({:.0?})", started.elapsed());
+    Ok(out)
+}
+
+fn test(args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let env = Env::prepare()?;
+    let root = env.root.clone();
+
+    step("rustfmt", || {
+        run_cmd(env.cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
+    step("clippy (native, all targets)", || {
+        run_cmd(env.cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("clippy (wasm32: envelope and web app)", || {
+        run_cmd(env.cargo().args([
+            "clippy",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "sealdrop-envelope",
+            "-p",
+            "sealdrop-web",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    if !quick {
+        step("web app build (Trunk)", || env.build_web(false))?;
+    }
+    step("build sealdrop", || {
+        run_cmd(env.cargo().args(["build", "-p", "sealdrop"]))
+    })?;
+    let mut tests = env.cargo();
+    tests.args(["test", "--workspace"]);
+    if quick {
+        tests.env("SEALDROP_SKIP_BROWSER_TESTS", "1");
+    }
+    step("tests (native: unit, property, integration, end-to-end)", || {
+        run_cmd(&mut tests)
+    })?;
+    if quick {
+        return Ok(());
+    }
+    step("envelope tests in headless Chromium (wasm-bindgen-test)", || {
+        run_cmd(
+            env.cargo()
+                .args([
+                    "test",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "-p",
+                    "sealdrop-envelope",
+                    "-p",
+                    "sealdrop-web",
+                ])
+                .env("CHROMEDRIVER", &env.chromedriver),
+        )
+    })?;
+    step("fuzz the metadata parser (libFuzzer, 30 s)", || {
+        fuzz(&env, &root, 30)
+    })?;
+    Ok(())
+}
+
+/// Builds the libFuzzer target with the stable compiler's coverage flags (what
+/// `cargo fuzz` passes) and runs it for `seconds` on the committed corpus.
+fn fuzz(env: &Env, root: &Path, seconds: u32) -> Result<()> {
+    let fuzz_dir = root.join("crates/envelope/fuzz");
+    let target_dir = env.cache.join("fuzz-target");
+    let flags = [
+        "-Cpasses=sancov-module",
+        "-Cllvm-args=-sanitizer-coverage-level=4",
+        "-Cllvm-args=-sanitizer-coverage-inline-8bit-counters",
+        "-Cllvm-args=-sanitizer-coverage-pc-table",
+        "-Cllvm-args=-sanitizer-coverage-trace-compares",
+        "-Cdebug-assertions",
+        "-Coverflow-checks",
+        "--cfg=fuzzing",
+    ]
+    .join(" ");
+    // An explicit --target keeps RUSTFLAGS (and so the instrumentation) away from
+    // build scripts, which are not linked against libFuzzer.
+    let host = host_triple()?;
+    run_cmd(
+        env.cargo()
+            .current_dir(&fuzz_dir)
+            .args(["build", "--release", "--bin", "metadata", "--target", &host])
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("RUSTFLAGS", flags),
+    )?;
+    let corpus_seed = fuzz_dir.join("corpus/metadata");
+    let corpus = env.cache.join("fuzz-corpus/metadata");
+    std::fs::create_dir_all(&corpus)?;
+    let binary: PathBuf = target_dir.join(&host).join("release/metadata");
+    run_cmd(
+        Command::new(binary)
+            .arg(&corpus)
+            .arg(&corpus_seed)
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-max_len=4096")
+            .arg("-print_final_stats=1"),
+    )
+}
+
+fn host_triple() -> Result<String> {
+    let out = Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .context("rustc -vV printed no host triple")
+}
+
+fn run_app(args: &[String]) -> Result<()> {
+    let env = Env::prepare_for_run()?;
+    step("web app build (Trunk, release)", || env.build_web(true))?;
+    step("build sealdrop (release)", || {
+        run_cmd(env.cargo().args(["build", "--release", "-p", "sealdrop"]))
+    })?;
+    let args: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
+    let binary = env.target_dir.join("release/sealdrop");
+    println!("\n==> sealdrop serve {}", args.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" "));
+    let status = Command::new(&binary)
+        .arg("serve")
+        .arg("--web-root")
+        .arg(env.root.join("dist"))
+        .args(args)
+        .status()
+        .with_context(|| format!("could not start {}", binary.display()))?;
+    if !status.success() {
+        bail!("sealdrop exited with {status}");
+    }
+    Ok(())
+}
