@@ -90,16 +90,28 @@ impl Plan {
     ) -> Self {
         for (algo, v) in values {
             if let Some(v) = v {
-                return Self { algo: Some(algo), expected: Some(v.clone()), trailer: None };
+                return Self {
+                    algo: Some(algo),
+                    expected: Some(v.clone()),
+                    trailer: None,
+                };
             }
         }
         if let Some(t) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
             let t = t.trim().to_ascii_lowercase();
             if let Some(algo) = Algo::from_name(&t) {
-                return Self { algo: Some(algo), expected: None, trailer: Some(t) };
+                return Self {
+                    algo: Some(algo),
+                    expected: None,
+                    trailer: Some(t),
+                };
             }
         }
-        Self { algo: algorithm.and_then(Algo::from_name), expected: None, trailer: None }
+        Self {
+            algo: algorithm.and_then(Algo::from_name),
+            expected: None,
+            trailer: None,
+        }
     }
 
     /// Compares the computed value with the expected one (header or trailer).
@@ -108,16 +120,27 @@ impl Plan {
         computed: Option<&(Algo, String)>,
         trailers: Option<&s3s::TrailingHeaders>,
     ) -> Result<(), String> {
-        let Some((algo, value)) = computed else { return Ok(()) };
+        let Some((algo, value)) = computed else {
+            return Ok(());
+        };
         let expected = match (&self.expected, &self.trailer) {
             (Some(e), _) => Some(e.clone()),
             (None, Some(name)) => trailers
-                .and_then(|t| t.read(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned)))
+                .and_then(|t| {
+                    t.read(|h| {
+                        h.get(name.as_str())
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    })
+                })
                 .flatten(),
             _ => None,
         };
         match expected {
-            Some(e) if e.trim() != value => Err(format!("the {} you specified did not match the calculated checksum", algo.header_name())),
+            Some(e) if e.trim() != value => Err(format!(
+                "the {} you specified did not match the calculated checksum",
+                algo.header_name()
+            )),
             _ => Ok(()),
         }
     }

@@ -39,7 +39,10 @@ pub(crate) fn random_id() -> Result<String, StoreError> {
 }
 
 fn is_segment_id(name: &str) -> bool {
-    name.len() == 32 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.len() == 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -253,7 +256,9 @@ pub(crate) struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("data_dir", &self.data_dir).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -287,7 +292,12 @@ impl Engine {
             txn.open_table(UPLOADS)?;
             txn.commit()?;
         }
-        let engine = Self { data_dir, tmp_dir, db, pins: Mutex::new(Pins::default()) };
+        let engine = Self {
+            data_dir,
+            tmp_dir,
+            db,
+            pins: Mutex::new(Pins::default()),
+        };
         engine.recover()?;
         Ok(engine)
     }
@@ -329,7 +339,9 @@ impl Engine {
             for entry in fs::read_dir(shard.path())? {
                 let entry = entry?;
                 let name = entry.file_name();
-                let keep = name.to_str().is_some_and(|n| is_segment_id(n) && referenced.contains(n));
+                let keep = name
+                    .to_str()
+                    .is_some_and(|n| is_segment_id(n) && referenced.contains(n));
                 if !keep {
                     fs::remove_file(entry.path())?;
                     removed += 1;
@@ -413,7 +425,10 @@ impl Engine {
                 *pins.counts.entry(id.clone()).or_insert(0) += 1;
             }
         }
-        PinGuard { engine: Arc::clone(self), ids }
+        PinGuard {
+            engine: Arc::clone(self),
+            ids,
+        }
     }
 
     fn unpin(&self, ids: &[String]) {
@@ -473,7 +488,11 @@ impl Engine {
             if t.get(bucket)?.is_some() {
                 created = false;
             } else {
-                let rec = BucketRecord { created_ms: now_ms(), encryption: None, cors: None };
+                let rec = BucketRecord {
+                    created_ms: now_ms(),
+                    encryption: None,
+                    cors: None,
+                };
                 t.insert(bucket, ser(&rec)?.as_slice())?;
                 created = true;
             }
@@ -532,7 +551,11 @@ impl Engine {
             let start = obj_key(bucket, "");
             let end = prefix_successor(&start).unwrap_or_default();
             let objects = txn.open_table(OBJECTS)?;
-            if objects.range(start.as_slice()..end.as_slice())?.next().is_some() {
+            if objects
+                .range(start.as_slice()..end.as_slice())?
+                .next()
+                .is_some()
+            {
                 return Err(StoreError::BucketNotEmpty);
             }
             let mut uploads = txn.open_table(UPLOADS)?;
@@ -729,13 +752,21 @@ impl Engine {
                 return Err(StoreError::NoSuchBucket);
             }
             let mut t = txn.open_table(UPLOADS)?;
-            t.insert(upload_key(&rec.bucket, &rec.key, &rec.upload_id).as_slice(), ser(rec)?.as_slice())?;
+            t.insert(
+                upload_key(&rec.bucket, &rec.key, &rec.upload_id).as_slice(),
+                ser(rec)?.as_slice(),
+            )?;
         }
         txn.commit()?;
         Ok(())
     }
 
-    pub(crate) fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord, StoreError> {
+    pub(crate) fn get_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadRecord, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(UPLOADS)?;
         match t.get(upload_key(bucket, key, upload_id).as_slice())? {
@@ -814,7 +845,13 @@ impl Engine {
             objects.insert(ok.as_slice(), ser(&rec)?.as_slice())?;
             uploads.remove(uk.as_slice())?;
             let used: HashSet<&str> = rec.segments.iter().map(|s| s.id.as_str()).collect();
-            dead.extend(upload.parts.values().filter(|p| !used.contains(p.segment.id.as_str())).map(|p| p.segment.id.clone()));
+            dead.extend(
+                upload
+                    .parts
+                    .values()
+                    .filter(|p| !used.contains(p.segment.id.as_str()))
+                    .map(|p| p.segment.id.clone()),
+            );
             if let Some(cur) = current {
                 dead.extend(cur.segments.into_iter().map(|s| s.id));
             }
@@ -824,7 +861,12 @@ impl Engine {
         Ok(rec)
     }
 
-    pub(crate) fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), StoreError> {
+    pub(crate) fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         let rec: UploadRecord;
         {
@@ -870,7 +912,9 @@ impl Engine {
             let rec: UploadRecord = de(v.value())?;
             if let Some(km) = key_marker {
                 let after = match upload_id_marker {
-                    Some(um) if !um.is_empty() => (rec.key.as_str(), rec.upload_id.as_str()) > (km, um),
+                    Some(um) if !um.is_empty() => {
+                        (rec.key.as_str(), rec.upload_id.as_str()) > (km, um)
+                    }
                     _ => rec.key.as_str() > km,
                 };
                 if !after {
@@ -956,7 +1000,8 @@ mod tests {
         let e = Engine::open(dir.path()).unwrap();
         e.create_bucket("b").unwrap();
         for k in ["a", "a/b", "a/c", "b", "c/d/e", "c/f", "d"] {
-            e.commit_object("b", k, &rec(k), &PutCondition::default()).unwrap();
+            e.commit_object("b", k, &rec(k), &PutCondition::default())
+                .unwrap();
         }
         let p = e.list_objects("b", "", Some("/"), None, 1000).unwrap();
         let keys: Vec<_> = p.objects.iter().map(|(k, _)| k.as_str()).collect();
@@ -965,13 +1010,18 @@ mod tests {
         let p = e.list_objects("b", "", Some("/"), None, 2).unwrap();
         assert!(p.truncated);
         assert_eq!(p.last, Some(ListCursor::Prefix("a/".into())));
-        let p2 = e.list_objects("b", "", Some("/"), p.last.as_ref(), 2).unwrap();
+        let p2 = e
+            .list_objects("b", "", Some("/"), p.last.as_ref(), 2)
+            .unwrap();
         let keys: Vec<_> = p2.objects.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["b"]);
         assert_eq!(p2.common_prefixes, ["c/"]);
         let p = e.list_objects("b", "c/", None, None, 10).unwrap();
         assert_eq!(p.objects.len(), 2);
         assert!(!p.truncated);
-        assert_eq!(ListCursor::decode(&ListCursor::Key("x/é".into()).encode()), Some(ListCursor::Key("x/é".into())));
+        assert_eq!(
+            ListCursor::decode(&ListCursor::Key("x/é".into()).encode()),
+            Some(ListCursor::Key("x/é".into()))
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP plumbing around s3s: the signed-header guard, request ids, CORS, and `serve`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -10,8 +11,9 @@ use futures::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::Body;
-use s3s::auth::SimpleAuth;
+use s3s::auth::{S3Auth, SecretKey};
 use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3Result, s3_error};
 use tower::Service;
 use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
 
@@ -49,7 +51,8 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
+    type Future =
+        tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Service::<Request<B>>::poll_ready(&mut self.inner, cx)
@@ -63,7 +66,8 @@ where
 impl hyper::service::Service<Request<hyper::body::Incoming>> for StoreService {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
+    type Future =
+        tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let mut inner = self.inner.clone();
@@ -95,7 +99,13 @@ where
         let request_id = new_request_id();
         if let Err((status, code, message)) = check_request(&req, &self.region) {
             tracing::debug!(code, message, "request refused by guard");
-            let resp = error_response(status, code, message, &request_id, req.method() == Method::HEAD);
+            let resp = error_response(
+                status,
+                code,
+                message,
+                &request_id,
+                req.method() == Method::HEAD,
+            );
             return Box::pin(async move { Ok(resp) });
         }
         let fut = Service::<Request<B>>::call(&mut self.s3, req);
@@ -104,7 +114,13 @@ where
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = ?e, "s3s service error");
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error", &request_id, false)
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        "internal error",
+                        &request_id,
+                        false,
+                    )
                 }
             };
             if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -124,10 +140,18 @@ fn new_request_id() -> String {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
-fn error_response(status: StatusCode, code: &str, message: &str, request_id: &str, head: bool) -> Response<Body> {
+fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+    head: bool,
+) -> Response<Body> {
     let body = if head {
         Body::empty()
     } else {
@@ -140,12 +164,18 @@ fn error_response(status: StatusCode, code: &str, message: &str, request_id: &st
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
     resp
 }
+
+/// Longest presigned URL lifetime S3 accepts (7 days).
+const MAX_PRESIGN_SECS: u64 = 604_800;
 
 type Refusal = (StatusCode, &'static str, &'static str);
 
@@ -215,16 +245,33 @@ fn check_signed<B>(req: &Request<B>, signed: &str) -> Result<(), Refusal> {
 pub(crate) fn check_request<B>(req: &Request<B>, region: &str) -> Result<(), Refusal> {
     let query = req.uri().query().unwrap_or("");
     let has_query = |name: &str| query_param(query, name).is_some();
-    let auth = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
 
     // Signature Version 2 (header or query) is refused: SigV4 only.
-    if auth.is_some_and(|a| a.starts_with("AWS ")) || (has_query("Signature") && has_query("AWSAccessKeyId")) {
-        return Err((StatusCode::FORBIDDEN, "AccessDenied", "Signature Version 2 is not supported; use SigV4"));
+    if auth.is_some_and(|a| a.starts_with("AWS "))
+        || (has_query("Signature") && has_query("AWSAccessKeyId"))
+    {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Signature Version 2 is not supported; use SigV4",
+        ));
     }
 
     if has_query("X-Amz-Signature") {
         let signed = query_param(query, "X-Amz-SignedHeaders").unwrap_or_default();
         check_signed(req, &signed)?;
+        let expires = query_param(query, "X-Amz-Expires").and_then(|e| e.parse::<u64>().ok());
+        if expires.is_none_or(|e| e > MAX_PRESIGN_SECS) {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "AuthorizationQueryParametersError",
+                "X-Amz-Expires must be a number of seconds between 0 and 604800 (7 days)",
+            ));
+        }
         let credential = query_param(query, "X-Amz-Credential").unwrap_or_default();
         if credential_region(&credential).is_some_and(|r| r != region) {
             return Err((
@@ -250,7 +297,10 @@ pub(crate) fn check_request<B>(req: &Request<B>, region: &str) -> Result<(), Ref
             }
         }
         check_signed(req, signed.unwrap_or(""))?;
-        if credential.and_then(credential_region).is_some_and(|r| r != region) {
+        if credential
+            .and_then(credential_region)
+            .is_some_and(|r| r != region)
+        {
             return Err((
                 StatusCode::BAD_REQUEST,
                 "AuthorizationHeaderMalformed",
@@ -263,11 +313,32 @@ pub(crate) fn check_request<B>(req: &Request<B>, region: &str) -> Result<(), Ref
     Ok(())
 }
 
-pub(crate) fn build_service(inner: Arc<Inner>) -> StoreService {
-    let mut auth = SimpleAuth::new();
-    for (ak, sk) in &inner.config.credentials {
-        auth.register(ak.clone(), s3s::auth::SecretKey::from(sk.as_str()));
+/// The configured access key → secret pairs; unknown keys get S3's `InvalidAccessKeyId`.
+struct Credentials {
+    map: HashMap<String, SecretKey>,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for Credentials {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        self.map.get(access_key).cloned().ok_or_else(|| {
+            s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        })
     }
+}
+
+pub(crate) fn build_service(inner: Arc<Inner>) -> StoreService {
+    let auth = Credentials {
+        map: inner
+            .config
+            .credentials
+            .iter()
+            .map(|(ak, sk)| (ak.clone(), SecretKey::from(sk.as_str())))
+            .collect(),
+    };
     let region: Arc<str> = Arc::from(inner.config.region.as_str());
     let origins = inner.config.cors_origins.clone();
     let mut builder = S3ServiceBuilder::new(crate::s3::S3Impl::new(inner));
@@ -278,20 +349,35 @@ pub(crate) fn build_service(inner: Arc<Inner>) -> StoreService {
     let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()))
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
     };
     let cors = CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::HEAD])
+        .allow_methods([
+            Method::GET,
+            Method::PUT,
+            Method::POST,
+            Method::DELETE,
+            Method::HEAD,
+        ])
         // content-type, content-md5 and any x-amz-* (signed metadata, SSE, checksums): the
         // signature, not CORS, decides what a request may carry.
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers(EXPOSE.map(http::HeaderName::from_static))
         .max_age(Duration::from_secs(3600));
-    StoreService { inner: tower::Layer::layer(&cors, guard) }
+    StoreService {
+        inner: tower::Layer::layer(&cors, guard),
+    }
 }
 
-pub(crate) async fn serve(svc: StoreService, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub(crate) async fn serve(
+    svc: StoreService,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(x) => x,
@@ -314,8 +400,10 @@ pub(crate) async fn serve(svc: StoreService, listener: tokio::net::TcpListener) 
 
 fn is_transient(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut)
-        || e.raw_os_error().is_some_and(|c| c == 23 || c == 24) // ENFILE, EMFILE
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut
+    ) || e.raw_os_error().is_some_and(|c| c == 23 || c == 24) // ENFILE, EMFILE
 }
 
 #[cfg(test)]
@@ -325,27 +413,49 @@ mod tests {
     #[test]
     fn unsigned_amz_header_on_presigned_is_refused() {
         let req = Request::builder()
-            .uri("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host%3Bx-amz-meta-a&X-Amz-Signature=00")
+            .uri("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host%3Bx-amz-meta-a&X-Amz-Signature=00")
             .header("x-amz-meta-a", "1")
             .body(())
             .unwrap();
         assert!(check_request(&req, "us-east-1").is_ok());
         let req = Request::builder()
-            .uri("/b/k?X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+            .uri("/b/k?X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
             .header("x-amz-meta-x", "1")
             .body(())
             .unwrap();
-        assert_eq!(check_request(&req, "us-east-1").unwrap_err().0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            check_request(&req, "us-east-1").unwrap_err().0,
+            StatusCode::FORBIDDEN
+        );
         let req = Request::builder()
-            .uri("/b/k?X-Amz-Credential=AK%2F20250101%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+            .uri("/b/k?X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
             .body(())
             .unwrap();
-        assert_eq!(check_request(&req, "us-east-1").unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            check_request(&req, "us-east-1").unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn presign_lifetime_limited() {
+        let req = Request::builder()
+            .uri("/b/k?X-Amz-Expires=604801&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            check_request(&req, "us-east-1").unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]
     fn sigv2_refused() {
-        let req = Request::builder().uri("/b/k").header("authorization", "AWS AK:sig").body(()).unwrap();
+        let req = Request::builder()
+            .uri("/b/k")
+            .header("authorization", "AWS AK:sig")
+            .body(())
+            .unwrap();
         assert!(check_request(&req, "us-east-1").is_err());
     }
 }

@@ -56,7 +56,11 @@ impl SegmentSink {
     ) -> Result<Self, StoreError> {
         let id = random_id()?;
         let tmp = engine.tmp_path(&id);
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).await?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .await?;
         let (sealer, salt) = match data_key {
             Some(dk) => {
                 let salt = sse::new_salt().map_err(|e| StoreError::Random(e.to_string()))?;
@@ -145,13 +149,19 @@ impl SegmentSink {
         let engine = Arc::clone(&self.engine);
         let tmp = self.tmp.clone();
         let id = self.id.clone();
-        tokio::task::spawn_blocking(move || engine.publish(&tmp, &id)).await.map_err(StoreError::join)??;
+        tokio::task::spawn_blocking(move || engine.publish(&tmp, &id))
+            .await
+            .map_err(StoreError::join)??;
         self.finished = true;
         let plain_md5: [u8; 16] = std::mem::take(&mut self.plain_md5).finalize().into();
         let stored_md5: [u8; 16] = std::mem::take(&mut self.stored_md5).finalize().into();
         let checksum = self.checksum.take().map(crate::checksum::Hasher::finish);
         Ok(WrittenSegment {
-            rec: SegmentRec { id: self.id.clone(), len: self.len, salt: self.salt.map(hex::encode) },
+            rec: SegmentRec {
+                id: self.id.clone(),
+                len: self.len,
+                salt: self.salt.map(hex::encode),
+            },
             plain_md5,
             stored_md5,
             checksum,
@@ -233,19 +243,36 @@ async fn produce(
             match (&plan.data_key, &seg.salt) {
                 (None, None) => {
                     if file_len != seg.len {
-                        return Err(StoreError::Corrupt("segment file has the wrong size".into()));
+                        return Err(StoreError::Corrupt(
+                            "segment file has the wrong size".into(),
+                        ));
                     }
                     read_plain(&mut file, a - seg_start, b - seg_start, tx).await?;
                 }
                 (Some(dk), Some(salt_hex)) => {
                     if file_len != sse::stored_len(seg.len) {
-                        return Err(StoreError::Corrupt("encrypted segment file has the wrong size".into()));
+                        return Err(StoreError::Corrupt(
+                            "encrypted segment file has the wrong size".into(),
+                        ));
                     }
-                    let salt = hex::decode(salt_hex).map_err(|_| StoreError::Corrupt("bad segment salt".into()))?;
+                    let salt = hex::decode(salt_hex)
+                        .map_err(|_| StoreError::Corrupt("bad segment salt".into()))?;
                     let cipher = SegmentCipher::new(dk, &salt)?;
-                    read_sealed(&mut file, &cipher, seg.len, a - seg_start, b - seg_start, tx).await?;
+                    read_sealed(
+                        &mut file,
+                        &cipher,
+                        seg.len,
+                        a - seg_start,
+                        b - seg_start,
+                        tx,
+                    )
+                    .await?;
                 }
-                _ => return Err(StoreError::Corrupt("segment encryption state mismatch".into())),
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "segment encryption state mismatch".into(),
+                    ));
+                }
             }
         }
         seg_start = seg_end;
@@ -256,8 +283,13 @@ async fn produce(
     Ok(())
 }
 
-async fn send(tx: &mpsc::Sender<Result<Bytes, std::io::Error>>, b: Bytes) -> Result<(), StoreError> {
-    tx.send(Ok(b)).await.map_err(|_| StoreError::Body("client went away".into()))
+async fn send(
+    tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+    b: Bytes,
+) -> Result<(), StoreError> {
+    tx.send(Ok(b))
+        .await
+        .map_err(|_| StoreError::Body("client went away".into()))
 }
 
 async fn read_plain(
@@ -290,7 +322,8 @@ async fn read_sealed(
     let n = sse::chunk_count(plain_len);
     let first = start / chunk;
     let last = (end - 1) / chunk;
-    file.seek(SeekFrom::Start(first * sse::STORED_CHUNK)).await?;
+    file.seek(SeekFrom::Start(first * sse::STORED_CHUNK))
+        .await?;
     let mut batch: Vec<u8> = Vec::with_capacity(READ_BUF);
     for i in first..=last {
         let chunk_start = i * chunk;

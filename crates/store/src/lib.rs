@@ -17,6 +17,9 @@
 //! * **SSE-KMS**: per-object data keys from an [`SseKeyProvider`], 64 KiB AES-256-GCM chunks,
 //!   nothing of the plaintext on disk.
 //!
+//! The crate's `README.md` documents the on-disk layout, the crash-safety argument, the SSE
+//! chunk format, and what is and is not supported.
+//!
 //! ```no_run
 //! # async fn run(provider: std::sync::Arc<dyn sealdrop_store::SseKeyProvider>) -> Result<(), Box<dyn std::error::Error>> {
 //! use sealdrop_store::{Store, StoreConfig};
@@ -246,7 +249,9 @@ pub struct Store {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -261,11 +266,19 @@ impl Store {
         if config.region.is_empty() {
             return Err(StoreError::InvalidConfig("region must not be empty".into()));
         }
-        if config.credentials.iter().any(|(a, s)| a.is_empty() || s.is_empty()) {
-            return Err(StoreError::InvalidConfig("access keys and secrets must not be empty".into()));
+        if config
+            .credentials
+            .iter()
+            .any(|(a, s)| a.is_empty() || s.is_empty())
+        {
+            return Err(StoreError::InvalidConfig(
+                "access keys and secrets must not be empty".into(),
+            ));
         }
         let engine = Arc::new(engine::Engine::open(&config.root)?);
-        let store = Store { inner: Arc::new(Inner { engine, config }) };
+        let store = Store {
+            inner: Arc::new(Inner { engine, config }),
+        };
         store.expire_uploads()?;
         Ok(store)
     }
@@ -306,7 +319,8 @@ impl Store {
     pub fn into_service(self) -> StoreService {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&self.inner);
-            let period = (self.inner.config.multipart_expiry / 4).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+            let period = (self.inner.config.multipart_expiry / 4)
+                .clamp(Duration::from_secs(60), Duration::from_secs(3600));
             handle.spawn(async move {
                 loop {
                     tokio::time::sleep(period).await;

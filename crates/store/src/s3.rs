@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 
 use crate::checksum::{self, Algo};
 use crate::engine::{
-    BucketEncryption, BucketRecord, ContentHeaders, Engine, ListCursor, ObjectRecord, PartRec, PutCondition, SegmentRec,
-    SseRec, UploadRecord, now_ms, random_id,
+    BucketEncryption, BucketRecord, ContentHeaders, Engine, ListCursor, ObjectRecord, PartRec,
+    PutCondition, SegmentRec, SseRec, UploadRecord, now_ms, random_id,
 };
 use crate::io::{ReadPlan, SegmentSink, WrittenSegment, open_reader};
 use crate::{Inner, SseKeyError, StoreError};
@@ -40,7 +40,9 @@ where
     F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f).await.map_err(StoreError::join)?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(StoreError::join)?
 }
 
 fn custom_error(code: &str, status: StatusCode, msg: impl Into<String>) -> S3Error {
@@ -52,12 +54,16 @@ fn custom_error(code: &str, status: StatusCode, msg: impl Into<String>) -> S3Err
 
 fn kms_error(e: SseKeyError) -> S3Error {
     match e {
-        SseKeyError::NotFound(id) => {
-            custom_error("KMS.NotFoundException", StatusCode::BAD_REQUEST, format!("Key '{id}' does not exist"))
-        }
-        SseKeyError::Disabled(id) => {
-            custom_error("KMS.DisabledException", StatusCode::BAD_REQUEST, format!("Key '{id}' is disabled"))
-        }
+        SseKeyError::NotFound(id) => custom_error(
+            "KMS.NotFoundException",
+            StatusCode::BAD_REQUEST,
+            format!("Key '{id}' does not exist"),
+        ),
+        SseKeyError::Disabled(id) => custom_error(
+            "KMS.DisabledException",
+            StatusCode::BAD_REQUEST,
+            format!("Key '{id}' is disabled"),
+        ),
         SseKeyError::InvalidCiphertext => custom_error(
             "KMS.InvalidCiphertextException",
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,7 +71,11 @@ fn kms_error(e: SseKeyError) -> S3Error {
         ),
         SseKeyError::Other(_) => {
             tracing::warn!(error = %e, "key provider failure");
-            custom_error("KMS.KMSInternalException", StatusCode::INTERNAL_SERVER_ERROR, "key provider failure")
+            custom_error(
+                "KMS.KMSInternalException",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "key provider failure",
+            )
         }
     }
 }
@@ -73,30 +83,53 @@ fn kms_error(e: SseKeyError) -> S3Error {
 impl From<StoreError> for S3Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NoSuchBucket => s3_error!(NoSuchBucket, "The specified bucket does not exist"),
+            StoreError::NoSuchBucket => {
+                s3_error!(NoSuchBucket, "The specified bucket does not exist")
+            }
             StoreError::NoSuchKey => s3_error!(NoSuchKey, "The specified key does not exist."),
             StoreError::NoSuchUpload => s3_error!(
                 NoSuchUpload,
                 "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
             ),
-            StoreError::BucketNotEmpty => s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"),
+            StoreError::BucketNotEmpty => s3_error!(
+                BucketNotEmpty,
+                "The bucket you tried to delete is not empty"
+            ),
             StoreError::PreconditionFailed => {
-                s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+                s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                )
             }
-            StoreError::Conflict => s3_error!(OperationAborted, "A conflicting operation is in progress; retry"),
+            StoreError::Conflict => s3_error!(
+                OperationAborted,
+                "A conflicting operation is in progress; retry"
+            ),
             StoreError::Busy => s3_error!(SlowDown, "Please reduce your request rate."),
-            StoreError::TooLarge => s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"),
+            StoreError::TooLarge => s3_error!(
+                EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size"
+            ),
             StoreError::InvalidPart(m) => S3Error::with_message(S3ErrorCode::InvalidPart, m),
             StoreError::InvalidPartOrder => {
-                s3_error!(InvalidPartOrder, "The list of parts was not in ascending order. Parts must be ordered by part number.")
+                s3_error!(
+                    InvalidPartOrder,
+                    "The list of parts was not in ascending order. Parts must be ordered by part number."
+                )
             }
             StoreError::EntityTooSmall => {
-                s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
+                s3_error!(
+                    EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed object size."
+                )
             }
             StoreError::InvalidBucketName(_) => s3_error!(InvalidBucketName),
             StoreError::Body(m) => {
                 tracing::debug!(error = %m, "request body failed");
-                s3_error!(IncompleteBody, "The request body could not be read completely")
+                s3_error!(
+                    IncompleteBody,
+                    "The request body could not be read completely"
+                )
             }
             StoreError::Kms(k) => kms_error(k),
             StoreError::Tampered => {
@@ -105,7 +138,10 @@ impl From<StoreError> for S3Error {
             }
             other => {
                 tracing::error!(error = %other, "internal error");
-                s3_error!(InternalError, "We encountered an internal error. Please try again.")
+                s3_error!(
+                    InternalError,
+                    "We encountered an internal error. Please try again."
+                )
             }
         }
     }
@@ -135,14 +171,20 @@ fn check_metadata(meta: Option<HashMap<String, String>>) -> S3Result<BTreeMap<St
     let meta: BTreeMap<String, String> = meta.unwrap_or_default().into_iter().collect();
     let size: usize = meta.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_META_BYTES {
-        return Err(s3_error!(MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size"));
+        return Err(s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size"
+        ));
     }
     Ok(meta)
 }
 
 fn reject_sse_c(alg: Option<&String>) -> S3Result<()> {
     if alg.is_some() {
-        return Err(s3_error!(NotImplemented, "SSE-C is not supported by this store"));
+        return Err(s3_error!(
+            NotImplemented,
+            "SSE-C is not supported by this store"
+        ));
     }
     Ok(())
 }
@@ -159,7 +201,9 @@ fn sse_context(bucket: &str) -> Vec<u8> {
     format!("sealdrop-store/sse/v1 bucket={bucket}").into_bytes()
 }
 
-fn sse_output(rec: Option<&SseRec>) -> (Option<ServerSideEncryption>, Option<String>, Option<bool>) {
+fn sse_output(
+    rec: Option<&SseRec>,
+) -> (Option<ServerSideEncryption>, Option<String>, Option<bool>) {
     match rec {
         None => (None, None, None),
         Some(r) => (
@@ -185,10 +229,16 @@ fn verify_content_md5(content_md5: Option<&String>, written: &WrittenSegment) ->
             .decode(b64.trim())
             .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
         if raw.len() != 16 {
-            return Err(s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."));
+            return Err(s3_error!(
+                InvalidDigest,
+                "The Content-MD5 you specified is not valid."
+            ));
         }
         if raw.as_slice() != written.plain_md5 {
-            return Err(s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."));
+            return Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            ));
         }
     }
     Ok(())
@@ -211,12 +261,18 @@ fn check_read_conditions(
     };
     if let Some(c) = if_match {
         if !matches(c) {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
         }
     } else if let Some(t) = if_unmodified_since
         && lm_secs > secs(t)
     {
-        return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+        return Err(s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ));
     }
     if let Some(c) = if_none_match {
         if matches(c) {
@@ -231,19 +287,31 @@ fn check_read_conditions(
 }
 
 fn invalid_part_number() -> S3Error {
-    custom_error("InvalidPartNumber", StatusCode::RANGE_NOT_SATISFIABLE, "The requested partnumber is not satisfiable")
+    custom_error(
+        "InvalidPartNumber",
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "The requested partnumber is not satisfiable",
+    )
 }
 
 /// Byte range of part `n` (1-based) of an object.
 fn part_range(rec: &ObjectRecord, n: i32) -> S3Result<(u64, u64)> {
-    let idx = usize::try_from(n).ok().and_then(|n| n.checked_sub(1)).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))?;
+    let idx = usize::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            )
+        })?;
     if rec.parts_count.is_none() {
         if idx == 0 {
             return Ok((0, rec.size));
         }
         return Err(invalid_part_number());
     }
-    let seg = rec.segments.get(idx).ok_or_else(|| invalid_part_number())?;
+    let seg = rec.segments.get(idx).ok_or_else(invalid_part_number)?;
     let start: u64 = rec.segments[..idx].iter().map(|s| s.len).sum();
     Ok((start, start + seg.len))
 }
@@ -263,18 +331,30 @@ fn url_encode(s: &str) -> String {
 
 fn parse_copy_source(src: &CopySource) -> S3Result<(String, String)> {
     match src {
-        CopySource::Bucket { bucket, key, version_id } => {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
             if version_id.as_deref().is_some_and(|v| v != "null") {
                 return Err(s3_error!(NotImplemented, "versioning is not supported"));
             }
             Ok((bucket.to_string(), key.to_string()))
         }
-        _ => Err(s3_error!(NotImplemented, "only bucket/key copy sources are supported")),
+        _ => Err(s3_error!(
+            NotImplemented,
+            "only bucket/key copy sources are supported"
+        )),
     }
 }
 
 fn parse_copy_range(r: &str, size: u64) -> S3Result<(u64, u64)> {
-    let err = || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+    let err = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
     let rest = r.strip_prefix("bytes=").ok_or_else(err)?;
     let (a, b) = rest.split_once('-').ok_or_else(err)?;
     let a: u64 = a.trim().parse().map_err(|_| err())?;
@@ -283,18 +363,28 @@ fn parse_copy_range(r: &str, size: u64) -> S3Result<(u64, u64)> {
         return Err(err());
     }
     if b >= size {
-        return Err(s3_error!(InvalidRange, "The requested range is not satisfiable"));
+        return Err(s3_error!(
+            InvalidRange,
+            "The requested range is not satisfiable"
+        ));
     }
     Ok((a, b + 1))
 }
 
-fn copy_source_conditions(rec: &ObjectRecord, if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<()> {
+fn copy_source_conditions(
+    rec: &ObjectRecord,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<()> {
     let matches = |c: &ETagCondition| match c {
         ETagCondition::Any => true,
         ETagCondition::ETag(e) => e.value() == rec.etag,
     };
     if if_match.is_some_and(|c| !matches(c)) || if_none_match.is_some_and(matches) {
-        return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+        return Err(s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ));
     }
     Ok(())
 }
@@ -335,10 +425,14 @@ impl S3Impl {
                     bucket_key_enabled: false,
                 }))
             }
-            Some(ServerSideEncryption::AWS_KMS_DSSE) => {
-                Err(s3_error!(NotImplemented, "aws:kms:dsse is not supported by this store"))
-            }
-            Some(_) => Err(s3_error!(InvalidArgument, "The encryption method specified is not supported")),
+            Some(ServerSideEncryption::AWS_KMS_DSSE) => Err(s3_error!(
+                NotImplemented,
+                "aws:kms:dsse is not supported by this store"
+            )),
+            Some(_) => Err(s3_error!(
+                InvalidArgument,
+                "The encryption method specified is not supported"
+            )),
             None => {
                 if key_id.is_some() {
                     return Err(s3_error!(
@@ -348,21 +442,29 @@ impl S3Impl {
                 }
                 Ok(bucket.encryption.as_ref().map(|e| SseSpec {
                     algorithm: e.algorithm.clone(),
-                    key_id: e.key_id.clone().unwrap_or_else(|| provider.default_key_id()),
+                    key_id: e
+                        .key_id
+                        .clone()
+                        .unwrap_or_else(|| provider.default_key_id()),
                     bucket_key_enabled: bucket_key_enabled.unwrap_or(e.bucket_key_enabled),
                 }))
             }
         }
     }
 
-    async fn new_data_key(&self, spec: &SseSpec, bucket: &str) -> S3Result<(Zeroizing<[u8; 32]>, SseRec)> {
+    async fn new_data_key(
+        &self,
+        spec: &SseSpec,
+        bucket: &str,
+    ) -> S3Result<(Zeroizing<[u8; 32]>, SseRec)> {
         let provider = Arc::clone(&self.inner.config.sse);
         let key_id = spec.key_id.clone();
         let ctx = sse_context(bucket);
-        let (dk, wrapped) = tokio::task::spawn_blocking(move || provider.generate_data_key(&key_id, &ctx))
-            .await
-            .map_err(|_| S3Error::from(StoreError::Join))?
-            .map_err(kms_error)?;
+        let (dk, wrapped) =
+            tokio::task::spawn_blocking(move || provider.generate_data_key(&key_id, &ctx))
+                .await
+                .map_err(|_| S3Error::from(StoreError::Join))?
+                .map_err(kms_error)?;
         Ok((
             dk,
             SseRec {
@@ -374,16 +476,22 @@ impl S3Impl {
         ))
     }
 
-    async fn unwrap_data_key(&self, rec: Option<&SseRec>, bucket: &str) -> S3Result<Option<Zeroizing<[u8; 32]>>> {
+    async fn unwrap_data_key(
+        &self,
+        rec: Option<&SseRec>,
+        bucket: &str,
+    ) -> S3Result<Option<Zeroizing<[u8; 32]>>> {
         let Some(rec) = rec else { return Ok(None) };
-        let wrapped = hex::decode(&rec.wrapped_key).map_err(|_| S3Error::from(StoreError::Corrupt("wrapped key".into())))?;
+        let wrapped = hex::decode(&rec.wrapped_key)
+            .map_err(|_| S3Error::from(StoreError::Corrupt("wrapped key".into())))?;
         let provider = Arc::clone(&self.inner.config.sse);
         let key_id = rec.key_id.clone();
         let ctx = sse_context(bucket);
-        let dk = tokio::task::spawn_blocking(move || provider.decrypt_data_key(&key_id, &wrapped, &ctx))
-            .await
-            .map_err(|_| S3Error::from(StoreError::Join))?
-            .map_err(kms_error)?;
+        let dk =
+            tokio::task::spawn_blocking(move || provider.decrypt_data_key(&key_id, &wrapped, &ctx))
+                .await
+                .map_err(|_| S3Error::from(StoreError::Join))?
+                .map_err(kms_error)?;
         Ok(Some(dk))
     }
 
@@ -410,11 +518,15 @@ impl S3Impl {
         if let Some(l) = content_length
             && l as u64 != sink.len()
         {
-            return Err(s3_error!(IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header"));
+            return Err(s3_error!(
+                IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header"
+            ));
         }
         let written = sink.finish().await?;
         let verified = verify_content_md5(content_md5, &written).and_then(|()| {
-            plan.verify(written.checksum.as_ref(), trailers).map_err(|m| S3Error::with_message(S3ErrorCode::BadDigest, m))
+            plan.verify(written.checksum.as_ref(), trailers)
+                .map_err(|m| S3Error::with_message(S3ErrorCode::BadDigest, m))
         });
         if let Err(e) = verified {
             self.inner.engine.retire([written.rec.id.clone()]);
@@ -423,7 +535,13 @@ impl S3Impl {
         Ok(written)
     }
 
-    async fn commit(&self, bucket: &str, key: &str, rec: ObjectRecord, cond: PutCondition) -> S3Result<ObjectRecord> {
+    async fn commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        rec: ObjectRecord,
+        cond: PutCondition,
+    ) -> S3Result<ObjectRecord> {
         let engine = self.engine();
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let ids: Vec<String> = rec.segments.iter().map(|s| s.id.clone()).collect();
@@ -437,7 +555,11 @@ impl S3Impl {
         }
     }
 
-    async fn get_pinned(&self, bucket: &str, key: &str) -> S3Result<(ObjectRecord, crate::engine::PinGuard)> {
+    async fn get_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<(ObjectRecord, crate::engine::PinGuard)> {
         let engine = self.engine();
         let (b, k) = (bucket.to_owned(), key.to_owned());
         Ok(blocking(move || engine.get_object_pinned(&b, &k)).await?)
@@ -451,14 +573,32 @@ fn object_headers(
     content_encoding: Option<String>,
     content_language: Option<String>,
 ) -> ContentHeaders {
-    ContentHeaders { content_type, cache_control, content_disposition, content_encoding, content_language }
+    // `aws-chunked` describes the request's transfer framing, not the object (S3 drops it).
+    let content_encoding = content_encoding.and_then(|ce| {
+        let kept: Vec<&str> = ce
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+            .collect();
+        (!kept.is_empty()).then(|| kept.join(", "))
+    });
+    ContentHeaders {
+        content_type,
+        cache_control,
+        content_disposition,
+        content_encoding,
+        content_language,
+    }
 }
 
 #[async_trait::async_trait]
 impl S3 for S3Impl {
     // ----- buckets -----
 
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let bucket = req.input.bucket;
         let engine = self.engine();
         let b = bucket.clone();
@@ -469,12 +609,20 @@ impl S3 for S3Impl {
                 "Your previous request to create the named bucket succeeded and you already own it."
             ));
         }
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{bucket}")) }))
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{bucket}")),
+        }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         self.bucket(&req.input.bucket).await?;
-        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(self.inner.config.region.clone()), ..Default::default() }))
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(self.inner.config.region.clone()),
+            ..Default::default()
+        }))
     }
 
     async fn get_bucket_location(
@@ -485,10 +633,15 @@ impl S3 for S3Impl {
         let region = &self.inner.config.region;
         let location_constraint =
             (region != "us-east-1").then(|| BucketLocationConstraint::from(region.clone()));
-        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint,
+        }))
     }
 
-    async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let engine = self.engine();
         let list = blocking(move || engine.list_buckets()).await?;
         let region = self.inner.config.region.clone();
@@ -502,12 +655,18 @@ impl S3 for S3Impl {
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(Owner { display_name: Some("sealdrop".into()), id: Some("sealdrop".into()) }),
+            owner: Some(Owner {
+                display_name: Some("sealdrop".into()),
+                id: Some("sealdrop".into()),
+            }),
             ..Default::default()
         }))
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let engine = self.engine();
         let b = req.input.bucket;
         blocking(move || engine.delete_bucket(&b)).await?;
@@ -527,19 +686,39 @@ impl S3 for S3Impl {
         let by_default = rule
             .apply_server_side_encryption_by_default
             .as_ref()
-            .ok_or_else(|| s3_error!(MalformedXML, "ApplyServerSideEncryptionByDefault is required"))?;
+            .ok_or_else(|| {
+                s3_error!(
+                    MalformedXML,
+                    "ApplyServerSideEncryptionByDefault is required"
+                )
+            })?;
         let algorithm = by_default.sse_algorithm.as_str().to_owned();
-        let key_id = by_default.kms_master_key_id.clone().filter(|k| !k.is_empty());
+        let key_id = by_default
+            .kms_master_key_id
+            .clone()
+            .filter(|k| !k.is_empty());
         match algorithm.as_str() {
             ServerSideEncryption::AWS_KMS => {}
             ServerSideEncryption::AES256 => {
                 if key_id.is_some() {
-                    return Err(s3_error!(InvalidArgument, "KMSMasterKeyID is only allowed with aws:kms"));
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "KMSMasterKeyID is only allowed with aws:kms"
+                    ));
                 }
             }
-            _ => return Err(s3_error!(InvalidArgument, "The encryption method specified is not supported")),
+            _ => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "The encryption method specified is not supported"
+                ));
+            }
         }
-        let enc = BucketEncryption { algorithm, key_id, bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false) };
+        let enc = BucketEncryption {
+            algorithm,
+            key_id,
+            bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
+        };
         let engine = self.engine();
         let b = input.bucket;
         blocking(move || engine.update_bucket(&b, |r| r.encryption = Some(enc))).await?;
@@ -552,7 +731,10 @@ impl S3 for S3Impl {
     ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
         let rec = self.bucket(&req.input.bucket).await?;
         let enc = rec.encryption.ok_or_else(|| {
-            s3_error!(ServerSideEncryptionConfigurationNotFoundError, "The server side encryption configuration was not found")
+            s3_error!(
+                ServerSideEncryptionConfigurationNotFoundError,
+                "The server side encryption configuration was not found"
+            )
         })?;
         let rule = ServerSideEncryptionRule {
             apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
@@ -560,10 +742,11 @@ impl S3 for S3Impl {
                 sse_algorithm: ServerSideEncryption::from(enc.algorithm),
             }),
             bucket_key_enabled: Some(enc.bucket_key_enabled),
-            ..Default::default()
         };
         Ok(S3Response::new(GetBucketEncryptionOutput {
-            server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration { rules: vec![rule] }),
+            server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
+                rules: vec![rule],
+            }),
         }))
     }
 
@@ -577,7 +760,10 @@ impl S3 for S3Impl {
         Ok(S3Response::new(DeleteBucketEncryptionOutput::default()))
     }
 
-    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         let input = req.input;
         if input.cors_configuration.cors_rules.is_empty() {
             return Err(s3_error!(MalformedXML, "at least one CORSRule is required"));
@@ -589,12 +775,20 @@ impl S3 for S3Impl {
         Ok(S3Response::new(PutBucketCorsOutput::default()))
     }
 
-    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
         let rec = self.bucket(&req.input.bucket).await?;
-        let cfg = rec
-            .cors
-            .ok_or_else(|| s3_error!(NoSuchCORSConfiguration, "The CORS configuration does not exist"))?;
-        Ok(S3Response::new(GetBucketCorsOutput { cors_rules: Some(cfg.cors_rules) }))
+        let cfg = rec.cors.ok_or_else(|| {
+            s3_error!(
+                NoSuchCORSConfiguration,
+                "The CORS configuration does not exist"
+            )
+        })?;
+        Ok(S3Response::new(GetBucketCorsOutput {
+            cors_rules: Some(cfg.cors_rules),
+        }))
     }
 
     async fn delete_bucket_cors(
@@ -609,8 +803,16 @@ impl S3 for S3Impl {
 
     // ----- objects -----
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let S3Request { input, headers, trailing_headers, .. } = req;
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let S3Request {
+            input,
+            headers,
+            trailing_headers,
+            ..
+        } = req;
         reject_sse_c(input.sse_customer_algorithm.as_ref())?;
         validate_key(&input.key)?;
         if input.write_offset_bytes.is_some() {
@@ -640,7 +842,10 @@ impl S3 for S3Impl {
                 (Algo::Sha1, input.checksum_sha1.as_ref()),
                 (Algo::Sha256, input.checksum_sha256.as_ref()),
             ],
-            input.checksum_algorithm.as_ref().map(ChecksumAlgorithm::as_str),
+            input
+                .checksum_algorithm
+                .as_ref()
+                .map(ChecksumAlgorithm::as_str),
         );
         let written = self
             .write_segment(
@@ -653,7 +858,11 @@ impl S3 for S3Impl {
             )
             .await?;
         drop(dk);
-        let etag_hex = if sse_rec.is_some() { hex::encode(written.stored_md5) } else { hex::encode(written.plain_md5) };
+        let etag_hex = if sse_rec.is_some() {
+            hex::encode(written.stored_md5)
+        } else {
+            hex::encode(written.plain_md5)
+        };
         let rec = ObjectRecord {
             version: random_id()?,
             size: written.rec.len,
@@ -672,8 +881,15 @@ impl S3 for S3Impl {
             parts_count: None,
         };
         let cond = PutCondition {
-            if_none_match_any: input.if_none_match.as_ref().is_some_and(ETagCondition::is_any),
-            if_match: input.if_match.as_ref().and_then(|c| c.as_etag()).map(|e| e.value().to_owned()),
+            if_none_match_any: input
+                .if_none_match
+                .as_ref()
+                .is_some_and(ETagCondition::is_any),
+            if_match: input
+                .if_match
+                .as_ref()
+                .and_then(|c| c.as_etag())
+                .map(|e| e.value().to_owned()),
             expect_version: None,
         };
         let rec = self.commit(&input.bucket, &input.key, rec, cond).await?;
@@ -696,7 +912,10 @@ impl S3 for S3Impl {
         Ok(S3Response::new(out))
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         reject_sse_c(input.sse_customer_algorithm.as_ref())?;
         if input.version_id.as_deref().is_some_and(|v| v != "null") {
@@ -712,17 +931,34 @@ impl S3 for S3Impl {
         )?;
         let (start, end, content_range) = if let Some(n) = input.part_number {
             let (a, b) = part_range(&rec, n)?;
-            let cr = (rec.parts_count.is_some() && b > a).then(|| format!("bytes {}-{}/{}", a, b - 1, rec.size));
+            let cr = (rec.parts_count.is_some() && b > a)
+                .then(|| format!("bytes {}-{}/{}", a, b - 1, rec.size));
             (a, b, cr)
         } else if let Some(range) = input.range {
-            let r = if rec.size == 0 { None } else { range.check(rec.size).ok() };
-            let r = r.ok_or_else(|| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
-            (r.start, r.end, Some(format!("bytes {}-{}/{}", r.start, r.end - 1, rec.size)))
+            let r = if rec.size == 0 {
+                None
+            } else {
+                range.check(rec.size).ok()
+            };
+            let r =
+                r.ok_or_else(|| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+            (
+                r.start,
+                r.end,
+                Some(format!("bytes {}-{}/{}", r.start, r.end - 1, rec.size)),
+            )
         } else {
             (0, rec.size, None)
         };
-        let data_key = self.unwrap_data_key(rec.sse.as_ref(), &input.bucket).await?;
-        let plan = ReadPlan { segments: rec.segments.clone(), start, end, data_key };
+        let data_key = self
+            .unwrap_data_key(rec.sse.as_ref(), &input.bucket)
+            .await?;
+        let plan = ReadPlan {
+            segments: rec.segments.clone(),
+            start,
+            end,
+            data_key,
+        };
         let body = open_reader(self.engine(), plan, pin).await?;
         let (sse, kid, bke) = sse_output(rec.sse.as_ref());
         let h = rec.headers;
@@ -731,7 +967,10 @@ impl S3 for S3Impl {
             accept_ranges: Some("bytes".into()),
             content_length: Some(i64::try_from(end - start).unwrap_or(i64::MAX)),
             content_range,
-            content_type: Some(h.content_type.unwrap_or_else(|| "binary/octet-stream".into())),
+            content_type: Some(
+                h.content_type
+                    .unwrap_or_else(|| "binary/octet-stream".into()),
+            ),
             cache_control: h.cache_control,
             content_disposition: h.content_disposition,
             content_encoding: h.content_encoding,
@@ -739,7 +978,10 @@ impl S3 for S3Impl {
             e_tag: Some(etag(&rec.etag)),
             last_modified: Some(ts(rec.last_modified_ms)),
             metadata: Some(rec.metadata.into_iter().collect()),
-            parts_count: input.part_number.and(rec.parts_count).and_then(|n| i32::try_from(n).ok()),
+            parts_count: input
+                .part_number
+                .and(rec.parts_count)
+                .and_then(|n| i32::try_from(n).ok()),
             server_side_encryption: sse,
             ssekms_key_id: kid,
             bucket_key_enabled: bke,
@@ -748,7 +990,10 @@ impl S3 for S3Impl {
         Ok(S3Response::new(out))
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         reject_sse_c(input.sse_customer_algorithm.as_ref())?;
         let engine = self.engine();
@@ -763,12 +1008,21 @@ impl S3 for S3Impl {
         )?;
         let (content_length, content_range) = if let Some(n) = input.part_number {
             let (a, b) = part_range(&rec, n)?;
-            let cr = (rec.parts_count.is_some() && b > a).then(|| format!("bytes {}-{}/{}", a, b - 1, rec.size));
+            let cr = (rec.parts_count.is_some() && b > a)
+                .then(|| format!("bytes {}-{}/{}", a, b - 1, rec.size));
             (b - a, cr)
         } else if let Some(range) = input.range {
-            let r = if rec.size == 0 { None } else { range.check(rec.size).ok() };
-            let r = r.ok_or_else(|| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
-            (r.end - r.start, Some(format!("bytes {}-{}/{}", r.start, r.end - 1, rec.size)))
+            let r = if rec.size == 0 {
+                None
+            } else {
+                range.check(rec.size).ok()
+            };
+            let r =
+                r.ok_or_else(|| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+            (
+                r.end - r.start,
+                Some(format!("bytes {}-{}/{}", r.start, r.end - 1, rec.size)),
+            )
         } else {
             (rec.size, None)
         };
@@ -778,7 +1032,10 @@ impl S3 for S3Impl {
             accept_ranges: Some("bytes".into()),
             content_length: Some(i64::try_from(content_length).unwrap_or(i64::MAX)),
             content_range,
-            content_type: Some(h.content_type.unwrap_or_else(|| "binary/octet-stream".into())),
+            content_type: Some(
+                h.content_type
+                    .unwrap_or_else(|| "binary/octet-stream".into()),
+            ),
             cache_control: h.cache_control,
             content_disposition: h.content_disposition,
             content_encoding: h.content_encoding,
@@ -786,7 +1043,10 @@ impl S3 for S3Impl {
             e_tag: Some(etag(&rec.etag)),
             last_modified: Some(ts(rec.last_modified_ms)),
             metadata: Some(rec.metadata.into_iter().collect()),
-            parts_count: input.part_number.and(rec.parts_count).and_then(|n| i32::try_from(n).ok()),
+            parts_count: input
+                .part_number
+                .and(rec.parts_count)
+                .and_then(|n| i32::try_from(n).ok()),
             server_side_encryption: sse,
             ssekms_key_id: kid,
             bucket_key_enabled: bke,
@@ -794,7 +1054,10 @@ impl S3 for S3Impl {
         }))
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         validate_key(&input.key)?;
         let engine = self.engine();
@@ -802,7 +1065,10 @@ impl S3 for S3Impl {
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
-    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let input = req.input;
         if input.delete.objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "at most 1000 keys per request"));
@@ -817,7 +1083,10 @@ impl S3 for S3Impl {
             match blocking(move || engine.delete_object(&b, &k)).await {
                 Ok(()) => {
                     if !quiet {
-                        deleted.push(DeletedObject { key: Some(obj.key), ..Default::default() });
+                        deleted.push(DeletedObject {
+                            key: Some(obj.key),
+                            ..Default::default()
+                        });
                     }
                 }
                 Err(e) => {
@@ -838,7 +1107,10 @@ impl S3 for S3Impl {
         }))
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let max_keys = input.max_keys.unwrap_or(1000);
         if max_keys < 0 {
@@ -846,20 +1118,31 @@ impl S3 for S3Impl {
         }
         let max = usize::try_from(max_keys.min(1000)).unwrap_or(1000);
         let after = match (&input.continuation_token, &input.start_after) {
-            (Some(t), _) => Some(
-                ListCursor::decode(t)
-                    .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))?,
-            ),
+            (Some(t), _) => Some(ListCursor::decode(t).ok_or_else(|| {
+                s3_error!(
+                    InvalidArgument,
+                    "The continuation token provided is incorrect"
+                )
+            })?),
             (None, Some(s)) if !s.is_empty() => Some(ListCursor::Key(s.clone())),
             _ => None,
         };
         let prefix = input.prefix.clone().unwrap_or_default();
         let engine = self.engine();
-        let (b, p, d) = (input.bucket.clone(), prefix.clone(), input.delimiter.clone());
-        let page = blocking(move || engine.list_objects(&b, &p, d.as_deref(), after.as_ref(), max)).await?;
-        let url = input.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
+        let (b, p, d) = (
+            input.bucket.clone(),
+            prefix.clone(),
+            input.delimiter.clone(),
+        );
+        let page = blocking(move || engine.list_objects(&b, &p, d.as_deref(), after.as_ref(), max))
+            .await?;
+        let url = input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL);
         let enc = |s: String| if url { url_encode(&s) } else { s };
-        let key_count = i32::try_from(page.objects.len() + page.common_prefixes.len()).unwrap_or(i32::MAX);
+        let key_count =
+            i32::try_from(page.objects.len() + page.common_prefixes.len()).unwrap_or(i32::MAX);
         let contents = page
             .objects
             .into_iter()
@@ -868,12 +1151,19 @@ impl S3 for S3Impl {
                 size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
                 e_tag: Some(etag(&r.etag)),
                 last_modified: Some(ts(r.last_modified_ms)),
-                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                storage_class: Some(ObjectStorageClass::from_static(
+                    ObjectStorageClass::STANDARD,
+                )),
                 ..Default::default()
             })
             .collect();
-        let common_prefixes =
-            page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc(p)) }).collect();
+        let common_prefixes = page
+            .common_prefixes
+            .into_iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
+            })
+            .collect();
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
             prefix: Some(enc(prefix)),
@@ -881,7 +1171,11 @@ impl S3 for S3Impl {
             key_count: Some(key_count),
             continuation_token: input.continuation_token,
             is_truncated: Some(page.truncated),
-            next_continuation_token: if page.truncated { page.last.map(|c| c.encode()) } else { None },
+            next_continuation_token: if page.truncated {
+                page.last.map(|c| c.encode())
+            } else {
+                None
+            },
             contents: Some(contents),
             common_prefixes: Some(common_prefixes),
             delimiter: input.delimiter.map(enc),
@@ -891,19 +1185,34 @@ impl S3 for S3Impl {
         }))
     }
 
-    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
         let max_keys = input.max_keys.unwrap_or(1000);
         if max_keys < 0 {
             return Err(s3_error!(InvalidArgument, "max-keys must not be negative"));
         }
         let max = usize::try_from(max_keys.min(1000)).unwrap_or(1000);
-        let after = input.marker.clone().filter(|m| !m.is_empty()).map(ListCursor::Key);
+        let after = input
+            .marker
+            .clone()
+            .filter(|m| !m.is_empty())
+            .map(ListCursor::Key);
         let prefix = input.prefix.clone().unwrap_or_default();
         let engine = self.engine();
-        let (b, p, d) = (input.bucket.clone(), prefix.clone(), input.delimiter.clone());
-        let page = blocking(move || engine.list_objects(&b, &p, d.as_deref(), after.as_ref(), max)).await?;
-        let url = input.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
+        let (b, p, d) = (
+            input.bucket.clone(),
+            prefix.clone(),
+            input.delimiter.clone(),
+        );
+        let page = blocking(move || engine.list_objects(&b, &p, d.as_deref(), after.as_ref(), max))
+            .await?;
+        let url = input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL);
         let enc = |s: String| if url { url_encode(&s) } else { s };
         let next_marker = if page.truncated {
             page.last.map(|c| match c {
@@ -920,12 +1229,19 @@ impl S3 for S3Impl {
                 size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
                 e_tag: Some(etag(&r.etag)),
                 last_modified: Some(ts(r.last_modified_ms)),
-                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                storage_class: Some(ObjectStorageClass::from_static(
+                    ObjectStorageClass::STANDARD,
+                )),
                 ..Default::default()
             })
             .collect();
-        let common_prefixes =
-            page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc(p)) }).collect();
+        let common_prefixes = page
+            .common_prefixes
+            .into_iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
+            })
+            .collect();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc(prefix)),
@@ -941,7 +1257,10 @@ impl S3 for S3Impl {
         }))
     }
 
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
         reject_sse_c(input.sse_customer_algorithm.as_ref())?;
         reject_sse_c(input.copy_source_sse_customer_algorithm.as_ref())?;
@@ -949,8 +1268,16 @@ impl S3 for S3Impl {
         let (src_bucket, src_key) = parse_copy_source(&input.copy_source)?;
         let dst_bucket_rec = self.bucket(&input.bucket).await?;
         let (src, pin) = self.get_pinned(&src_bucket, &src_key).await?;
-        copy_source_conditions(&src, input.copy_source_if_match.as_ref(), input.copy_source_if_none_match.as_ref())?;
-        let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
+        copy_source_conditions(
+            &src,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+        )?;
+        let replace = match input
+            .metadata_directive
+            .as_ref()
+            .map(MetadataDirective::as_str)
+        {
             None | Some(MetadataDirective::COPY) => false,
             Some(MetadataDirective::REPLACE) => true,
             Some(_) => return Err(s3_error!(InvalidArgument, "Unknown metadata directive.")),
@@ -975,10 +1302,16 @@ impl S3 for S3Impl {
             input.ssekms_key_id.as_deref(),
             input.bucket_key_enabled,
         )?;
-        let src_spec = src.sse.as_ref().map(|r| (r.algorithm.as_str(), r.key_id.as_str()));
-        let dst_spec = spec.as_ref().map(|s| (s.algorithm.as_str(), s.key_id.as_str()));
+        let src_spec = src
+            .sse
+            .as_ref()
+            .map(|r| (r.algorithm.as_str(), r.key_id.as_str()));
+        let dst_spec = spec
+            .as_ref()
+            .map(|s| (s.algorithm.as_str(), s.key_id.as_str()));
         let same_object = src_bucket == input.bucket && src_key == input.key;
-        if same_object && !replace && input.server_side_encryption.is_none() && src_spec == dst_spec {
+        if same_object && !replace && input.server_side_encryption.is_none() && src_spec == dst_spec
+        {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -995,10 +1328,18 @@ impl S3 for S3Impl {
                 for s in src_segments {
                     let id = random_id()?;
                     if let Err(e) = engine.link_segment(&s.id, &id) {
-                        engine.retire(out.iter().map(|s: &SegmentRec| s.id.clone()).collect::<Vec<_>>());
+                        engine.retire(
+                            out.iter()
+                                .map(|s: &SegmentRec| s.id.clone())
+                                .collect::<Vec<_>>(),
+                        );
                         return Err(e);
                     }
-                    out.push(SegmentRec { id, len: s.len, salt: s.salt });
+                    out.push(SegmentRec {
+                        id,
+                        len: s.len,
+                        salt: s.salt,
+                    });
                 }
                 Ok(out)
             })
@@ -1019,16 +1360,25 @@ impl S3 for S3Impl {
                 None => (None, None),
             };
             let src_dk = self.unwrap_data_key(src.sse.as_ref(), &src_bucket).await?;
-            let plan = ReadPlan { segments: src.segments.clone(), start: 0, end: src.size, data_key: src_dk };
+            let plan = ReadPlan {
+                segments: src.segments.clone(),
+                start: 0,
+                end: src.size,
+                data_key: src_dk,
+            };
             let reader = open_reader(self.engine(), plan, pin).await?;
-            let mut sink = SegmentSink::create(self.engine(), dk.as_deref(), None, u64::MAX).await?;
+            let mut sink =
+                SegmentSink::create(self.engine(), dk.as_deref(), None, u64::MAX).await?;
             sink.write_stream(reader).await.map_err(|e| match e {
                 StoreError::Body(m) => StoreError::Read(m),
                 other => other,
             })?;
             let written = sink.finish().await?;
-            let etag_hex =
-                if sse_rec.is_some() { hex::encode(written.stored_md5) } else { hex::encode(written.plain_md5) };
+            let etag_hex = if sse_rec.is_some() {
+                hex::encode(written.stored_md5)
+            } else {
+                hex::encode(written.plain_md5)
+            };
             (vec![written.rec], sse_rec, etag_hex, None)
         };
         let rec = ObjectRecord {
@@ -1042,7 +1392,9 @@ impl S3 for S3Impl {
             sse: sse_rec,
             parts_count,
         };
-        let rec = self.commit(&input.bucket, &input.key, rec, PutCondition::default()).await?;
+        let rec = self
+            .commit(&input.bucket, &input.key, rec, PutCondition::default())
+            .await?;
         let (sse, kid, bke) = sse_output(rec.sse.as_ref());
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
@@ -1109,17 +1461,34 @@ impl S3 for S3Impl {
         }))
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        let S3Request { input, headers, trailing_headers, .. } = req;
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let S3Request {
+            input,
+            headers,
+            trailing_headers,
+            ..
+        } = req;
         reject_sse_c(input.sse_customer_algorithm.as_ref())?;
         if !(1..=MAX_PARTS).contains(&input.part_number) {
-            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
         }
         let part_number = u32::try_from(input.part_number).unwrap_or(1);
         let engine = self.engine();
-        let (b, k, u) = (input.bucket.clone(), input.key.clone(), input.upload_id.clone());
+        let (b, k, u) = (
+            input.bucket.clone(),
+            input.key.clone(),
+            input.upload_id.clone(),
+        );
         let upload = blocking(move || engine.get_upload(&b, &k, &u)).await?;
-        let dk = self.unwrap_data_key(upload.sse.as_ref(), &input.bucket).await?;
+        let dk = self
+            .unwrap_data_key(upload.sse.as_ref(), &input.bucket)
+            .await?;
         let plan = checksum::Plan::from_request(
             &headers,
             [
@@ -1129,7 +1498,10 @@ impl S3 for S3Impl {
                 (Algo::Sha1, input.checksum_sha1.as_ref()),
                 (Algo::Sha256, input.checksum_sha256.as_ref()),
             ],
-            input.checksum_algorithm.as_ref().map(ChecksumAlgorithm::as_str),
+            input
+                .checksum_algorithm
+                .as_ref()
+                .map(ChecksumAlgorithm::as_str),
         );
         let written = self
             .write_segment(
@@ -1142,10 +1514,22 @@ impl S3 for S3Impl {
             )
             .await?;
         drop(dk);
-        let etag_hex = if upload.sse.is_some() { hex::encode(written.stored_md5) } else { hex::encode(written.plain_md5) };
-        let part = PartRec { segment: written.rec.clone(), etag: etag_hex.clone(), last_modified_ms: now_ms() };
+        let etag_hex = if upload.sse.is_some() {
+            hex::encode(written.stored_md5)
+        } else {
+            hex::encode(written.plain_md5)
+        };
+        let part = PartRec {
+            segment: written.rec.clone(),
+            etag: etag_hex.clone(),
+            last_modified_ms: now_ms(),
+        };
         let engine = self.engine();
-        let (b, k, u) = (input.bucket.clone(), input.key.clone(), input.upload_id.clone());
+        let (b, k, u) = (
+            input.bucket.clone(),
+            input.key.clone(),
+            input.upload_id.clone(),
+        );
         let seg_id = written.rec.id.clone();
         if let Err(e) = blocking(move || engine.put_part(&b, &k, &u, part_number, part)).await {
             self.inner.engine.retire([seg_id]);
@@ -1178,15 +1562,26 @@ impl S3 for S3Impl {
         reject_sse_c(input.sse_customer_algorithm.as_ref())?;
         reject_sse_c(input.copy_source_sse_customer_algorithm.as_ref())?;
         if !(1..=MAX_PARTS).contains(&input.part_number) {
-            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
         }
         let part_number = u32::try_from(input.part_number).unwrap_or(1);
         let (src_bucket, src_key) = parse_copy_source(&input.copy_source)?;
         let engine = self.engine();
-        let (b, k, u) = (input.bucket.clone(), input.key.clone(), input.upload_id.clone());
+        let (b, k, u) = (
+            input.bucket.clone(),
+            input.key.clone(),
+            input.upload_id.clone(),
+        );
         let upload = blocking(move || engine.get_upload(&b, &k, &u)).await?;
         let (src, pin) = self.get_pinned(&src_bucket, &src_key).await?;
-        copy_source_conditions(&src, input.copy_source_if_match.as_ref(), input.copy_source_if_none_match.as_ref())?;
+        copy_source_conditions(
+            &src,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+        )?;
         let (start, end) = match &input.copy_source_range {
             Some(r) => parse_copy_range(r, src.size)?,
             None => (0, src.size),
@@ -1195,17 +1590,41 @@ impl S3 for S3Impl {
             return Err(StoreError::TooLarge.into());
         }
         let src_dk = self.unwrap_data_key(src.sse.as_ref(), &src_bucket).await?;
-        let dk = self.unwrap_data_key(upload.sse.as_ref(), &input.bucket).await?;
-        let reader = open_reader(self.engine(), ReadPlan { segments: src.segments.clone(), start, end, data_key: src_dk }, pin).await?;
+        let dk = self
+            .unwrap_data_key(upload.sse.as_ref(), &input.bucket)
+            .await?;
+        let reader = open_reader(
+            self.engine(),
+            ReadPlan {
+                segments: src.segments.clone(),
+                start,
+                end,
+                data_key: src_dk,
+            },
+            pin,
+        )
+        .await?;
         let mut sink = SegmentSink::create(self.engine(), dk.as_deref(), None, u64::MAX).await?;
         sink.write_stream(reader).await?;
         let written = sink.finish().await?;
         drop(dk);
-        let etag_hex = if upload.sse.is_some() { hex::encode(written.stored_md5) } else { hex::encode(written.plain_md5) };
+        let etag_hex = if upload.sse.is_some() {
+            hex::encode(written.stored_md5)
+        } else {
+            hex::encode(written.plain_md5)
+        };
         let now = now_ms();
-        let part = PartRec { segment: written.rec.clone(), etag: etag_hex.clone(), last_modified_ms: now };
+        let part = PartRec {
+            segment: written.rec.clone(),
+            etag: etag_hex.clone(),
+            last_modified_ms: now,
+        };
         let engine = self.engine();
-        let (b, k, u) = (input.bucket.clone(), input.key.clone(), input.upload_id.clone());
+        let (b, k, u) = (
+            input.bucket.clone(),
+            input.key.clone(),
+            input.upload_id.clone(),
+        );
         let seg_id = written.rec.id.clone();
         if let Err(e) = blocking(move || engine.put_part(&b, &k, &u, part_number, part)).await {
             self.inner.engine.retire([seg_id]);
@@ -1238,16 +1657,30 @@ impl S3 for S3Impl {
             .map(|p| (p.part_number, p.e_tag.map(|e| e.value().to_owned())))
             .collect();
         if parts.is_empty() {
-            return Err(s3_error!(MalformedXML, "You must specify at least one part"));
+            return Err(s3_error!(
+                MalformedXML,
+                "You must specify at least one part"
+            ));
         }
         let min_part = self.inner.config.min_part_size;
         let cond = PutCondition {
-            if_none_match_any: input.if_none_match.as_ref().is_some_and(ETagCondition::is_any),
-            if_match: input.if_match.as_ref().and_then(|c| c.as_etag()).map(|e| e.value().to_owned()),
+            if_none_match_any: input
+                .if_none_match
+                .as_ref()
+                .is_some_and(ETagCondition::is_any),
+            if_match: input
+                .if_match
+                .as_ref()
+                .and_then(|c| c.as_etag())
+                .map(|e| e.value().to_owned()),
             expect_version: None,
         };
         let engine = self.engine();
-        let (b, k, u) = (input.bucket.clone(), input.key.clone(), input.upload_id.clone());
+        let (b, k, u) = (
+            input.bucket.clone(),
+            input.key.clone(),
+            input.upload_id.clone(),
+        );
         let rec = blocking(move || {
             let version = random_id()?;
             engine.complete_upload(&b, &k, &u, &cond, |upload| {
@@ -1314,10 +1747,17 @@ impl S3 for S3Impl {
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 
-    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
         let engine = self.engine();
-        let (b, k, u) = (input.bucket.clone(), input.key.clone(), input.upload_id.clone());
+        let (b, k, u) = (
+            input.bucket.clone(),
+            input.key.clone(),
+            input.upload_id.clone(),
+        );
         let upload = blocking(move || engine.get_upload(&b, &k, &u)).await?;
         let max = input.max_parts.unwrap_or(1000).clamp(0, 1000);
         let marker = input.part_number_marker.unwrap_or(0);
@@ -1339,7 +1779,11 @@ impl S3 for S3Impl {
                 ..Default::default()
             });
         }
-        let next = if truncated { parts.last().and_then(|p| p.part_number) } else { None };
+        let next = if truncated {
+            parts.last().and_then(|p| p.part_number)
+        } else {
+            None
+        };
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -1369,7 +1813,8 @@ impl S3 for S3Impl {
         );
         let max_usize = usize::try_from(max).unwrap_or(0);
         let (list, truncated) =
-            blocking(move || engine.list_uploads(&b, &p, km.as_deref(), um.as_deref(), max_usize)).await?;
+            blocking(move || engine.list_uploads(&b, &p, km.as_deref(), um.as_deref(), max_usize))
+                .await?;
         let (next_key, next_upload) = match (truncated, list.last()) {
             (true, Some(u)) => (Some(u.key.clone()), Some(u.upload_id.clone())),
             _ => (None, None),

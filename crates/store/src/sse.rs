@@ -46,7 +46,11 @@ pub(crate) enum CryptoError {
 
 /// Number of chunks of a segment holding `plain_len` plaintext bytes.
 pub(crate) fn chunk_count(plain_len: u64) -> u64 {
-    if plain_len == 0 { 1 } else { plain_len.div_ceil(CHUNK as u64) }
+    if plain_len == 0 {
+        1
+    } else {
+        plain_len.div_ceil(CHUNK as u64)
+    }
 }
 
 /// Size on disk of an encrypted segment of `plain_len` bytes.
@@ -70,7 +74,8 @@ impl SegmentCipher {
     pub(crate) fn new(data_key: &[u8; 32], salt: &[u8]) -> Result<Self, CryptoError> {
         let hk = Hkdf::<Sha256>::new(Some(salt), data_key);
         let mut key = Zeroizing::new([0u8; 32]);
-        hk.expand(INFO, key.as_mut()).map_err(|_| CryptoError::Kdf)?;
+        hk.expand(INFO, key.as_mut())
+            .map_err(|_| CryptoError::Kdf)?;
         let aead = Aes256Gcm::new_from_slice(key.as_ref()).map_err(|_| CryptoError::Kdf)?;
         Ok(Self { aead })
     }
@@ -84,15 +89,29 @@ impl SegmentCipher {
     }
 
     /// Encrypts `buf` (one chunk of plaintext) in place, appending the tag.
-    pub(crate) fn seal(&self, index: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+    pub(crate) fn seal(
+        &self,
+        index: u64,
+        last: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
         let nonce = Self::nonce(index, last)?;
-        self.aead.encrypt_in_place(&nonce, AAD, buf).map_err(|_| CryptoError::Auth)
+        self.aead
+            .encrypt_in_place(&nonce, AAD, buf)
+            .map_err(|_| CryptoError::Auth)
     }
 
     /// Decrypts `buf` (one stored chunk, ciphertext ‖ tag) in place.
-    pub(crate) fn open(&self, index: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+    pub(crate) fn open(
+        &self,
+        index: u64,
+        last: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
         let nonce = Self::nonce(index, last)?;
-        self.aead.decrypt_in_place(&nonce, AAD, buf).map_err(|_| CryptoError::Auth)
+        self.aead
+            .decrypt_in_place(&nonce, AAD, buf)
+            .map_err(|_| CryptoError::Auth)
     }
 }
 
@@ -105,7 +124,11 @@ pub(crate) struct ChunkSealer {
 
 impl ChunkSealer {
     pub(crate) fn new(cipher: SegmentCipher) -> Self {
-        Self { cipher, pending: Zeroizing::new(Vec::with_capacity(CHUNK + TAG)), index: 0 }
+        Self {
+            cipher,
+            pending: Zeroizing::new(Vec::with_capacity(CHUNK + TAG)),
+            index: 0,
+        }
     }
 
     /// Adds plaintext; returns the stored bytes of every chunk that is now known not to be the
@@ -124,7 +147,10 @@ impl ChunkSealer {
     }
 
     fn flush_chunk(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), CryptoError> {
-        let mut buf = std::mem::replace(&mut self.pending, Zeroizing::new(Vec::with_capacity(CHUNK + TAG)));
+        let mut buf = std::mem::replace(
+            &mut self.pending,
+            Zeroizing::new(Vec::with_capacity(CHUNK + TAG)),
+        );
         self.cipher.seal(self.index, last, &mut buf)?;
         self.index += 1;
         out.extend_from_slice(&buf);
@@ -151,7 +177,12 @@ mod tests {
         out
     }
 
-    fn open_all(key: &[u8; 32], salt: &[u8], stored: &[u8], plain_len: u64) -> Result<Vec<u8>, CryptoError> {
+    fn open_all(
+        key: &[u8; 32],
+        salt: &[u8],
+        stored: &[u8],
+        plain_len: u64,
+    ) -> Result<Vec<u8>, CryptoError> {
         let c = SegmentCipher::new(key, salt)?;
         let n = chunk_count(plain_len);
         let mut out = Vec::new();
@@ -169,7 +200,15 @@ mod tests {
     fn roundtrip_sizes() {
         let key = [7u8; 32];
         let salt = [1u8; 32];
-        for len in [0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 17] {
+        for len in [
+            0usize,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK,
+            3 * CHUNK + 17,
+        ] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let stored = seal_all(&key, &salt, &data);
             assert_eq!(stored.len() as u64, stored_len(len as u64), "len {len}");

@@ -29,7 +29,11 @@ impl SseKeyProvider for EnvKek {
         "local".to_owned()
     }
 
-    fn generate_data_key(&self, key_id: &str, context: &[u8]) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
+    fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &[u8],
+    ) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
         if key_id != "local" {
             return Err(SseKeyError::NotFound(key_id.to_owned()));
         }
@@ -37,24 +41,38 @@ impl SseKeyProvider for EnvKek {
         let mut iv = [0u8; 12];
         getrandom::fill(dk.as_mut()).map_err(|e| SseKeyError::Other(e.to_string()))?;
         getrandom::fill(&mut iv).map_err(|e| SseKeyError::Other(e.to_string()))?;
-        let aead = Aes256Gcm::new_from_slice(self.kek.as_ref()).map_err(|e| SseKeyError::Other(e.to_string()))?;
+        let aead = Aes256Gcm::new_from_slice(self.kek.as_ref())
+            .map_err(|e| SseKeyError::Other(e.to_string()))?;
         let mut buf = dk.to_vec();
-        aead.encrypt_in_place(&Nonce::from(iv), context, &mut buf).map_err(|e| SseKeyError::Other(e.to_string()))?;
+        aead.encrypt_in_place(&Nonce::from(iv), context, &mut buf)
+            .map_err(|e| SseKeyError::Other(e.to_string()))?;
         let mut wrapped = iv.to_vec();
         wrapped.extend_from_slice(&buf);
         Ok((dk, wrapped))
     }
 
-    fn decrypt_data_key(&self, key_id: &str, wrapped: &[u8], context: &[u8]) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
+    fn decrypt_data_key(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
         if key_id != "local" {
             return Err(SseKeyError::NotFound(key_id.to_owned()));
         }
-        let (iv, ct) = wrapped.split_at_checked(12).ok_or(SseKeyError::InvalidCiphertext)?;
+        let (iv, ct) = wrapped
+            .split_at_checked(12)
+            .ok_or(SseKeyError::InvalidCiphertext)?;
         let iv: [u8; 12] = iv.try_into().map_err(|_| SseKeyError::InvalidCiphertext)?;
-        let aead = Aes256Gcm::new_from_slice(self.kek.as_ref()).map_err(|e| SseKeyError::Other(e.to_string()))?;
+        let aead = Aes256Gcm::new_from_slice(self.kek.as_ref())
+            .map_err(|e| SseKeyError::Other(e.to_string()))?;
         let mut buf = Zeroizing::new(ct.to_vec());
-        aead.decrypt_in_place(&Nonce::from(iv), context, &mut *buf).map_err(|_| SseKeyError::InvalidCiphertext)?;
-        let dk: [u8; 32] = buf.as_slice().try_into().map_err(|_| SseKeyError::InvalidCiphertext)?;
+        aead.decrypt_in_place(&Nonce::from(iv), context, &mut *buf)
+            .map_err(|_| SseKeyError::InvalidCiphertext)?;
+        let dk: [u8; 32] = buf
+            .as_slice()
+            .try_into()
+            .map_err(|_| SseKeyError::InvalidCiphertext)?;
         Ok(Zeroizing::new(dk))
     }
 }
@@ -67,21 +85,35 @@ async fn run() -> Result<(), String> {
     let root = env("SEALDROP_STORE_ROOT")?;
     let addr = std::env::var("SEALDROP_STORE_ADDR").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
     let kek_hex = Zeroizing::new(env("SEALDROP_STORE_KEK")?);
-    let kek_bytes = Zeroizing::new(hex::decode(kek_hex.as_str()).map_err(|_| "SEALDROP_STORE_KEK must be hex".to_owned())?);
-    let kek: [u8; 32] = kek_bytes.as_slice().try_into().map_err(|_| "SEALDROP_STORE_KEK must be 32 bytes".to_owned())?;
-    let provider = Arc::new(EnvKek { kek: Zeroizing::new(kek) });
+    let kek_bytes = Zeroizing::new(
+        hex::decode(kek_hex.as_str()).map_err(|_| "SEALDROP_STORE_KEK must be hex".to_owned())?,
+    );
+    let kek: [u8; 32] = kek_bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| "SEALDROP_STORE_KEK must be 32 bytes".to_owned())?;
+    let provider = Arc::new(EnvKek {
+        kek: Zeroizing::new(kek),
+    });
     let mut config = StoreConfig::new(root, provider);
-    config.credentials = vec![(env("SEALDROP_STORE_ACCESS_KEY")?, env("SEALDROP_STORE_SECRET_KEY")?)];
+    config.credentials = vec![(
+        env("SEALDROP_STORE_ACCESS_KEY")?,
+        env("SEALDROP_STORE_SECRET_KEY")?,
+    )];
     if let Ok(region) = std::env::var("SEALDROP_STORE_REGION") {
         config.region = region;
     }
     let store = Store::open(config).map_err(|e| e.to_string())?;
     if let Ok(buckets) = std::env::var("SEALDROP_STORE_BUCKETS") {
         for b in buckets.split(',').filter(|b| !b.is_empty()) {
-            store.create_bucket_if_missing(b).map_err(|e| e.to_string())?;
+            store
+                .create_bucket_if_missing(b)
+                .map_err(|e| e.to_string())?;
         }
     }
-    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     {
         let mut out = std::io::stdout().lock();

@@ -45,14 +45,37 @@ async fn presigned_put_and_get() {
     let status = resp.status();
     let headers = resp.headers().clone();
     assert_eq!(status, 200, "{}", resp.text().await.unwrap());
-    assert_eq!(headers.get("x-amz-server-side-encryption").unwrap(), "aws:kms");
-    assert_eq!(headers.get("x-amz-server-side-encryption-aws-kms-key-id").unwrap(), KEY_ID);
+    assert_eq!(
+        headers.get("x-amz-server-side-encryption").unwrap(),
+        "aws:kms"
+    );
+    assert_eq!(
+        headers
+            .get("x-amz-server-side-encryption-aws-kms-key-id")
+            .unwrap(),
+        KEY_ID
+    );
     assert!(headers.get("x-amz-request-id").is_some());
 
-    let head = c.head_object().bucket(BUCKET).key("presigned/obj").send().await.unwrap();
-    assert_eq!(head.metadata().unwrap().get("owner").map(String::as_str), Some("alice"));
-    assert_eq!(head.metadata().unwrap().get("x-amz-c").map(String::as_str), Some("115"));
-    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    let head = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("presigned/obj")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.metadata().unwrap().get("owner").map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(
+        head.metadata().unwrap().get("x-amz-c").map(String::as_str),
+        Some("115")
+    );
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
 
     let g = c
         .get_object()
@@ -61,12 +84,19 @@ async fn presigned_put_and_get() {
         .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
         .await
         .unwrap();
-    let resp = request(&g).header("range", "bytes=10-19").send().await.unwrap();
+    let resp = request(&g)
+        .header("range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 206);
     assert_eq!(resp.bytes().await.unwrap().as_ref(), &body[10..20]);
     let resp = request(&g).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers().get("x-amz-server-side-encryption").unwrap(), "aws:kms");
+    assert_eq!(
+        resp.headers().get("x-amz-server-side-encryption").unwrap(),
+        "aws:kms"
+    );
     assert_eq!(resp.bytes().await.unwrap().as_ref(), body.as_slice());
 }
 
@@ -91,18 +121,39 @@ async fn presigned_tampering_expiry_and_unsigned_headers() {
     assert!(resp.text().await.unwrap().contains("SignatureDoesNotMatch"));
 
     // an extra, unsigned x-amz-meta-* header
-    let resp = request(&p).header("x-amz-meta-x", "evil").body("x").send().await.unwrap();
+    let resp = request(&p)
+        .header("x-amz-meta-x", "evil")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     // a signed header changed
-    let resp = request(&p).header("x-amz-meta-owner", "mallory").body("x").send().await.unwrap();
+    let resp = request(&p)
+        .header("x-amz-meta-owner", "mallory")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     // a signed header left out
     let mut rb = reqwest::Client::new().put(p.uri());
-    for (k, v) in p.headers().filter(|(k, _)| !k.eq_ignore_ascii_case("x-amz-meta-owner")) {
+    for (k, v) in p
+        .headers()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("x-amz-meta-owner"))
+    {
         rb = rb.header(k, v);
     }
     assert_eq!(rb.body("x").send().await.unwrap().status(), 403);
-    assert!(c.head_object().bucket(BUCKET).key("t").send().await.is_err(), "nothing was stored");
+    assert!(
+        c.head_object()
+            .bucket(BUCKET)
+            .key("t")
+            .send()
+            .await
+            .is_err(),
+        "nothing was stored"
+    );
 
     // expired
     let p1 = presign_put(&c, "t", 1).await;
@@ -119,7 +170,13 @@ async fn presigned_tampering_expiry_and_unsigned_headers() {
 async fn unsigned_and_wrongly_signed_requests_are_refused() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    c.put_object().bucket(BUCKET).key("k").body(ByteStream::from_static(b"secret")).send().await.unwrap();
+    c.put_object()
+        .bucket(BUCKET)
+        .key("k")
+        .body(ByteStream::from_static(b"secret"))
+        .send()
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     for (method, path) in [
         (reqwest::Method::GET, format!("/{BUCKET}/k")),
@@ -140,7 +197,12 @@ async fn unsigned_and_wrongly_signed_requests_are_refused() {
         assert!(resp.text().await.unwrap().contains("AccessDenied"));
     }
     // SigV2-style auth header
-    let resp = http.get(format!("{}/{BUCKET}/k", srv.endpoint())).header("authorization", "AWS AK:c2ln").send().await.unwrap();
+    let resp = http
+        .get(format!("{}/{BUCKET}/k", srv.endpoint()))
+        .header("authorization", "AWS AK:c2ln")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
 
     // wrong secret / unknown access key
@@ -153,8 +215,20 @@ async fn unsigned_and_wrongly_signed_requests_are_refused() {
             .force_path_style(true)
             .build();
         let bad = aws_sdk_s3::Client::from_conf(conf);
-        let e = bad.get_object().bucket(BUCKET).key("k").send().await.unwrap_err();
+        let e = bad
+            .get_object()
+            .bucket(BUCKET)
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(e.raw_response().unwrap().status().as_u16(), 403, "{ak}");
+        let want = if ak == AK {
+            "SignatureDoesNotMatch"
+        } else {
+            "InvalidAccessKeyId"
+        };
+        assert_eq!(err_code(&e), want);
     }
     let e = c.get_object().bucket(BUCKET).key("k").send().await.unwrap();
     assert_eq!(body_bytes(e).await, b"secret");
@@ -171,16 +245,38 @@ async fn cors_preflight_and_exposed_headers() {
             .request(reqwest::Method::OPTIONS, &url)
             .header("origin", "http://app.test")
             .header("access-control-request-method", method)
-            .header("access-control-request-headers", "content-type,x-amz-meta-x-amz-c,x-amz-server-side-encryption,content-md5")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-amz-meta-x-amz-c,x-amz-server-side-encryption,content-md5",
+            )
             .send()
             .await
             .unwrap();
         assert!(resp.status().is_success(), "{method}");
         let h = resp.headers();
-        assert_eq!(h.get("access-control-allow-origin").unwrap(), "http://app.test");
-        assert!(h.get("access-control-allow-methods").unwrap().to_str().unwrap().contains(method));
-        let allowed = h.get("access-control-allow-headers").unwrap().to_str().unwrap().to_ascii_lowercase();
-        for want in ["content-type", "x-amz-meta-x-amz-c", "x-amz-server-side-encryption", "content-md5"] {
+        assert_eq!(
+            h.get("access-control-allow-origin").unwrap(),
+            "http://app.test"
+        );
+        assert!(
+            h.get("access-control-allow-methods")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains(method)
+        );
+        let allowed = h
+            .get("access-control-allow-headers")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        for want in [
+            "content-type",
+            "x-amz-meta-x-amz-c",
+            "x-amz-server-side-encryption",
+            "content-md5",
+        ] {
             assert!(allowed.contains(want), "{allowed}");
         }
     }
@@ -211,11 +307,23 @@ async fn cors_preflight_and_exposed_headers() {
         .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
         .await
         .unwrap();
-    let resp = request(&g).header("origin", "http://app.test").send().await.unwrap();
+    let resp = request(&g)
+        .header("origin", "http://app.test")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let h = resp.headers();
-    assert_eq!(h.get("access-control-allow-origin").unwrap(), "http://app.test");
-    let exposed = h.get("access-control-expose-headers").unwrap().to_str().unwrap().to_ascii_lowercase();
+    assert_eq!(
+        h.get("access-control-allow-origin").unwrap(),
+        "http://app.test"
+    );
+    let exposed = h
+        .get("access-control-expose-headers")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
     for want in [
         "etag",
         "x-amz-server-side-encryption",
@@ -226,6 +334,10 @@ async fn cors_preflight_and_exposed_headers() {
     ] {
         assert!(exposed.split(',').any(|e| e.trim() == want), "{exposed}");
     }
-    let resp = request(&g).header("origin", "http://evil.test").send().await.unwrap();
+    let resp = request(&g)
+        .header("origin", "http://evil.test")
+        .send()
+        .await
+        .unwrap();
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }

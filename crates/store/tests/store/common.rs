@@ -37,7 +37,11 @@ impl TestKms {
     }
 
     fn kek(&self, key_id: &str) -> Result<Aes256Gcm, SseKeyError> {
-        let (_, k) = self.keys.iter().find(|(id, _)| id == key_id).ok_or_else(|| SseKeyError::NotFound(key_id.into()))?;
+        let (_, k) = self
+            .keys
+            .iter()
+            .find(|(id, _)| id == key_id)
+            .ok_or_else(|| SseKeyError::NotFound(key_id.into()))?;
         Ok(Aes256Gcm::new_from_slice(k.as_ref()).unwrap())
     }
 }
@@ -47,26 +51,43 @@ impl SseKeyProvider for TestKms {
         KEY_ID.to_owned()
     }
 
-    fn generate_data_key(&self, key_id: &str, context: &[u8]) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
+    fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &[u8],
+    ) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
         let kek = self.kek(key_id)?;
         let mut dk = Zeroizing::new([0u8; 32]);
         getrandom::fill(dk.as_mut()).unwrap();
         let mut iv = [0u8; 12];
         getrandom::fill(&mut iv).unwrap();
         let mut buf = dk.to_vec();
-        kek.encrypt_in_place(&Nonce::from(iv), context, &mut buf).unwrap();
+        kek.encrypt_in_place(&Nonce::from(iv), context, &mut buf)
+            .unwrap();
         let mut wrapped = iv.to_vec();
         wrapped.extend_from_slice(&buf);
         Ok((dk, wrapped))
     }
 
-    fn decrypt_data_key(&self, key_id: &str, wrapped: &[u8], context: &[u8]) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
+    fn decrypt_data_key(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
         let kek = self.kek(key_id)?;
-        let (iv, ct) = wrapped.split_at_checked(12).ok_or(SseKeyError::InvalidCiphertext)?;
+        let (iv, ct) = wrapped
+            .split_at_checked(12)
+            .ok_or(SseKeyError::InvalidCiphertext)?;
         let iv: [u8; 12] = iv.try_into().unwrap();
         let mut buf = ct.to_vec();
-        kek.decrypt_in_place(&Nonce::from(iv), context, &mut buf).map_err(|_| SseKeyError::InvalidCiphertext)?;
-        Ok(Zeroizing::new(buf.as_slice().try_into().map_err(|_| SseKeyError::InvalidCiphertext)?))
+        kek.decrypt_in_place(&Nonce::from(iv), context, &mut buf)
+            .map_err(|_| SseKeyError::InvalidCiphertext)?;
+        Ok(Zeroizing::new(
+            buf.as_slice()
+                .try_into()
+                .map_err(|_| SseKeyError::InvalidCiphertext)?,
+        ))
     }
 }
 
@@ -95,7 +116,12 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(store.clone().serve(listener));
-        Self { store, addr, root, _dir: Some(dir) }
+        Self {
+            store,
+            addr,
+            root,
+            _dir: Some(dir),
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -146,7 +172,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -202,7 +230,11 @@ impl ServerProcess {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         let addr = line.strip_prefix("listening on ").unwrap().parse().unwrap();
         Self { child, addr }
     }

@@ -11,18 +11,46 @@ use crate::common::*;
 async fn sixteen_writers_one_key() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..16u64).map(|i| pattern(200_000 + usize::try_from(i).unwrap() * 7919, 1000 + i)).collect());
-    c.put_object().bucket(BUCKET).key("hot").body(ByteStream::from(bodies[0].clone())).metadata("writer", "0").send().await.unwrap();
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..16u64)
+            .map(|i| pattern(200_000 + usize::try_from(i).unwrap() * 7919, 1000 + i))
+            .collect(),
+    );
+    c.put_object()
+        .bucket(BUCKET)
+        .key("hot")
+        .body(ByteStream::from(bodies[0].clone()))
+        .metadata("writer", "0")
+        .send()
+        .await
+        .unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
     let reads = Arc::new(AtomicUsize::new(0));
     let mut readers = Vec::new();
     for _ in 0..4 {
-        let (c, bodies, stop, reads) = (c.clone(), Arc::clone(&bodies), Arc::clone(&stop), Arc::clone(&reads));
+        let (c, bodies, stop, reads) = (
+            c.clone(),
+            Arc::clone(&bodies),
+            Arc::clone(&stop),
+            Arc::clone(&reads),
+        );
         readers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let out = c.get_object().bucket(BUCKET).key("hot").send().await.unwrap();
-                let writer: usize = out.metadata().unwrap().get("writer").unwrap().parse().unwrap();
+                let out = c
+                    .get_object()
+                    .bucket(BUCKET)
+                    .key("hot")
+                    .send()
+                    .await
+                    .unwrap();
+                let writer: usize = out
+                    .metadata()
+                    .unwrap()
+                    .get("writer")
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 let etag = out.e_tag().unwrap().trim_matches('"').to_owned();
                 let md = out.metadata().unwrap().get("md5").cloned();
                 let body = body_bytes(out).await;

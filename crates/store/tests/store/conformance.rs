@@ -2,8 +2,9 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule, MetadataDirective, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule, MetadataDirective,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
 };
 
 use crate::common::*;
@@ -15,7 +16,12 @@ async fn buckets() {
     let srv = TestServer::start().await;
     let c = srv.client();
     c.head_bucket().bucket(BUCKET).send().await.unwrap();
-    let e = c.head_bucket().bucket("nope-bucket").send().await.unwrap_err();
+    let e = c
+        .head_bucket()
+        .bucket("nope-bucket")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 404);
     c.create_bucket().bucket("second").send().await.unwrap();
     let e = c.create_bucket().bucket("second").send().await.unwrap_err();
@@ -30,10 +36,21 @@ async fn buckets() {
         .filter_map(|b| b.name().map(str::to_owned))
         .collect();
     assert_eq!(names, [BUCKET, "second"]);
-    c.put_object().bucket("second").key("x").body(ByteStream::from_static(b"1")).send().await.unwrap();
+    c.put_object()
+        .bucket("second")
+        .key("x")
+        .body(ByteStream::from_static(b"1"))
+        .send()
+        .await
+        .unwrap();
     let e = c.delete_bucket().bucket("second").send().await.unwrap_err();
     assert_eq!(err_code(&e), "BucketNotEmpty");
-    c.delete_object().bucket("second").key("x").send().await.unwrap();
+    c.delete_object()
+        .bucket("second")
+        .key("x")
+        .send()
+        .await
+        .unwrap();
     c.delete_bucket().bucket("second").send().await.unwrap();
     let e = c.delete_bucket().bucket("second").send().await.unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
@@ -43,13 +60,37 @@ async fn buckets() {
 async fn no_implicit_bucket_creation() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let e = c.put_object().bucket("missing").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let e = c
+        .put_object()
+        .bucket("missing")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
-    let e = c.get_object().bucket("missing").key("k").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket("missing")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
-    let e = c.list_objects_v2().bucket("missing").send().await.unwrap_err();
+    let e = c
+        .list_objects_v2()
+        .bucket("missing")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
-    let e = c.create_multipart_upload().bucket("missing").key("k").send().await.unwrap_err();
+    let e = c
+        .create_multipart_upload()
+        .bucket("missing")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
     assert!(c.head_bucket().bucket("missing").send().await.is_err());
 }
@@ -72,19 +113,59 @@ async fn put_get_head_delete_and_ranges() {
         .unwrap();
     let want_etag = format!("\"{}\"", md5_hex(&data));
     assert_eq!(put.e_tag(), Some(want_etag.as_str()));
+    // the SDK sent a CRC32 checksum (aws-chunked trailer) and the store verified it
+    assert!(put.checksum_crc32().is_some());
 
-    let got = c.get_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
+    // Content-MD5 is verified
+    let e = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("md5")
+        .content_md5("AAAAAAAAAAAAAAAAAAAAAA==")
+        .body(ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "BadDigest");
+    assert!(
+        c.head_object()
+            .bucket(BUCKET)
+            .key("md5")
+            .send()
+            .await
+            .is_err()
+    );
+
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("application/x-test"));
     assert_eq!(got.e_tag(), Some(want_etag.as_str()));
-    assert_eq!(got.metadata().unwrap().get("owner").map(String::as_str), Some("alice"));
+    assert_eq!(
+        got.metadata().unwrap().get("owner").map(String::as_str),
+        Some("alice")
+    );
     assert_eq!(got.content_length(), Some(300_000));
     assert!(got.server_side_encryption().is_none());
     assert_eq!(body_bytes(got).await, data);
 
-    let head = c.head_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
+    let head = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_length(), Some(300_000));
     // non-ASCII metadata comes back RFC 2047-encoded, as from AWS S3
-    assert_eq!(head.metadata().unwrap().get("note").map(String::as_str), Some("=?UTF-8?B?aMOpbGxv?="));
+    assert_eq!(
+        head.metadata().unwrap().get("note").map(String::as_str),
+        Some("=?UTF-8?B?aMOpbGxv?=")
+    );
     assert!(head.last_modified().is_some());
 
     for (range, a, b) in [
@@ -96,35 +177,106 @@ async fn put_get_head_delete_and_ranges() {
         ("bytes=299999-400000", 299_999, 300_000),
         ("bytes=-400000", 0, 300_000),
     ] {
-        let got = c.get_object().bucket(BUCKET).key("dir/file.bin").range(range).send().await.unwrap();
-        assert_eq!(got.content_range(), Some(format!("bytes {}-{}/300000", a, b - 1).as_str()), "{range}");
+        let got = c
+            .get_object()
+            .bucket(BUCKET)
+            .key("dir/file.bin")
+            .range(range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            got.content_range(),
+            Some(format!("bytes {}-{}/300000", a, b - 1).as_str()),
+            "{range}"
+        );
         assert_eq!(body_bytes(got).await, &data[a..b], "{range}");
     }
-    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").range("bytes=300000-").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .range("bytes=300000-")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "InvalidRange");
 
     // conditional GET
-    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").if_match("\"nope\"").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .if_match("\"nope\"")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "PreconditionFailed");
-    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").if_none_match(&want_etag).send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .if_none_match(&want_etag)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 304);
 
     // empty object
-    c.put_object().bucket(BUCKET).key("empty").body(ByteStream::from_static(b"")).send().await.unwrap();
-    let got = c.get_object().bucket(BUCKET).key("empty").send().await.unwrap();
+    c.put_object()
+        .bucket(BUCKET)
+        .key("empty")
+        .body(ByteStream::from_static(b""))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("empty")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.e_tag(), Some("\"d41d8cd98f00b204e9800998ecf8427e\""));
-    assert_eq!(got.content_type(), Some("binary/octet-stream"));
     assert!(body_bytes(got).await.is_empty());
 
-    let e = c.get_object().bucket(BUCKET).key("nope").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchKey");
-    let e = c.head_object().bucket(BUCKET).key("nope").send().await.unwrap_err();
+    let e = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 404);
 
-    c.delete_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
+    c.delete_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .send()
+        .await
+        .unwrap();
     // deleting a missing key succeeds, like S3
-    c.delete_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap();
-    let e = c.get_object().bucket(BUCKET).key("dir/file.bin").send().await.unwrap_err();
+    c.delete_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file.bin")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchKey");
 
     // conditional create
@@ -163,20 +315,51 @@ async fn unusual_keys_stay_inside_root() {
     ];
     for (i, k) in keys.iter().enumerate() {
         let body = format!("body-{i}");
-        c.put_object().bucket(BUCKET).key(k).body(ByteStream::from(body.into_bytes())).send().await.unwrap_or_else(|e| panic!("put {k:?}: {e:?}"));
+        c.put_object()
+            .bucket(BUCKET)
+            .key(k)
+            .body(ByteStream::from(body.into_bytes()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {k:?}: {e:?}"));
     }
     for (i, k) in keys.iter().enumerate() {
-        let got = c.get_object().bucket(BUCKET).key(k).send().await.unwrap_or_else(|e| panic!("get {k:?}: {e:?}"));
-        assert_eq!(body_bytes(got).await, format!("body-{i}").into_bytes(), "{k:?}");
+        let got = c
+            .get_object()
+            .bucket(BUCKET)
+            .key(k)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get {k:?}: {e:?}"));
+        assert_eq!(
+            body_bytes(got).await,
+            format!("body-{i}").into_bytes(),
+            "{k:?}"
+        );
     }
     let too_long = "k".repeat(1025);
-    assert!(c.put_object().bucket(BUCKET).key(&too_long).body(ByteStream::from_static(b"x")).send().await.is_err());
+    assert!(
+        c.put_object()
+            .bucket(BUCKET)
+            .key(&too_long)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .is_err()
+    );
 
     // every listed key comes back exactly
     let mut listed = Vec::new();
     let mut token = None;
     loop {
-        let out = c.list_objects_v2().bucket(BUCKET).set_continuation_token(token.clone()).max_keys(5).send().await.unwrap();
+        let out = c
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .set_continuation_token(token.clone())
+            .max_keys(5)
+            .send()
+            .await
+            .unwrap();
         listed.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
         if !out.is_truncated().unwrap_or(false) {
             break;
@@ -213,7 +396,13 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     keys.push("tree/top".into());
     keys.push("other".into());
     for k in &keys {
-        c.put_object().bucket(BUCKET).key(k).body(ByteStream::from_static(b"v")).send().await.unwrap();
+        c.put_object()
+            .bucket(BUCKET)
+            .key(k)
+            .body(ByteStream::from_static(b"v"))
+            .send()
+            .await
+            .unwrap();
     }
 
     // pagination over > max-keys
@@ -243,8 +432,19 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     assert_eq!(got, keys[..25].to_vec());
 
     // delimiter
-    let out = c.list_objects_v2().bucket(BUCKET).prefix("tree/").delimiter("/").send().await.unwrap();
-    let cps: Vec<_> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
+    let out = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("tree/")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let cps: Vec<_> = out
+        .common_prefixes()
+        .iter()
+        .map(|p| p.prefix().unwrap())
+        .collect();
     assert_eq!(cps, ["tree/a/", "tree/b/", "tree/c/"]);
     let ks: Vec<_> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(ks, ["tree/top"]);
@@ -262,7 +462,11 @@ async fn list_objects_v2_paging_prefix_delimiter() {
             .send()
             .await
             .unwrap();
-        seen.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_owned()));
+        seen.extend(
+            out.common_prefixes()
+                .iter()
+                .map(|p| p.prefix().unwrap().to_owned()),
+        );
         seen.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
         if !out.is_truncated().unwrap() {
             break;
@@ -272,17 +476,42 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     assert_eq!(seen, ["other", "p/", "tree/"]);
 
     // start-after
-    let out = c.list_objects_v2().bucket(BUCKET).prefix("p/").start_after("p/020").send().await.unwrap();
+    let out = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("p/")
+        .start_after("p/020")
+        .send()
+        .await
+        .unwrap();
     let ks: Vec<_> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(ks, ["p/021", "p/022", "p/023", "p/024"]);
 
     // bad token
-    let e = c.list_objects_v2().bucket(BUCKET).continuation_token("zzz").send().await.unwrap_err();
+    let e = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .continuation_token("zzz")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "InvalidArgument");
 
     // ListObjects (v1) with marker
-    let out = c.list_objects().bucket(BUCKET).prefix("tree/").delimiter("/").marker("tree/a/").send().await.unwrap();
-    let cps: Vec<_> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
+    let out = c
+        .list_objects()
+        .bucket(BUCKET)
+        .prefix("tree/")
+        .delimiter("/")
+        .marker("tree/a/")
+        .send()
+        .await
+        .unwrap();
+    let cps: Vec<_> = out
+        .common_prefixes()
+        .iter()
+        .map(|p| p.prefix().unwrap())
+        .collect();
     assert_eq!(cps, ["tree/b/", "tree/c/"]);
 }
 
@@ -302,11 +531,30 @@ async fn copy_object_directives() {
         .unwrap();
 
     // COPY (default) keeps metadata and content type
-    let out = c.copy_object().bucket(BUCKET).key("dst").copy_source(format!("{BUCKET}/src")).send().await.unwrap();
-    assert_eq!(out.copy_object_result().unwrap().e_tag(), Some(format!("\"{}\"", md5_hex(&data)).as_str()));
-    let got = c.get_object().bucket(BUCKET).key("dst").send().await.unwrap();
+    let out = c
+        .copy_object()
+        .bucket(BUCKET)
+        .key("dst")
+        .copy_source(format!("{BUCKET}/src"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.copy_object_result().unwrap().e_tag(),
+        Some(format!("\"{}\"", md5_hex(&data)).as_str())
+    );
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("text/plain"));
-    assert_eq!(got.metadata().unwrap().get("m").map(String::as_str), Some("1"));
+    assert_eq!(
+        got.metadata().unwrap().get("m").map(String::as_str),
+        Some("1")
+    );
     assert_eq!(body_bytes(got).await, data);
 
     // REPLACE
@@ -320,14 +568,27 @@ async fn copy_object_directives() {
         .send()
         .await
         .unwrap();
-    let got = c.head_object().bucket(BUCKET).key("dst2").send().await.unwrap();
+    let got = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("dst2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("application/json"));
     let md = got.metadata().unwrap();
     assert_eq!(md.get("n").map(String::as_str), Some("2"));
     assert!(!md.contains_key("m"));
 
     // in place without changes is illegal, with REPLACE it's fine
-    let e = c.copy_object().bucket(BUCKET).key("src").copy_source(format!("{BUCKET}/src")).send().await.unwrap_err();
+    let e = c
+        .copy_object()
+        .bucket(BUCKET)
+        .key("src")
+        .copy_source(format!("{BUCKET}/src"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "InvalidRequest");
     c.copy_object()
         .bucket(BUCKET)
@@ -339,23 +600,62 @@ async fn copy_object_directives() {
         .send()
         .await
         .unwrap();
-    let got = c.get_object().bucket(BUCKET).key("src").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("src")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("image/png"));
-    assert_eq!(got.metadata().unwrap().get("m").map(String::as_str), Some("3"));
+    assert_eq!(
+        got.metadata().unwrap().get("m").map(String::as_str),
+        Some("3")
+    );
     assert_eq!(body_bytes(got).await, data);
 
     // the copy still reads fine after the source is deleted (hard links, no shared files)
-    c.delete_object().bucket(BUCKET).key("src").send().await.unwrap();
-    let got = c.get_object().bucket(BUCKET).key("dst").send().await.unwrap();
+    c.delete_object()
+        .bucket(BUCKET)
+        .key("src")
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(got).await, data);
 
-    let e = c.copy_object().bucket(BUCKET).key("x").copy_source(format!("{BUCKET}/src")).send().await.unwrap_err();
+    let e = c
+        .copy_object()
+        .bucket(BUCKET)
+        .key("x")
+        .copy_source(format!("{BUCKET}/src"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchKey");
-    let e = c.copy_object().bucket(BUCKET).key("x").copy_source("nobucket/src").send().await.unwrap_err();
+    let e = c
+        .copy_object()
+        .bucket(BUCKET)
+        .key("x")
+        .copy_source("nobucket/src")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
 }
 
-async fn upload_parts(c: &aws_sdk_s3::Client, key: &str, upload_id: &str, parts: &[Vec<u8>]) -> Vec<CompletedPart> {
+async fn upload_parts(
+    c: &aws_sdk_s3::Client,
+    key: &str,
+    upload_id: &str,
+    parts: &[Vec<u8>],
+) -> Vec<CompletedPart> {
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let n = i32::try_from(i + 1).unwrap();
@@ -369,7 +669,12 @@ async fn upload_parts(c: &aws_sdk_s3::Client, key: &str, upload_id: &str, parts:
             .send()
             .await
             .unwrap();
-        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
     }
     done
 }
@@ -378,7 +683,11 @@ async fn upload_parts(c: &aws_sdk_s3::Client, key: &str, upload_id: &str, parts:
 async fn multipart_happy_path_and_listing() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let parts = vec![pattern(5 * MIB, 10), pattern(5 * MIB + 3, 11), pattern(1234, 12)];
+    let parts = vec![
+        pattern(5 * MIB, 10),
+        pattern(5 * MIB + 3, 11),
+        pattern(1234, 12),
+    ];
     let all: Vec<u8> = parts.concat();
     let up = c
         .create_multipart_upload()
@@ -391,7 +700,12 @@ async fn multipart_happy_path_and_listing() {
         .unwrap();
     let id = up.upload_id().unwrap().to_owned();
 
-    let uploads = c.list_multipart_uploads().bucket(BUCKET).send().await.unwrap();
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(uploads.uploads().len(), 1);
     assert_eq!(uploads.uploads()[0].upload_id(), Some(id.as_str()));
 
@@ -409,10 +723,25 @@ async fn multipart_happy_path_and_listing() {
         .unwrap();
     assert_eq!(out.e_tag(), done[2].e_tag());
 
-    let lp = c.list_parts().bucket(BUCKET).key("big").upload_id(&id).send().await.unwrap();
+    let lp = c
+        .list_parts()
+        .bucket(BUCKET)
+        .key("big")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
     let sizes: Vec<i64> = lp.parts().iter().map(|p| p.size().unwrap()).collect();
     assert_eq!(sizes, [5 * MIB as i64, 5 * MIB as i64 + 3, 1234]);
-    let lp = c.list_parts().bucket(BUCKET).key("big").upload_id(&id).max_parts(2).send().await.unwrap();
+    let lp = c
+        .list_parts()
+        .bucket(BUCKET)
+        .key("big")
+        .upload_id(&id)
+        .max_parts(2)
+        .send()
+        .await
+        .unwrap();
     assert!(lp.is_truncated().unwrap());
     assert_eq!(lp.next_part_number_marker(), Some("2"));
 
@@ -421,7 +750,11 @@ async fn multipart_happy_path_and_listing() {
         .bucket(BUCKET)
         .key("big")
         .upload_id(&id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done.clone())).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done.clone()))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -433,26 +766,70 @@ async fn multipart_happy_path_and_listing() {
     let want = format!("\"{}-3\"", md5_hex(&cat));
     assert_eq!(out.e_tag(), Some(want.as_str()));
 
-    let got = c.get_object().bucket(BUCKET).key("big").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("big")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("video/test"));
-    assert_eq!(got.metadata().unwrap().get("kind").map(String::as_str), Some("mpu"));
+    assert_eq!(
+        got.metadata().unwrap().get("kind").map(String::as_str),
+        Some("mpu")
+    );
     assert_eq!(got.e_tag(), Some(want.as_str()));
     assert_eq!(body_bytes(got).await, all);
     // a range across the part boundary
     let a = 5 * MIB - 10;
-    let got = c.get_object().bucket(BUCKET).key("big").range(format!("bytes={}-{}", a, a + 19)).send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("big")
+        .range(format!("bytes={}-{}", a, a + 19))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(got).await, &all[a..a + 20]);
     // GET by part number
-    let got = c.get_object().bucket(BUCKET).key("big").part_number(3).send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("big")
+        .part_number(3)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.parts_count(), Some(3));
     assert_eq!(body_bytes(got).await, parts[2]);
 
-    let e = c.list_parts().bucket(BUCKET).key("big").upload_id(&id).send().await.unwrap_err();
+    let e = c
+        .list_parts()
+        .bucket(BUCKET)
+        .key("big")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchUpload");
-    assert!(c.list_multipart_uploads().bucket(BUCKET).send().await.unwrap().uploads().is_empty());
+    assert!(
+        c.list_multipart_uploads()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
 
     // UploadPartCopy: copy ranges of "big" into a new object
-    let up = c.create_multipart_upload().bucket(BUCKET).key("copied").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("copied")
+        .send()
+        .await
+        .unwrap();
     let id2 = up.upload_id().unwrap();
     let p1 = c
         .upload_part_copy()
@@ -490,7 +867,13 @@ async fn multipart_happy_path_and_listing() {
         .send()
         .await
         .unwrap();
-    let got = c.get_object().bucket(BUCKET).key("copied").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("copied")
+        .send()
+        .await
+        .unwrap();
     let mut want = all[..5 * MIB].to_vec();
     want.extend_from_slice(&all[all.len() - 100..]);
     assert_eq!(body_bytes(got).await, want);
@@ -500,7 +883,13 @@ async fn multipart_happy_path_and_listing() {
 async fn multipart_errors() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let up = c.create_multipart_upload().bucket(BUCKET).key("m").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("m")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap().to_owned();
     let small = vec![pattern(1000, 1), pattern(1000, 2)];
     let done = upload_parts(&c, "m", &id, &small).await;
@@ -509,24 +898,40 @@ async fn multipart_errors() {
             .bucket(BUCKET)
             .key("m")
             .upload_id(&id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
     };
     // too small non-last part
     let e = complete(done.clone()).await.unwrap_err();
     assert_eq!(err_code(&e), "EntityTooSmall");
     // wrong order
-    let e = complete(vec![done[1].clone(), done[0].clone()]).await.unwrap_err();
+    let e = complete(vec![done[1].clone(), done[0].clone()])
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "InvalidPartOrder");
     // unknown part
-    let e = complete(vec![CompletedPart::builder().part_number(7).e_tag(done[0].e_tag().unwrap()).build()])
-        .await
-        .unwrap_err();
+    let e = complete(vec![
+        CompletedPart::builder()
+            .part_number(7)
+            .e_tag(done[0].e_tag().unwrap())
+            .build(),
+    ])
+    .await
+    .unwrap_err();
     assert_eq!(err_code(&e), "InvalidPart");
     // wrong etag
-    let e = complete(vec![CompletedPart::builder().part_number(1).e_tag("\"00000000000000000000000000000000\"").build()])
-        .await
-        .unwrap_err();
+    let e = complete(vec![
+        CompletedPart::builder()
+            .part_number(1)
+            .e_tag("\"00000000000000000000000000000000\"")
+            .build(),
+    ])
+    .await
+    .unwrap_err();
     assert_eq!(err_code(&e), "InvalidPart");
     // a single (last) small part is fine
     complete(vec![done[1].clone()]).await.unwrap();
@@ -537,11 +942,30 @@ async fn multipart_errors() {
     assert_eq!(err_code(&e), "NoSuchUpload");
 
     // abort
-    let up = c.create_multipart_upload().bucket(BUCKET).key("a").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("a")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap().to_owned();
     upload_parts(&c, "a", &id, &small).await;
-    c.abort_multipart_upload().bucket(BUCKET).key("a").upload_id(&id).send().await.unwrap();
-    let e = c.abort_multipart_upload().bucket(BUCKET).key("a").upload_id(&id).send().await.unwrap_err();
+    c.abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("a")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("a")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchUpload");
     let e = c
         .upload_part()
@@ -575,8 +999,16 @@ async fn multipart_errors() {
 async fn bucket_encryption_and_cors_config() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let e = c.get_bucket_encryption().bucket(BUCKET).send().await.unwrap_err();
-    assert_eq!(err_code(&e), "ServerSideEncryptionConfigurationNotFoundError");
+    let e = c
+        .get_bucket_encryption()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err_code(&e),
+        "ServerSideEncryptionConfigurationNotFoundError"
+    );
     let cfg = ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
@@ -592,22 +1024,51 @@ async fn bucket_encryption_and_cors_config() {
         )
         .build()
         .unwrap();
-    c.put_bucket_encryption().bucket(BUCKET).server_side_encryption_configuration(cfg).send().await.unwrap();
-    let got = c.get_bucket_encryption().bucket(BUCKET).send().await.unwrap();
+    c.put_bucket_encryption()
+        .bucket(BUCKET)
+        .server_side_encryption_configuration(cfg)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_bucket_encryption()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
     let rule = &got.server_side_encryption_configuration().unwrap().rules()[0];
     let d = rule.apply_server_side_encryption_by_default().unwrap();
     assert_eq!(d.sse_algorithm(), &ServerSideEncryption::AwsKms);
     assert_eq!(d.kms_master_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(rule.bucket_key_enabled(), Some(true));
-    c.delete_bucket_encryption().bucket(BUCKET).send().await.unwrap();
-    assert!(c.get_bucket_encryption().bucket(BUCKET).send().await.is_err());
+    c.delete_bucket_encryption()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        c.get_bucket_encryption()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .is_err()
+    );
 
     let e = c.get_bucket_cors().bucket(BUCKET).send().await.unwrap_err();
     assert_eq!(err_code(&e), "NoSuchCORSConfiguration");
-    let rule = CorsRule::builder().allowed_methods("PUT").allowed_origins("http://app.test").build().unwrap();
+    let rule = CorsRule::builder()
+        .allowed_methods("PUT")
+        .allowed_origins("http://app.test")
+        .build()
+        .unwrap();
     c.put_bucket_cors()
         .bucket(BUCKET)
-        .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build().unwrap())
+        .cors_configuration(
+            CorsConfiguration::builder()
+                .cors_rules(rule)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -622,7 +1083,13 @@ async fn delete_objects_batch() {
     let srv = TestServer::start().await;
     let c = srv.client();
     for k in ["d1", "d2", "d3"] {
-        c.put_object().bucket(BUCKET).key(k).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        c.put_object()
+            .bucket(BUCKET)
+            .key(k)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let del = Delete::builder()
@@ -630,7 +1097,13 @@ async fn delete_objects_batch() {
         .objects(ObjectIdentifier::builder().key("d3").build().unwrap())
         .build()
         .unwrap();
-    let out = c.delete_objects().bucket(BUCKET).delete(del).send().await.unwrap();
+    let out = c
+        .delete_objects()
+        .bucket(BUCKET)
+        .delete(del)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.deleted().len(), 2);
     let left: Vec<_> = c
         .list_objects_v2()
@@ -643,4 +1116,85 @@ async fn delete_objects_batch() {
         .map(|o| o.key().unwrap().to_owned())
         .collect();
     assert_eq!(left, ["d2"]);
+}
+
+/// Streaming bodies (files) make the SDK send `aws-chunked` with a signed CRC32 trailer
+/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`); the store decodes, verifies and stores the
+/// payload, and does not keep `aws-chunked` as the object's Content-Encoding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_streaming_uploads_aws_chunked() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("body");
+    let data = pattern(5 * MIB + 4321, 42);
+    std::fs::write(&path, &data).unwrap();
+    let out = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("streamed")
+        .body(ByteStream::from_path(&path).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(out.checksum_crc32().is_some());
+    assert_eq!(out.e_tag().unwrap().trim_matches('"'), md5_hex(&data));
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("streamed")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        got.content_encoding().is_none(),
+        "{:?}",
+        got.content_encoding()
+    );
+    assert_eq!(body_bytes(got).await, data);
+
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("streamed-mpu")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let p = c
+        .upload_part()
+        .bucket(BUCKET)
+        .key("streamed-mpu")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_path(&path).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(p.e_tag().unwrap().trim_matches('"'), md5_hex(&data));
+    c.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("streamed-mpu")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(p.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("streamed-mpu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, data);
 }

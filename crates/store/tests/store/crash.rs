@@ -16,7 +16,10 @@ use crate::common::*;
 const MIB: usize = 1024 * 1024;
 
 /// Streams `total` bytes slowly to a presigned PUT URL (until the connection dies).
-fn slow_upload(p: &aws_sdk_s3::presigning::PresignedRequest, total: usize) -> tokio::task::JoinHandle<()> {
+fn slow_upload(
+    p: &aws_sdk_s3::presigning::PresignedRequest,
+    total: usize,
+) -> tokio::task::JoinHandle<()> {
     let http = reqwest::Client::new();
     let mut rb = http.put(p.uri());
     for (k, v) in p.headers() {
@@ -36,7 +39,9 @@ fn slow_upload(p: &aws_sdk_s3::presigning::PresignedRequest, total: usize) -> to
             Some((Ok::<_, std::io::Error>(chunk), i + 1))
         }
     });
-    let rb = rb.header("content-length", total.to_string()).body(reqwest::Body::wrap_stream(stream));
+    let rb = rb
+        .header("content-length", total.to_string())
+        .body(reqwest::Body::wrap_stream(stream));
     tokio::spawn(async move {
         let _ = rb.send().await;
     })
@@ -45,7 +50,10 @@ fn slow_upload(p: &aws_sdk_s3::presigning::PresignedRequest, total: usize) -> to
 /// Waits until some file in `tmp/` holds at least `min` bytes.
 async fn wait_for_tmp(root: &Path, min: u64) {
     for _ in 0..600 {
-        if files_under(&root.join("tmp")).iter().any(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) >= min) {
+        if files_under(&root.join("tmp"))
+            .iter()
+            .any(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) >= min)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -60,7 +68,14 @@ async fn kill_during_large_put_and_multipart() {
     let srv = ServerProcess::start(&root).await;
     let c = srv.client();
     let v1 = pattern(123_457, 1);
-    c.put_object().bucket(BUCKET).key("victim").metadata("v", "1").body(ByteStream::from(v1.clone())).send().await.unwrap();
+    c.put_object()
+        .bucket(BUCKET)
+        .key("victim")
+        .metadata("v", "1")
+        .body(ByteStream::from(v1.clone()))
+        .send()
+        .await
+        .unwrap();
 
     // 1. SIGKILL during a 200 MiB PUT to the same key
     let p = c
@@ -75,20 +90,42 @@ async fn kill_during_large_put_and_multipart() {
     wait_for_tmp(&root, 20 * MIB as u64).await;
     srv.kill9().await;
     up.abort();
-    assert!(!files_under(&root.join("tmp")).is_empty(), "the partial upload was in tmp/");
+    assert!(
+        !files_under(&root.join("tmp")).is_empty(),
+        "the partial upload was in tmp/"
+    );
 
     let srv = ServerProcess::start(&root).await;
-    assert!(files_under(&root.join("tmp")).is_empty(), "tmp/ cleaned at start");
+    assert!(
+        files_under(&root.join("tmp")).is_empty(),
+        "tmp/ cleaned at start"
+    );
     let c = srv.client();
-    let got = c.get_object().bucket(BUCKET).key("victim").send().await.unwrap();
-    assert_eq!(got.metadata().unwrap().get("v").map(String::as_str), Some("1"));
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("victim")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.metadata().unwrap().get("v").map(String::as_str),
+        Some("1")
+    );
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), md5_hex(&v1));
     assert_eq!(body_bytes(got).await, v1);
     let listed = c.list_objects_v2().bucket(BUCKET).send().await.unwrap();
     assert_eq!(listed.contents().len(), 1);
 
     // 2. SIGKILL during a multipart upload (part 1 done, part 2 streaming)
-    let mpu = c.create_multipart_upload().bucket(BUCKET).key("victim").metadata("v", "3").send().await.unwrap();
+    let mpu = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("victim")
+        .metadata("v", "3")
+        .send()
+        .await
+        .unwrap();
     let id = mpu.upload_id().unwrap().to_owned();
     let part1 = pattern(5 * MIB, 3);
     let p1 = c
@@ -118,11 +155,27 @@ async fn kill_during_large_put_and_multipart() {
     let srv = ServerProcess::start(&root).await;
     assert!(files_under(&root.join("tmp")).is_empty());
     let c = srv.client();
-    let got = c.get_object().bucket(BUCKET).key("victim").send().await.unwrap();
-    assert_eq!(got.metadata().unwrap().get("v").map(String::as_str), Some("1"));
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("victim")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.metadata().unwrap().get("v").map(String::as_str),
+        Some("1")
+    );
     assert_eq!(body_bytes(got).await, v1);
     // the upload survived with its completed part only; it can still be completed
-    let parts = c.list_parts().bucket(BUCKET).key("victim").upload_id(&id).send().await.unwrap();
+    let parts = c
+        .list_parts()
+        .bucket(BUCKET)
+        .key("victim")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(parts.parts().len(), 1);
     c.complete_multipart_upload()
         .bucket(BUCKET)
@@ -130,14 +183,28 @@ async fn kill_during_large_put_and_multipart() {
         .upload_id(&id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .parts(CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build())
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(p1.e_tag().unwrap())
+                        .build(),
+                )
                 .build(),
         )
         .send()
         .await
         .unwrap();
-    let got = c.get_object().bucket(BUCKET).key("victim").send().await.unwrap();
-    assert_eq!(got.metadata().unwrap().get("v").map(String::as_str), Some("3"));
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("victim")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.metadata().unwrap().get("v").map(String::as_str),
+        Some("3")
+    );
     assert_eq!(body_bytes(got).await, part1);
     // the object's single part is the only data file
     assert_eq!(files_under(&root.join("data")).len(), 1);
@@ -155,13 +222,21 @@ async fn restart_persistence() {
         .rules(
             ServerSideEncryptionRule::builder()
                 .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::AwsKms).build().unwrap(),
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::AwsKms)
+                        .build()
+                        .unwrap(),
                 )
                 .build(),
         )
         .build()
         .unwrap();
-    c.put_bucket_encryption().bucket("enc").server_side_encryption_configuration(cfg).send().await.unwrap();
+    c.put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(cfg)
+        .send()
+        .await
+        .unwrap();
     let a = pattern(77_777, 9);
     let b = pattern(300_000, 10);
     c.put_object()
@@ -173,21 +248,44 @@ async fn restart_persistence() {
         .send()
         .await
         .unwrap();
-    c.put_object().bucket("enc").key("b").body(ByteStream::from(b.clone())).send().await.unwrap();
+    c.put_object()
+        .bucket("enc")
+        .key("b")
+        .body(ByteStream::from(b.clone()))
+        .send()
+        .await
+        .unwrap();
     srv.kill9().await;
 
     let srv = ServerProcess::start(&root).await;
     let c = srv.client();
-    let got = c.get_object().bucket(BUCKET).key("a/é").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("a/é")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("text/x-a"));
-    assert_eq!(got.metadata().unwrap().get("k").map(String::as_str), Some("v"));
+    assert_eq!(
+        got.metadata().unwrap().get("k").map(String::as_str),
+        Some("v")
+    );
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), md5_hex(&a));
     assert_eq!(body_bytes(got).await, a);
     let got = c.get_object().bucket("enc").key("b").send().await.unwrap();
-    assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
     assert_eq!(got.ssekms_key_id(), Some("local"));
     assert_eq!(body_bytes(got).await, b);
-    let enc = c.get_bucket_encryption().bucket("enc").send().await.unwrap();
+    let enc = c
+        .get_bucket_encryption()
+        .bucket("enc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         enc.server_side_encryption_configuration().unwrap().rules()[0]
             .apply_server_side_encryption_by_default()
@@ -202,7 +300,13 @@ async fn restart_persistence() {
 async fn abandoned_multipart_uploads_expire() {
     let srv = TestServer::start_with(|c| c.multipart_expiry = Duration::from_millis(500)).await;
     let c = srv.client();
-    let up = c.create_multipart_upload().bucket(BUCKET).key("old").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("old")
+        .send()
+        .await
+        .unwrap();
     c.upload_part()
         .bucket(BUCKET)
         .key("old")
@@ -216,6 +320,14 @@ async fn abandoned_multipart_uploads_expire() {
     assert_eq!(srv.store.expire_uploads().unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(srv.store.expire_uploads().unwrap(), 1);
-    assert!(c.list_multipart_uploads().bucket(BUCKET).send().await.unwrap().uploads().is_empty());
+    assert!(
+        c.list_multipart_uploads()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
     assert!(files_under(&srv.root.join("data")).is_empty());
 }

@@ -15,7 +15,11 @@ const MIB: usize = 1024 * 1024;
 /// file under the store root.
 fn assert_not_on_disk(srv: &TestServer, plain: &[u8]) {
     let mid = plain.len() / 2;
-    let needles = [&plain[..64], &plain[mid..mid + 64], &plain[plain.len() - 64..]];
+    let needles = [
+        &plain[..64],
+        &plain[mid..mid + 64],
+        &plain[plain.len() - 64..],
+    ];
     let files = files_under(&srv.root);
     assert!(!files.is_empty());
     for f in files {
@@ -47,10 +51,20 @@ async fn check_ranges(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) {
             .send()
             .await
             .unwrap();
-        assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+        assert_eq!(
+            got.server_side_encryption(),
+            Some(&ServerSideEncryption::AwsKms)
+        );
         assert_eq!(body_bytes(got).await, &data[a..b], "range {a}-{b}");
     }
-    let got = c.get_object().bucket(BUCKET).key(key).range("bytes=-70000").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .range("bytes=-70000")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(got).await, &data[n - 70000..]);
     let got = c.get_object().bucket(BUCKET).key(key).send().await.unwrap();
     assert_eq!(body_bytes(got).await, data);
@@ -73,10 +87,22 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
     assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
-    let head = c.head_object().bucket(BUCKET).key("single").send().await.unwrap();
-    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    let head = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("single")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
     assert_eq!(head.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(head.content_length(), Some(single.len() as i64));
     check_ranges(&c, "single", &single).await;
@@ -92,7 +118,10 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(up.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(
+        up.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
     let id = up.upload_id().unwrap();
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
@@ -107,7 +136,12 @@ async fn single_put_multipart_default_and_copy_in_place() {
             .send()
             .await
             .unwrap();
-        done.push(CompletedPart::builder().part_number(n).e_tag(o.e_tag().unwrap()).build());
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(o.e_tag().unwrap())
+                .build(),
+        );
     }
     // parts on disk are encrypted too (checked before completion)
     assert_not_on_disk(&srv, &parts[0]);
@@ -117,11 +151,18 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .bucket(BUCKET)
         .key("multi")
         .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
     assert_eq!(out.ssekms_key_id(), Some(KEY_ID));
     check_ranges(&c, "multi", &mp).await;
     // across the part boundary
@@ -133,11 +174,20 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(body_bytes(got).await, &mp[5 * MIB - 70_000..=5 * MIB + 70_000]);
+    assert_eq!(
+        body_bytes(got).await,
+        &mp[5 * MIB - 70_000..=5 * MIB + 70_000]
+    );
 
     // 3. copy in place of a plaintext object encrypts it (same key, no bytes left in clear)
     let plain = pattern(200_000, 103);
-    c.put_object().bucket(BUCKET).key("was-plain").body(ByteStream::from(plain.clone())).send().await.unwrap();
+    c.put_object()
+        .bucket(BUCKET)
+        .key("was-plain")
+        .body(ByteStream::from(plain.clone()))
+        .send()
+        .await
+        .unwrap();
     let out = c
         .copy_object()
         .bucket(BUCKET)
@@ -147,9 +197,21 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
-    let got = c.get_object().bucket(BUCKET).key("was-plain").send().await.unwrap();
-    assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("was-plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
     assert_eq!(got.ssekms_key_id(), Some(KEY_ID));
     assert_eq!(body_bytes(got).await, plain);
     // idempotent: once more in place with the SSE header
@@ -164,6 +226,14 @@ async fn single_put_multipart_default_and_copy_in_place() {
 
     // 4. bucket default encryption
     c.create_bucket().bucket("defaulted").send().await.unwrap();
+    let legacy = pattern(180_000, 106);
+    c.put_object()
+        .bucket("defaulted")
+        .key("legacy")
+        .body(ByteStream::from(legacy.clone()))
+        .send()
+        .await
+        .unwrap();
     let cfg = ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
@@ -178,7 +248,12 @@ async fn single_put_multipart_default_and_copy_in_place() {
         )
         .build()
         .unwrap();
-    c.put_bucket_encryption().bucket("defaulted").server_side_encryption_configuration(cfg).send().await.unwrap();
+    c.put_bucket_encryption()
+        .bucket("defaulted")
+        .server_side_encryption_configuration(cfg)
+        .send()
+        .await
+        .unwrap();
     let by_default = pattern(150_000, 104);
     let out = c
         .put_object()
@@ -188,17 +263,76 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
     assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
-    let got = c.get_object().bucket("defaulted").key("auto").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket("defaulted")
+        .key("auto")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(body_bytes(got).await, by_default);
+    // an object written before the default: CopyObject in place (no SSE header) encrypts it
+    let out = c
+        .copy_object()
+        .bucket("defaulted")
+        .key("legacy")
+        .copy_source("defaulted/legacy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
+    assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
+    let got = c
+        .get_object()
+        .bucket("defaulted")
+        .key("legacy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
+    assert_eq!(body_bytes(got).await, legacy);
+    // once encrypted, an unchanged in-place copy is the usual S3 InvalidRequest
+    let e = c
+        .copy_object()
+        .bucket("defaulted")
+        .key("legacy")
+        .copy_source("defaulted/legacy")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), "InvalidRequest");
     // copy across buckets re-encrypts under the destination's settings
-    c.copy_object().bucket(BUCKET).key("from-defaulted").copy_source("defaulted/auto").send().await.unwrap();
-    let got = c.get_object().bucket(BUCKET).key("from-defaulted").send().await.unwrap();
+    c.copy_object()
+        .bucket(BUCKET)
+        .key("from-defaulted")
+        .copy_source("defaulted/auto")
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("from-defaulted")
+        .send()
+        .await
+        .unwrap();
     assert!(got.server_side_encryption().is_none());
     assert_eq!(body_bytes(got).await, by_default);
-    c.delete_object().bucket(BUCKET).key("from-defaulted").send().await.unwrap();
+    c.delete_object()
+        .bucket(BUCKET)
+        .key("from-defaulted")
+        .send()
+        .await
+        .unwrap();
 
     // SSE-S3 (AES256) also encrypts at rest
     let s3 = pattern(100_000, 105);
@@ -211,10 +345,13 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
     assert!(out.ssekms_key_id().is_none());
 
-    for p in [&single, &mp, &plain, &by_default, &s3] {
+    for p in [&single, &mp, &plain, &by_default, &s3, &legacy] {
         assert_not_on_disk(&srv, p);
     }
 }
@@ -243,15 +380,31 @@ async fn tampered_chunk_is_an_error() {
     bad[2 * (CHUNK + 16) + 1234] ^= 0x01;
     std::fs::write(file, &bad).unwrap();
     // a range inside the damaged chunk: error response
-    let r = c.get_object().bucket(BUCKET).key("t").range(format!("bytes={}-{}", 2 * CHUNK + 10, 2 * CHUNK + 20)).send().await;
+    let r = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("t")
+        .range(format!("bytes={}-{}", 2 * CHUNK + 10, 2 * CHUNK + 20))
+        .send()
+        .await;
     assert!(r.is_err(), "ranged read of a tampered chunk must fail");
     // a full read: the body fails (never the wrong bytes)
     match c.get_object().bucket(BUCKET).key("t").send().await {
         Err(_) => {}
-        Ok(out) => assert!(out.body.collect().await.is_err(), "full read of a tampered object must fail"),
+        Ok(out) => assert!(
+            out.body.collect().await.is_err(),
+            "full read of a tampered object must fail"
+        ),
     }
     // untouched chunks still read
-    let got = c.get_object().bucket(BUCKET).key("t").range("bytes=0-99").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("t")
+        .range("bytes=0-99")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(got).await, &data[..100]);
 
     // flipping a tag byte of the last chunk, and truncation
@@ -259,9 +412,25 @@ async fn tampered_chunk_is_an_error() {
     let last = bad.len() - 1;
     bad[last] ^= 0x80;
     std::fs::write(file, &bad).unwrap();
-    assert!(c.get_object().bucket(BUCKET).key("t").range("bytes=-10").send().await.is_err());
+    assert!(
+        c.get_object()
+            .bucket(BUCKET)
+            .key("t")
+            .range("bytes=-10")
+            .send()
+            .await
+            .is_err()
+    );
     std::fs::write(file, &orig[..orig.len() - 116]).unwrap();
-    assert!(c.get_object().bucket(BUCKET).key("t").range("bytes=0-9").send().await.is_err());
+    assert!(
+        c.get_object()
+            .bucket(BUCKET)
+            .key("t")
+            .range("bytes=0-9")
+            .send()
+            .await
+            .is_err()
+    );
     std::fs::write(file, &orig).unwrap();
     let got = c.get_object().bucket(BUCKET).key("t").send().await.unwrap();
     assert_eq!(body_bytes(got).await, data);
@@ -294,9 +463,24 @@ async fn unknown_key_id_is_an_error() {
         .unwrap_err();
     assert_eq!(err_code(&e), "KMS.NotFoundException");
     // key id without aws:kms
-    let e = c.put_object().bucket(BUCKET).key("k").ssekms_key_id(KEY_ID).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let e = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("k")
+        .ssekms_key_id(KEY_ID)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err_code(&e), "InvalidArgument");
-    assert!(c.head_object().bucket(BUCKET).key("k").send().await.is_err());
+    assert!(
+        c.head_object()
+            .bucket(BUCKET)
+            .key("k")
+            .send()
+            .await
+            .is_err()
+    );
     assert!(files_under(&srv.root.join("data")).is_empty());
     assert!(files_under(&srv.root.join("tmp")).is_empty());
 }
