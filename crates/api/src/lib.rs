@@ -17,6 +17,36 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// A secret carried in JSON (a base64 data key): wiped from memory on drop and
+/// printed as `[redacted]`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> SecretString {
+        SecretString(value)
+    }
+
+    /// The secret. Keep copies short-lived.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString([redacted])")
+    }
+}
+
+impl Drop for SecretString {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 /// Route paths.
 pub mod routes {
     /// Version prefix of every API route.
@@ -208,8 +238,8 @@ pub enum Transfer {
 pub struct CseMaterials {
     /// Always `v3` (suite 115).
     pub format: String,
-    /// Plaintext data key, base64. Zeroize after use.
-    pub data_key: String,
+    /// Plaintext data key, base64.
+    pub data_key: SecretString,
     /// Message ID (`x-amz-i`), base64.
     pub message_id: String,
     /// KMS key id (or the local keyring's id) the data key is wrapped under.
@@ -386,8 +416,7 @@ pub struct OpenObjectRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CseOpen {
     /// Plaintext data key, base64 (already checked against the key commitment).
-    /// Zeroize after use.
-    pub data_key: String,
+    pub data_key: SecretString,
     /// The validated S3EC metadata (without `x-amz-meta-`).
     pub metadata: BTreeMap<String, String>,
 }
@@ -476,5 +505,8 @@ mod tests {
         let req: CreateUploadRequest =
             serde_json::from_str(r#"{"name":"a.txt","size":3,"mode":"cse"}"#).unwrap();
         assert!(!req.overwrite && req.content_type.is_none());
+        let secret = SecretString::new("c2VjcmV0".into());
+        assert_eq!(format!("{secret:?}"), "SecretString([redacted])");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"c2VjcmV0\"");
     }
 }

@@ -206,7 +206,10 @@ mod tests {
         assert!(ctx.insert(KMS_CMK_ID_KEY, "x").is_err());
         assert!(ctx.insert("", "x").is_err());
         ctx.insert("a", "1").unwrap();
-        assert_eq!(ctx.insert("a", "2"), Err(ContextError::Duplicate("a".into())));
+        assert_eq!(
+            ctx.insert("a", "2"),
+            Err(ContextError::Duplicate("a".into()))
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub enum DecryptError {
          (wrong data key, or the message ID or commitment was modified)"
     )]
     CommitmentMismatch,
-    #[error("integrity check failed: the authentication tag does not match (the object was modified or corrupted)")]
+    #[error(
+        "integrity check failed: the authentication tag does not match (the object was modified or corrupted)"
+    )]
     Authentication,
     #[error("integrity check failed: the object is shorter than its authentication tag")]
     Truncated,
@@ -76,7 +78,10 @@ pub enum MetadataError {
     #[error(
         "stored encryption context names content cipher {found:?} but the object uses {expected:?}"
     )]
-    ContextCipher { expected: &'static str, found: String },
+    ContextCipher {
+        expected: &'static str,
+        found: String,
+    },
     #[error("wrapped data key is empty")]
     EmptyDataKey,
     #[error(
@@ -101,7 +106,9 @@ pub enum ContextError {
 pub enum UnwrapError {
     #[error("wrapped data key has {0} bytes; AES/GCM wrapping produces 60")]
     Length(usize),
-    #[error("the data key does not unwrap with this wrapping key (wrong key, or modified metadata)")]
+    #[error(
+        "the data key does not unwrap with this wrapping key (wrong key, or modified metadata)"
+    )]
     Authentication,
 }
 

@@ -188,10 +188,10 @@ pub struct Tag(pub(crate) [u8; 16]);
 impl Tag {
     /// Wraps 16 bytes read from the end of an object.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, KeyError> {
-        bytes
-            .try_into()
-            .map(Self)
-            .map_err(|_| KeyError::Length { expected: 16, actual: bytes.len() })
+        bytes.try_into().map(Self).map_err(|_| KeyError::Length {
+            expected: 16,
+            actual: bytes.len(),
+        })
     }
 
     /// The raw bytes, appended to the ciphertext.

@@ -204,7 +204,10 @@ impl ContentMetadata {
 
     /// Replaces the wrapped data key, e.g. after KMS `ReEncrypt` under a new key.
     /// Everything else (context, commitment, message ID) stays valid.
-    pub fn with_encrypted_data_key(mut self, encrypted_data_key: Vec<u8>) -> Result<Self, MetadataError> {
+    pub fn with_encrypted_data_key(
+        mut self,
+        encrypted_data_key: Vec<u8>,
+    ) -> Result<Self, MetadataError> {
         if encrypted_data_key.is_empty() {
             return Err(MetadataError::EmptyDataKey);
         }
@@ -238,13 +241,19 @@ impl ContentMetadata {
             .into_iter()
             .map(|(k, v)| {
                 let k = k.to_ascii_lowercase();
-                let k = k.strip_prefix("x-amz-meta-").map(str::to_owned).unwrap_or(k);
+                let k = k
+                    .strip_prefix("x-amz-meta-")
+                    .map(str::to_owned)
+                    .unwrap_or(k);
                 (k, v)
             })
             .collect();
         let get = |key: &str| map.get(key).copied();
         let present = |set: &[&'static str]| -> Vec<&'static str> {
-            set.iter().copied().filter(|k| map.contains_key(*k)).collect()
+            set.iter()
+                .copied()
+                .filter(|k| map.contains_key(*k))
+                .collect()
         };
 
         let v3 = present(&keys::V3);
@@ -345,7 +354,13 @@ impl ContentMetadata {
         let mut map = MetadataMap::new();
         let edk = BASE64.encode(&self.encrypted_data_key);
         match (&self.params, &self.wrapping) {
-            (ContentParams::V3 { message_id, commitment }, wrapping) => {
+            (
+                ContentParams::V3 {
+                    message_id,
+                    commitment,
+                },
+                wrapping,
+            ) => {
                 map.insert(keys::CONTENT_CIPHER_V3.into(), "115".into());
                 map.insert(keys::ENCRYPTED_DATA_KEY_V3.into(), edk);
                 match wrapping {
@@ -371,9 +386,7 @@ impl ContentMetadata {
                 map.insert(keys::TAG_LENGTH.into(), "128".into());
                 let (algorithm, matdesc) = match wrapping {
                     KeyWrapping::Kms { context } => (WRAP_KMS_V2, context.to_json()),
-                    KeyWrapping::AesGcm { description } => {
-                        (WRAP_AES_GCM_V2, description.to_json())
-                    }
+                    KeyWrapping::AesGcm { description } => (WRAP_AES_GCM_V2, description.to_json()),
                 };
                 map.insert(keys::WRAPPING_ALGORITHM_V2.into(), algorithm.into());
                 map.insert(keys::MATDESC.into(), matdesc);
@@ -415,9 +428,7 @@ impl ContentMetadata {
                 kdf::derive_for_decryption(data_key, message_id, commitment)?,
                 COMMITTING_IV,
             )),
-            ContentParams::V2 { iv } => {
-                Ok((ContentKey(*data_key.expose_secret()), *iv.as_bytes()))
-            }
+            ContentParams::V2 { iv } => Ok((ContentKey(*data_key.expose_secret()), *iv.as_bytes())),
         }
     }
 }
@@ -532,8 +543,7 @@ mod tests {
             .map(|(k, v)| (format!("X-Amz-Meta-{k}"), v.clone()))
             .collect();
         let parsed =
-            ContentMetadata::parse(prefixed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .unwrap();
+            ContentMetadata::parse(prefixed.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         assert_eq!(parsed, metadata);
     }
 
@@ -573,7 +583,11 @@ mod tests {
             parse_with(&|m| {
                 m.insert("x-amz-i".into(), "AAAA".into());
             }),
-            Err(MetadataError::Length { key: "x-amz-i", expected: 28, actual: 3 })
+            Err(MetadataError::Length {
+                key: "x-amz-i",
+                expected: 28,
+                actual: 3
+            })
         ));
         assert!(matches!(
             parse_with(&|m| {
@@ -589,7 +603,10 @@ mod tests {
         ));
         assert!(matches!(
             parse_with(&|m| {
-                m.insert("x-amz-t".into(), r#"{"aws:x-amz-cek-alg": "AES/GCM/NoPadding"}"#.into());
+                m.insert(
+                    "x-amz-t".into(),
+                    r#"{"aws:x-amz-cek-alg": "AES/GCM/NoPadding"}"#.into(),
+                );
             }),
             Err(MetadataError::ContextCipher { .. })
         ));

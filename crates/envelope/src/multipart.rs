@@ -57,7 +57,7 @@ impl PartPlan {
     /// S3 additionally requires [`MIN_PART_SIZE`] for multi-part objects; that is
     /// the caller's policy, not a format rule, so small sizes are allowed here.
     pub fn new(plaintext_len: u64, part_size: u64) -> Result<Self, PartError> {
-        if part_size == 0 || part_size % 16 != 0 || part_size > MAX_PART_SIZE {
+        if part_size == 0 || !part_size.is_multiple_of(16) || part_size > MAX_PART_SIZE {
             return Err(PartError::PartSize(part_size));
         }
         if plaintext_len > MAX_PLAINTEXT_LEN {

@@ -17,7 +17,14 @@ const MIB: usize = 1024 * 1024;
 fn sizes() -> Vec<usize> {
     let mut sizes: Vec<usize> = (0..=64).collect();
     sizes.extend([4095, 4096, 4097, 65535, 65536, 65537]);
-    sizes.extend([5 * MIB - 17, 5 * MIB - 16, 5 * MIB - 1, 5 * MIB, 5 * MIB + 1, 5 * MIB + 16]);
+    sizes.extend([
+        5 * MIB - 17,
+        5 * MIB - 16,
+        5 * MIB - 1,
+        5 * MIB,
+        5 * MIB + 1,
+        5 * MIB + 16,
+    ]);
     sizes
 }
 
@@ -34,7 +41,10 @@ fn v3_round_trips_at_every_boundary_with_random_chunking() {
         let pieces = random_chunks(&mut rng, size, max_piece);
         let object = encrypt_in_pieces(Encryptor::v3(&data_key, &message_id), &plaintext, &pieces);
         assert_eq!(object.len(), size + TAG_LEN);
-        assert_eq!(object, seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap());
+        assert_eq!(
+            object,
+            seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap()
+        );
         let pieces = random_chunks(&mut rng, object.len(), max_piece);
         assert_eq!(
             decrypt_in_pieces(&metadata, &data_key, &object, &pieces).unwrap(),
@@ -49,7 +59,16 @@ fn v3_round_trips_at_every_boundary_with_random_chunking() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn multipart_parts_concatenate_to_the_single_put_object() {
     let mut rng = Rng::new(2);
-    for size in [0, 1, 16, 17, 5 * MIB - 1, 5 * MIB, 5 * MIB + 1, 11 * MIB + 3] {
+    for size in [
+        0,
+        1,
+        16,
+        17,
+        5 * MIB - 1,
+        5 * MIB,
+        5 * MIB + 1,
+        11 * MIB + 3,
+    ] {
         let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
         let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
         let plaintext = rng.bytes(size);
@@ -68,14 +87,25 @@ fn multipart_parts_concatenate_to_the_single_put_object() {
             stored.extend_from_slice(&buf);
         }
         assert!(parts.encrypt_next(&mut Vec::new()).is_err());
-        assert_eq!(stored, seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap());
+        assert_eq!(
+            stored,
+            seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap()
+        );
     }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn tampering_is_detected() {
-    for (size, seed) in [(0, 1), (1, 2), (15, 3), (16, 4), (17, 5), (33, 6), (4097, 7)] {
+    for (size, seed) in [
+        (0, 1),
+        (1, 2),
+        (15, 3),
+        (16, 4),
+        (17, 5),
+        (33, 6),
+        (4097, 7),
+    ] {
         common::check_tamper_detection(size, seed);
     }
 }
@@ -111,12 +141,21 @@ fn wrong_key_message_id_or_commitment_fails_before_decryption() {
         },
     )
     .unwrap();
-    assert!(matches!(open(&forged, &data_key, &object), Err(DecryptError::CommitmentMismatch)));
+    assert!(matches!(
+        open(&forged, &data_key, &object),
+        Err(DecryptError::CommitmentMismatch)
+    ));
     // A consistent commitment for another message ID still cannot open this object.
-    assert!(matches!(open(&moved, &data_key, &object), Err(DecryptError::Authentication)));
+    assert!(matches!(
+        open(&moved, &data_key, &object),
+        Err(DecryptError::Authentication)
+    ));
 
     for i in 0..28 {
-        let sealdrop_envelope::ContentParams::V3 { message_id, commitment } = *metadata.params()
+        let sealdrop_envelope::ContentParams::V3 {
+            message_id,
+            commitment,
+        } = *metadata.params()
         else {
             unreachable!()
         };

@@ -58,7 +58,9 @@ pub fn encrypt_in_pieces(mut encryptor: Encryptor, plaintext: &[u8], pieces: &[u
     let mut out = plaintext.to_vec();
     let mut at = 0;
     for &piece in pieces {
-        encryptor.encrypt_in_place(&mut out[at..at + piece]).unwrap();
+        encryptor
+            .encrypt_in_place(&mut out[at..at + piece])
+            .unwrap();
         at += piece;
     }
     assert_eq!(at, plaintext.len());
@@ -87,7 +89,11 @@ pub fn decrypt_in_pieces(
 }
 
 /// V3 metadata for a KMS-wrapped object as sealdrop's broker writes it.
-pub fn v3_metadata(data_key: &DataKey, object_key: &str, message_id: sealdrop_envelope::MessageId) -> ContentMetadata {
+pub fn v3_metadata(
+    data_key: &DataKey,
+    object_key: &str,
+    message_id: sealdrop_envelope::MessageId,
+) -> ContentMetadata {
     ContentMetadata::v3(
         vec![0xAB; 48],
         KeyWrapping::Kms {
@@ -148,7 +154,9 @@ pub fn check_nist_gcm_vectors() -> usize {
             let mut buf = ciphertext.to_vec();
             let mut at = 0;
             for &piece in &pieces {
-                decryptor.decrypt_in_place(&mut buf[at..at + piece]).unwrap();
+                decryptor
+                    .decrypt_in_place(&mut buf[at..at + piece])
+                    .unwrap();
                 at += piece;
             }
             decryptor
@@ -194,20 +202,62 @@ pub fn check_hkdf_sha512_vectors() -> usize {
 /// The interop fixtures written by the official Python S3EC, embedded so the same
 /// test runs in the browser.
 pub const FIXTURES: &[(&str, &str)] = &[
-    ("v3-0", include_str!("../../../../tests/fixtures/s3ec/v3-0.json")),
-    ("v3-1", include_str!("../../../../tests/fixtures/s3ec/v3-1.json")),
-    ("v3-15", include_str!("../../../../tests/fixtures/s3ec/v3-15.json")),
-    ("v3-16", include_str!("../../../../tests/fixtures/s3ec/v3-16.json")),
-    ("v3-17", include_str!("../../../../tests/fixtures/s3ec/v3-17.json")),
-    ("v3-4095", include_str!("../../../../tests/fixtures/s3ec/v3-4095.json")),
-    ("v3-65537", include_str!("../../../../tests/fixtures/s3ec/v3-65537.json")),
-    ("v2-0", include_str!("../../../../tests/fixtures/s3ec/v2-0.json")),
-    ("v2-1", include_str!("../../../../tests/fixtures/s3ec/v2-1.json")),
-    ("v2-15", include_str!("../../../../tests/fixtures/s3ec/v2-15.json")),
-    ("v2-16", include_str!("../../../../tests/fixtures/s3ec/v2-16.json")),
-    ("v2-17", include_str!("../../../../tests/fixtures/s3ec/v2-17.json")),
-    ("v2-4095", include_str!("../../../../tests/fixtures/s3ec/v2-4095.json")),
-    ("v2-65537", include_str!("../../../../tests/fixtures/s3ec/v2-65537.json")),
+    (
+        "v3-0",
+        include_str!("../../../../tests/fixtures/s3ec/v3-0.json"),
+    ),
+    (
+        "v3-1",
+        include_str!("../../../../tests/fixtures/s3ec/v3-1.json"),
+    ),
+    (
+        "v3-15",
+        include_str!("../../../../tests/fixtures/s3ec/v3-15.json"),
+    ),
+    (
+        "v3-16",
+        include_str!("../../../../tests/fixtures/s3ec/v3-16.json"),
+    ),
+    (
+        "v3-17",
+        include_str!("../../../../tests/fixtures/s3ec/v3-17.json"),
+    ),
+    (
+        "v3-4095",
+        include_str!("../../../../tests/fixtures/s3ec/v3-4095.json"),
+    ),
+    (
+        "v3-65537",
+        include_str!("../../../../tests/fixtures/s3ec/v3-65537.json"),
+    ),
+    (
+        "v2-0",
+        include_str!("../../../../tests/fixtures/s3ec/v2-0.json"),
+    ),
+    (
+        "v2-1",
+        include_str!("../../../../tests/fixtures/s3ec/v2-1.json"),
+    ),
+    (
+        "v2-15",
+        include_str!("../../../../tests/fixtures/s3ec/v2-15.json"),
+    ),
+    (
+        "v2-16",
+        include_str!("../../../../tests/fixtures/s3ec/v2-16.json"),
+    ),
+    (
+        "v2-17",
+        include_str!("../../../../tests/fixtures/s3ec/v2-17.json"),
+    ),
+    (
+        "v2-4095",
+        include_str!("../../../../tests/fixtures/s3ec/v2-4095.json"),
+    ),
+    (
+        "v2-65537",
+        include_str!("../../../../tests/fixtures/s3ec/v2-65537.json"),
+    ),
 ];
 
 #[derive(serde::Deserialize)]
@@ -229,11 +279,18 @@ pub fn check_fixture(name: &str, json: &str) {
     let data_key = DataKey::from_base64(&fixture.data_key).unwrap();
     let plaintext = BASE64.decode(&fixture.plaintext).unwrap();
     let ciphertext = BASE64.decode(&fixture.ciphertext).unwrap();
-    assert_eq!(plaintext, fixture_plaintext(fixture.size), "{name}: plaintext rule");
+    assert_eq!(
+        plaintext,
+        fixture_plaintext(fixture.size),
+        "{name}: plaintext rule"
+    );
 
     // Read: parse the stored metadata and decrypt, one-shot and streamed.
     let metadata = ContentMetadata::parse(
-        fixture.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        fixture
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
     )
     .unwrap_or_else(|e| panic!("{name}: {e}"));
     let context = metadata.kms_context().expect("KMS-wrapped fixture");
@@ -243,7 +300,11 @@ pub fn check_fixture(name: &str, json: &str) {
     }
     assert!(context.matches(&requested), "{name}: context rule");
     assert_eq!(context.object_key(), Some(fixture.key.as_str()));
-    assert_eq!(*open(&metadata, &data_key, &ciphertext).unwrap(), plaintext, "{name}");
+    assert_eq!(
+        *open(&metadata, &data_key, &ciphertext).unwrap(),
+        plaintext,
+        "{name}"
+    );
     let mut rng = Rng::new(fixture.size as u64);
     let pieces = random_chunks(&mut rng, ciphertext.len(), 4096);
     assert_eq!(
@@ -280,7 +341,11 @@ pub fn check_fixture(name: &str, json: &str) {
         other => panic!("{name}: unexpected format {other:?}"),
     };
     assert_eq!(rebuilt.to_map(), fixture.metadata, "{name}: metadata bytes");
-    assert_eq!(seal(encryptor, &plaintext).unwrap(), ciphertext, "{name}: ciphertext bytes");
+    assert_eq!(
+        seal(encryptor, &plaintext).unwrap(),
+        ciphertext,
+        "{name}: ciphertext bytes"
+    );
 }
 
 // ---------------------------------------------------------------- tampering
@@ -307,7 +372,10 @@ pub fn check_tamper_detection(size: usize, seed: u64) {
         for bit in 0..8 {
             let mut bad = object.clone();
             bad[pos] ^= 1 << bit;
-            assert!(open(&metadata, &data_key, &bad).is_err(), "flip {pos}:{bit}");
+            assert!(
+                open(&metadata, &data_key, &bad).is_err(),
+                "flip {pos}:{bit}"
+            );
             let pieces = random_chunks(&mut rng, bad.len(), 64);
             assert!(decrypt_in_pieces(&metadata, &data_key, &bad, &pieces).is_err());
         }

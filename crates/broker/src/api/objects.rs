@@ -1,0 +1,215 @@
+//! Listing, inspecting, opening (for download) and deleting objects.
+//!
+//! Opening a client-side encrypted object is where the broker earns its keep:
+//! it parses the stored metadata with the envelope crate, refuses objects whose
+//! key is bound to another object key, unwraps the data key with the key id
+//! pinned, and checks the V3 key commitment before handing the key out — a
+//! modified message ID, commitment, wrapped key or context never yields a key.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use sealdrop_api::{
+    CseOpen, ListObjectsQuery, ListObjectsResponse, ObjectInfo, OpenObjectRequest,
+    OpenObjectResponse, SecretString,
+};
+use sealdrop_envelope::{ContentParams, verify_commitment};
+use serde::Deserialize;
+
+use super::describe::{self, object_info};
+use crate::audit::{Action, Outcome};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::policy;
+use crate::state::AppState;
+
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+/// HEAD requests in flight while describing a page of objects.
+const HEAD_CONCURRENCY: usize = 16;
+
+/// `GET /api/v1/objects`
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<ListObjectsQuery>,
+) -> Result<Json<ListObjectsResponse>, ApiError> {
+    let prefix = policy::user_prefix(&user.name);
+    let filter = query.prefix.unwrap_or_default();
+    if filter.chars().any(char::is_control) || prefix.len() + filter.len() > policy::MAX_KEY_LEN {
+        return Err(ApiError::BadRequest("invalid prefix".into()));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1..={MAX_PAGE}"
+        )));
+    }
+    let (listed, next_cursor) = state
+        .storage
+        .list(&format!("{prefix}{filter}"), query.cursor, limit as i32)
+        .await?;
+    // Listings carry no metadata; HEAD each object to tell its encryption mode.
+    let objects: Vec<Option<ObjectInfo>> = stream::iter(listed)
+        .map(|entry| {
+            let state = state.clone();
+            let prefix = prefix.clone();
+            async move {
+                Ok::<_, ApiError>(
+                    state
+                        .storage
+                        .head(&entry.key)
+                        .await?
+                        .map(|head| object_info(&entry.key, &prefix, &head)),
+                )
+            }
+        })
+        .buffered(HEAD_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(Json(ListObjectsResponse {
+        // An object deleted between the listing and its HEAD is simply gone.
+        objects: objects.into_iter().flatten().collect(),
+        next_cursor,
+    }))
+}
+
+/// The `?key=` query.
+#[derive(Deserialize)]
+pub struct KeyQuery {
+    key: String,
+}
+
+/// `GET /api/v1/objects/info?key=`
+pub async fn info(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<KeyQuery>,
+) -> Result<Json<ObjectInfo>, ApiError> {
+    policy::authorize_key(&user.name, &query.key)?;
+    let head = state
+        .storage
+        .head(&query.key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no object {}", query.key)))?;
+    Ok(Json(object_info(
+        &query.key,
+        &policy::user_prefix(&user.name),
+        &head,
+    )))
+}
+
+/// `POST /api/v1/objects/open`
+pub async fn open(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<OpenObjectRequest>,
+) -> Result<Json<OpenObjectResponse>, ApiError> {
+    let key = request.key;
+    let name = policy::authorize_key(&user.name, &key)?.to_owned();
+    let result = open_object(&state, &user, &key, &name).await;
+    let (kms_key_id, outcome, reason) = match &result {
+        Ok((_, kms_key_id)) => (kms_key_id.clone(), Outcome::Allowed, None),
+        Err(e) => (None, Outcome::Denied, Some(e.to_string())),
+    };
+    state.audit.record(
+        &user.name,
+        Action::Open,
+        &key,
+        kms_key_id.as_deref(),
+        outcome,
+        reason.as_deref(),
+    );
+    result.map(|(response, _)| Json(response))
+}
+
+async fn open_object(
+    state: &AppState,
+    user: &AuthUser,
+    key: &str,
+    name: &str,
+) -> Result<(OpenObjectResponse, Option<String>), ApiError> {
+    let head = state
+        .storage
+        .head(key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no object {key}")))?;
+    let info = object_info(key, &policy::user_prefix(&user.name), &head);
+    let filename = name.rsplit('/').next().unwrap_or(name);
+
+    let Some(metadata) = describe::envelope(&head).map_err(|e| {
+        ApiError::Integrity(format!(
+            "integrity check failed: the object's encryption metadata is invalid: {e}"
+        ))
+    })?
+    else {
+        // Server-side encrypted or plain: storage decrypts; no key material here.
+        let kms_key_id = head.sse_kms_key_id.clone();
+        let download = state.storage.presign_get(key, filename).await?;
+        return Ok((
+            OpenObjectResponse {
+                object: info,
+                download,
+                cse: None,
+            },
+            kms_key_id,
+        ));
+    };
+
+    if let Err(retry_after) = state.rate.check(&user.name) {
+        return Err(ApiError::RateLimited(retry_after));
+    }
+    let opened = state.keys.open(&metadata, key).await;
+    state.metrics.key_operation("open", opened.is_ok());
+    let opened = opened?;
+    if let ContentParams::V3 {
+        message_id,
+        commitment,
+    } = metadata.params()
+    {
+        verify_commitment(&opened.data_key, message_id, commitment)
+            .map_err(|e| ApiError::Integrity(format!("{e}; refusing to hand out the data key")))?;
+    }
+    let download = state.storage.presign_get(key, filename).await?;
+    let mut info = info;
+    info.encryption.kms_key_id = Some(opened.key_id.clone());
+    Ok((
+        OpenObjectResponse {
+            object: info,
+            download,
+            cse: Some(CseOpen {
+                data_key: SecretString::new(opened.data_key.to_base64().to_string()),
+                metadata: metadata.to_map(),
+            }),
+        },
+        Some(opened.key_id),
+    ))
+}
+
+/// `DELETE /api/v1/objects?key=`
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<KeyQuery>,
+) -> Result<StatusCode, ApiError> {
+    policy::authorize_key(&user.name, &query.key)?;
+    if state.storage.head(&query.key).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no object {}", query.key)));
+    }
+    let result = state.storage.delete(&query.key).await;
+    state.audit.record(
+        &user.name,
+        Action::Delete,
+        &query.key,
+        None,
+        if result.is_ok() {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        },
+        None,
+    );
+    result?;
+    Ok(StatusCode::NO_CONTENT)
+}

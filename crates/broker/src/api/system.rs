@@ -1,0 +1,55 @@
+//! Health, readiness, metrics and the OpenAPI document.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// The OpenAPI 3.1 description of `/api/v1`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// `GET /healthz`: the process serves requests.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: storage and the key provider answer.
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let (storage, keys) = tokio::join!(state.storage.check(), state.keys.check());
+    let status = if storage.is_ok() && keys.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let describe = |r: Result<(), String>| match r {
+        Ok(()) => json!({"ok": true}),
+        Err(e) => json!({"ok": false, "error": e}),
+    };
+    (
+        status,
+        Json(json!({
+            "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
+            "storage": describe(storage.map_err(|e| e.to_string())),
+            "key_provider": describe(keys.map_err(|e| e.to_string())),
+        })),
+    )
+}
+
+/// `GET /metrics`
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// `GET /api/v1/openapi.json`
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}

@@ -1,0 +1,351 @@
+//! Creating uploads and driving multipart uploads.
+//!
+//! For client-side encryption the broker generates the data key (bound to the
+//! object key), the message ID and the commitment, fixes the complete S3EC V3
+//! metadata, and signs it into the presigned PUT (or sets it on the multipart
+//! upload it creates itself): the client cannot alter it. For SSE-KMS it signs
+//! `x-amz-server-side-encryption: aws:kms` and the key id the same way.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use sealdrop_api::{
+    AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
+    CreateUploadResponse, CseMaterials, Mode, PresignedPart, SecretString, SignPartsRequest,
+    SignPartsResponse, SseInfo, Transfer,
+};
+use sealdrop_envelope::{
+    ContentMetadata, EncryptionContext, MessageId, MetadataError, MetadataMap, PartPlan, TAG_LEN,
+    commitment,
+};
+
+use super::describe::KMS_KEY_HINT;
+use crate::audit::{Action, Outcome};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiJson};
+use crate::keys::NewDataKey;
+use crate::policy;
+use crate::state::AppState;
+use crate::storage::{SseKms, UploadHeaders};
+
+/// Parts presigned with the create response; more come from `/uploads/parts`.
+const FIRST_PARTS: u32 = 8;
+/// Most parts one `/uploads/parts` call may sign.
+const MAX_SIGN_BATCH: usize = 100;
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// `POST /api/v1/uploads`
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<CreateUploadRequest>,
+) -> Result<Json<CreateUploadResponse>, ApiError> {
+    let prefix = policy::user_prefix(&user.name);
+    policy::validate_name(&request.name, prefix.len())?;
+    let key = format!("{prefix}{}", request.name);
+    let content_type = request
+        .content_type
+        .clone()
+        .filter(|ct| !ct.is_empty())
+        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
+    policy::validate_content_type(&content_type)?;
+    if request.size > state.config.max_object_size {
+        return Err(ApiError::TooLarge(format!(
+            "{} bytes is over this broker's limit of {} bytes",
+            request.size, state.config.max_object_size
+        )));
+    }
+    if let Err(retry_after) = state.rate.check(&user.name) {
+        state.audit.record(
+            &user.name,
+            Action::CreateUpload,
+            &key,
+            None,
+            Outcome::Denied,
+            Some("rate limited"),
+        );
+        return Err(ApiError::RateLimited(retry_after));
+    }
+    if !request.overwrite && state.storage.head(&key).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "{} already exists; upload with overwrite to replace it",
+            request.name
+        )));
+    }
+
+    let result = match request.mode {
+        Mode::Cse => create_cse(&state, &key, &request, content_type).await,
+        Mode::Sse => create_sse(&state, &key, &request, content_type).await,
+    };
+    let (outcome, reason) = match &result {
+        Ok(_) => (Outcome::Allowed, None),
+        Err(e) => (Outcome::Denied, Some(e.to_string())),
+    };
+    state.audit.record(
+        &user.name,
+        Action::CreateUpload,
+        &key,
+        Some(state.keys.key_id()),
+        outcome,
+        reason.as_deref(),
+    );
+    if result.is_ok() {
+        state.metrics.upload_created(match request.mode {
+            Mode::Cse => "cse",
+            Mode::Sse => "sse",
+        });
+    }
+    result.map(Json)
+}
+
+async fn create_cse(
+    state: &AppState,
+    key: &str,
+    request: &CreateUploadRequest,
+    content_type: String,
+) -> Result<CreateUploadResponse, ApiError> {
+    let generated = state.keys.generate(key).await;
+    state.metrics.key_operation("generate", generated.is_ok());
+    let NewDataKey {
+        data_key,
+        encrypted_data_key,
+        wrapping,
+        key_id,
+    } = generated?;
+    let message_id = MessageId::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let envelope = ContentMetadata::v3(
+        encrypted_data_key,
+        wrapping,
+        message_id,
+        commitment(&data_key, &message_id),
+    )
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut metadata = MetadataMap::new();
+    metadata.insert(KMS_KEY_HINT.to_owned(), key_id.clone());
+    envelope.write_into(&mut metadata).map_err(|e| match e {
+        MetadataError::TooLarge { .. } => ApiError::InvalidName(format!(
+            "the name is too long to fit the encryption metadata: {e}"
+        )),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+
+    let stored_size = request.size + TAG_LEN as u64;
+    let headers = UploadHeaders {
+        content_type,
+        metadata: metadata.clone(),
+        sse: None,
+    };
+    let transfer = transfer(state, key, request.size, stored_size, &headers).await?;
+    let encryption_context: BTreeMap<String, String> = EncryptionContext::for_object(key)
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    Ok(CreateUploadResponse {
+        key: key.to_owned(),
+        mode: Mode::Cse,
+        size: request.size,
+        stored_size,
+        transfer,
+        cse: Some(CseMaterials {
+            format: "v3".into(),
+            data_key: SecretString::new(data_key.to_base64().to_string()),
+            message_id: message_id.to_base64(),
+            kms_key_id: key_id,
+            encryption_context,
+            metadata: envelope.to_map().into_iter().collect(),
+        }),
+        sse: None,
+    })
+}
+
+async fn create_sse(
+    state: &AppState,
+    key: &str,
+    request: &CreateUploadRequest,
+    content_type: String,
+) -> Result<CreateUploadResponse, ApiError> {
+    let kms_key_id = state.keys.key_id().to_owned();
+    let headers = UploadHeaders {
+        content_type,
+        metadata: BTreeMap::new(),
+        sse: Some(SseKms {
+            key_id: kms_key_id.clone(),
+        }),
+    };
+    let transfer = transfer(state, key, request.size, request.size, &headers).await?;
+    Ok(CreateUploadResponse {
+        key: key.to_owned(),
+        mode: Mode::Sse,
+        size: request.size,
+        stored_size: request.size,
+        transfer,
+        cse: None,
+        sse: Some(SseInfo {
+            algorithm: "aws:kms".into(),
+            kms_key_id,
+        }),
+    })
+}
+
+/// A single presigned PUT below the threshold; otherwise a multipart upload the
+/// broker creates itself (so its headers are fixed), with the first parts signed.
+async fn transfer(
+    state: &AppState,
+    key: &str,
+    size: u64,
+    stored_size: u64,
+    headers: &UploadHeaders,
+) -> Result<Transfer, ApiError> {
+    if stored_size < state.config.multipart_threshold {
+        return Ok(Transfer::Single {
+            request: state.storage.presign_put(key, headers).await?,
+        });
+    }
+    let plan = plan(state, size)?;
+    let upload_id = state.storage.create_multipart(key, headers).await?;
+    let first = plan.part_count().min(FIRST_PARTS);
+    let mut parts = Vec::with_capacity(first as usize);
+    for number in 1..=first {
+        parts.push(PresignedPart {
+            part_number: number,
+            request: state.storage.presign_part(key, &upload_id, number).await?,
+        });
+    }
+    Ok(Transfer::Multipart {
+        upload_id,
+        part_size: plan.part_size(),
+        part_count: plan.part_count(),
+        parts,
+    })
+}
+
+/// The part layout: the configured part size, grown if the object would need
+/// more than S3's 10,000 parts.
+fn plan(state: &AppState, size: u64) -> Result<PartPlan, ApiError> {
+    let minimum = PartPlan::for_len(size)
+        .map_err(|e| ApiError::TooLarge(e.to_string()))?
+        .part_size();
+    PartPlan::new(size, state.config.part_size.max(minimum))
+        .map_err(|e| ApiError::TooLarge(e.to_string()))
+}
+
+/// `POST /api/v1/uploads/parts`
+pub async fn sign_parts(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<SignPartsRequest>,
+) -> Result<Json<SignPartsResponse>, ApiError> {
+    policy::authorize_key(&user.name, &request.key)?;
+    validate_upload_id(&request.upload_id)?;
+    if request.part_numbers.is_empty() || request.part_numbers.len() > MAX_SIGN_BATCH {
+        return Err(ApiError::BadRequest(format!(
+            "sign between 1 and {MAX_SIGN_BATCH} parts per request"
+        )));
+    }
+    if let Some(bad) = request
+        .part_numbers
+        .iter()
+        .find(|n| !(1..=sealdrop_envelope::MAX_PARTS as u32).contains(n))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "part number {bad} is outside 1..=10000"
+        )));
+    }
+    let mut parts = Vec::with_capacity(request.part_numbers.len());
+    for &number in &request.part_numbers {
+        parts.push(PresignedPart {
+            part_number: number,
+            request: state
+                .storage
+                .presign_part(&request.key, &request.upload_id, number)
+                .await?,
+        });
+    }
+    Ok(Json(SignPartsResponse { parts }))
+}
+
+/// `POST /api/v1/uploads/complete`
+pub async fn complete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<CompleteUploadRequest>,
+) -> Result<Json<CompleteUploadResponse>, ApiError> {
+    policy::authorize_key(&user.name, &request.key)?;
+    validate_upload_id(&request.upload_id)?;
+    if request.parts.is_empty() || request.parts.len() > sealdrop_envelope::MAX_PARTS as usize {
+        return Err(ApiError::BadRequest(
+            "a multipart upload has 1 to 10000 parts".into(),
+        ));
+    }
+    if !request
+        .parts
+        .windows(2)
+        .all(|w| w[0].part_number < w[1].part_number)
+    {
+        return Err(ApiError::BadRequest(
+            "parts must be in ascending order".into(),
+        ));
+    }
+    let parts: Vec<(u32, String)> = request
+        .parts
+        .iter()
+        .map(|p| (p.part_number, p.etag.clone()))
+        .collect();
+    let result = state
+        .storage
+        .complete_multipart(&request.key, &request.upload_id, &parts)
+        .await;
+    state.audit.record(
+        &user.name,
+        Action::Complete,
+        &request.key,
+        None,
+        if result.is_ok() {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        },
+        result.as_ref().err().map(|e| e.to_string()).as_deref(),
+    );
+    Ok(Json(CompleteUploadResponse {
+        key: request.key,
+        etag: result?,
+    }))
+}
+
+/// `POST /api/v1/uploads/abort`
+pub async fn abort(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<AbortUploadRequest>,
+) -> Result<StatusCode, ApiError> {
+    policy::authorize_key(&user.name, &request.key)?;
+    validate_upload_id(&request.upload_id)?;
+    let result = state
+        .storage
+        .abort_multipart(&request.key, &request.upload_id)
+        .await;
+    state.audit.record(
+        &user.name,
+        Action::Abort,
+        &request.key,
+        None,
+        if result.is_ok() {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        },
+        None,
+    );
+    result?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn validate_upload_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 1024 || id.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest("invalid upload id".into()));
+    }
+    Ok(())
+}

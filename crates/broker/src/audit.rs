@@ -1,0 +1,116 @@
+//! The audit log: one JSON line per key operation (who, what, which object,
+//! which key, allowed or denied, and why). Never data keys, tokens or presigned
+//! URLs. Also emitted as `tracing` events with target `sealdrop::audit`.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// An audited action.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// A data key was generated (CSE upload) or an SSE upload presigned.
+    CreateUpload,
+    /// A data key was unwrapped for download (or a plain download presigned).
+    Open,
+    /// A multipart upload was completed.
+    Complete,
+    /// A multipart upload was aborted.
+    Abort,
+    /// An object was deleted.
+    Delete,
+}
+
+/// The outcome.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done.
+    Allowed,
+    /// Refused (policy, integrity, rate limit) or failed.
+    Denied,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: String,
+    user: &'a str,
+    action: Action,
+    key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_key_id: Option<&'a str>,
+    outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+/// The audit sink.
+pub struct Audit {
+    file: Option<Mutex<File>>,
+}
+
+impl Audit {
+    /// Appends to `path` (created with mode 0600).
+    pub fn to_file(path: &Path) -> std::io::Result<Audit> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        Ok(Audit {
+            file: Some(Mutex::new(options.open(path)?)),
+        })
+    }
+
+    /// Only `tracing` events (tests).
+    pub fn tracing_only() -> Audit {
+        Audit { file: None }
+    }
+
+    /// Records one event.
+    pub fn record(
+        &self,
+        user: &str,
+        action: Action,
+        key: &str,
+        kms_key_id: Option<&str>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) {
+        tracing::info!(
+            target: "sealdrop::audit",
+            user, action = ?action, key, kms_key_id, outcome = ?outcome, reason,
+            "key operation"
+        );
+        let Some(file) = &self.file else { return };
+        let line = Line {
+            ts: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            user,
+            action,
+            key,
+            kms_key_id,
+            outcome,
+            reason,
+        };
+        let Ok(mut json) = serde_json::to_vec(&line) else {
+            return;
+        };
+        json.push(b'\n');
+        if let Ok(mut file) = file.lock()
+            && let Err(e) = file.write_all(&json)
+        {
+            tracing::error!(error = %e, "cannot write the audit log");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Authentication: every API call carries `Authorization: Bearer <token>`, either
+//! a sealdrop token (`sdt_…`, see [`tokens`]) or, when configured, an OIDC JWT
+//! (see [`oidc`]). The [`AuthUser`] extractor does the checking, so a handler that
+//! takes one cannot run unauthenticated.
+
+pub mod oidc;
+pub mod tokens;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How the caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A sealdrop bearer token.
+    Token,
+    /// An OIDC JWT.
+    Oidc,
+}
+
+impl AuthMethod {
+    /// `token` or `oidc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Token => "token",
+            AuthMethod::Oidc => "oidc",
+        }
+    }
+}
+
+/// An authenticated user.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    /// The user name; their keys live under `<name>/`.
+    pub name: String,
+    /// How they authenticated.
+    pub method: AuthMethod,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthenticated = |why: &str| ApiError::Unauthenticated(why.to_owned());
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| unauthenticated("missing Authorization: Bearer token"))?;
+        let value = header
+            .to_str()
+            .map_err(|_| unauthenticated("malformed Authorization header"))?;
+        let token = value
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| unauthenticated("expected Authorization: Bearer <token>"))?;
+
+        if token.starts_with("sdt_") {
+            return match state.users.authenticate(token) {
+                Ok(Some(name)) => Ok(AuthUser {
+                    name,
+                    method: AuthMethod::Token,
+                }),
+                Ok(None) => Err(unauthenticated("invalid or revoked token")),
+                Err(e) => Err(ApiError::Internal(e.to_string())),
+            };
+        }
+        if let Some(verifier) = &state.oidc
+            && token.split('.').count() == 3
+        {
+            return match verifier.verify(token).await {
+                Ok(name) => Ok(AuthUser {
+                    name,
+                    method: AuthMethod::Oidc,
+                }),
+                Err(oidc::OidcError::Invalid(why)) => Err(ApiError::Unauthenticated(why)),
+                Err(e @ oidc::OidcError::Jwks(_)) => Err(ApiError::Unavailable(e.to_string())),
+            };
+        }
+        Err(unauthenticated("invalid token"))
+    }
+}

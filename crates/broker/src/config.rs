@@ -1,0 +1,487 @@
+//! Configuration: defaults, then a TOML file, then `SEALDROP_*` environment
+//! variables (the binary applies command-line flags last).
+//!
+//! With `bucket` and `kms_key_id` both set, sealdrop runs against AWS (or any
+//! S3/KMS-compatible endpoints given by the standard `AWS_*` variables); with
+//! neither, `sealdrop serve` runs the embedded default (local keyring + store).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Every setting, with its default. See `docs/configuration.md`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the broker (API + web app) listens on. `SEALDROP_LISTEN`.
+    pub listen: SocketAddr,
+    /// Where users, the local keyring, the embedded store and the audit log live.
+    /// `SEALDROP_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// The URL users open (login links, CORS of the embedded store). Defaults to
+    /// `http://<listen>`. `SEALDROP_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// The built web app (`dist/`) to serve at `/`. `SEALDROP_WEB_ROOT`.
+    pub web_root: Option<PathBuf>,
+    /// S3 bucket (AWS mode). `SEALDROP_BUCKET`.
+    pub bucket: Option<String>,
+    /// KMS key for new data keys and SSE-KMS: id, ARN or `alias/…`. `SEALDROP_KMS_KEY_ID`.
+    pub kms_key_id: Option<String>,
+    /// Older KMS keys that may still wrap existing objects (during rotation).
+    /// `SEALDROP_KMS_PREVIOUS_KEY_IDS` (comma-separated).
+    pub kms_previous_key_ids: Vec<String>,
+    /// AWS region (else the standard AWS chain decides). `SEALDROP_REGION`.
+    pub region: Option<String>,
+    /// S3 endpoint settings.
+    pub s3: S3Config,
+    /// Seconds presigned requests stay valid. `SEALDROP_PRESIGN_TTL_SECS`.
+    pub presign_ttl_secs: u64,
+    /// Uploads whose stored size reaches this use multipart. `SEALDROP_MULTIPART_THRESHOLD`.
+    pub multipart_threshold: u64,
+    /// Multipart part size (multiple of 16 bytes, at least 5 MiB). `SEALDROP_PART_SIZE`.
+    pub part_size: u64,
+    /// Largest object accepted, in plaintext bytes. `SEALDROP_MAX_OBJECT_SIZE`.
+    pub max_object_size: u64,
+    /// Origins allowed to call the API cross-origin (when the web app is hosted
+    /// elsewhere). `SEALDROP_CORS_ORIGINS` (comma-separated).
+    pub cors_origins: Vec<String>,
+    /// Per-user limit on KMS-backed calls (create upload, open).
+    pub rate_limit: RateLimitConfig,
+    /// Accept OIDC JWTs as bearer tokens.
+    pub oidc: Option<OidcConfig>,
+    /// Audit log file (JSON lines). Default `<data_dir>/audit.log`. `SEALDROP_AUDIT_LOG`.
+    pub audit_log: Option<PathBuf>,
+    /// The embedded store (used when no bucket is configured).
+    pub store: EmbeddedStoreConfig,
+}
+
+/// S3 endpoint settings. Endpoints default to the standard AWS chain
+/// (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, else AWS).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint the broker uses. `SEALDROP_S3_ENDPOINT`.
+    pub endpoint: Option<String>,
+    /// Endpoint put into presigned URLs, when browsers reach storage at another
+    /// address than the broker does. `SEALDROP_S3_PUBLIC_ENDPOINT`.
+    pub public_endpoint: Option<String>,
+    /// Path-style addressing (MinIO, Ceph, moto). `SEALDROP_S3_FORCE_PATH_STYLE`.
+    pub force_path_style: bool,
+}
+
+/// Token bucket per user.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained calls per minute. `SEALDROP_RATE_LIMIT_PER_MINUTE`.
+    pub per_minute: u32,
+    /// Burst size. `SEALDROP_RATE_LIMIT_BURST`.
+    pub burst: u32,
+}
+
+/// OIDC bearer tokens (JWTs).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Expected `iss`. `SEALDROP_OIDC_ISSUER`.
+    pub issuer: String,
+    /// Expected `aud`. `SEALDROP_OIDC_AUDIENCE`.
+    pub audience: String,
+    /// Where the issuer's signing keys are. `SEALDROP_OIDC_JWKS_URL`.
+    pub jwks_url: String,
+    /// Claim naming the user (must be a valid user name). Default `sub`.
+    #[serde(default = "default_user_claim")]
+    pub user_claim: String,
+}
+
+fn default_user_claim() -> String {
+    "sub".into()
+}
+
+/// The embedded S3-compatible store.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedStoreConfig {
+    /// Where the store listens (it needs a root of its own). `SEALDROP_STORE_LISTEN`.
+    pub listen: SocketAddr,
+    /// The URL browsers use to reach it. Default `http://<listen>`. `SEALDROP_STORE_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// Bucket created on first start.
+    pub bucket: String,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("sealdrop-data"),
+            public_url: None,
+            web_root: None,
+            bucket: None,
+            kms_key_id: None,
+            kms_previous_key_ids: Vec::new(),
+            region: None,
+            s3: S3Config::default(),
+            presign_ttl_secs: 900,
+            multipart_threshold: 16 * MIB,
+            part_size: sealdrop_envelope::DEFAULT_PART_SIZE,
+            max_object_size: sealdrop_envelope::MAX_PLAINTEXT_LEN,
+            cors_origins: Vec::new(),
+            rate_limit: RateLimitConfig::default(),
+            oidc: None,
+            audit_log: None,
+            store: EmbeddedStoreConfig::default(),
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_minute: 600,
+            burst: 60,
+        }
+    }
+}
+
+impl Default for EmbeddedStoreConfig {
+    fn default() -> Self {
+        EmbeddedStoreConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            public_url: None,
+            bucket: "sealdrop".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("environment variable {name}={value:?}: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where data keys and objects live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deployment {
+    /// AWS S3 + KMS (or compatible endpoints).
+    Aws {
+        /// The bucket.
+        bucket: String,
+        /// The KMS key.
+        kms_key_id: String,
+    },
+    /// The local keyring and the embedded store.
+    Embedded,
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Parses a TOML file.
+    pub fn from_toml_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Toml {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Applies `SEALDROP_*` variables read through `var`.
+    pub fn apply_env(
+        &mut self,
+        var: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+                value,
+            })
+        }
+        let list = |value: String| -> Vec<String> {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let bool_value = |name: &'static str, value: String| match value.trim() {
+            "1" | "true" | "yes" => Ok(true),
+            "0" | "false" | "no" | "" => Ok(false),
+            _ => Err(ConfigError::Env {
+                name,
+                value,
+                reason: "expected true or false".into(),
+            }),
+        };
+
+        macro_rules! set {
+            ($name:literal, $field:expr, $convert:expr) => {
+                if let Some(value) = var($name) {
+                    #[allow(clippy::redundant_closure_call)]
+                    {
+                        $field = $convert($name, value)?;
+                    }
+                }
+            };
+        }
+        let some_string = |_: &'static str, v: String| Ok::<_, ConfigError>(Some(v));
+        let some_path = |_: &'static str, v: String| Ok::<_, ConfigError>(Some(PathBuf::from(v)));
+
+        set!("SEALDROP_LISTEN", self.listen, parse);
+        set!("SEALDROP_DATA_DIR", self.data_dir, |_, v: String| Ok::<
+            _,
+            ConfigError,
+        >(
+            PathBuf::from(v)
+        ));
+        set!("SEALDROP_PUBLIC_URL", self.public_url, some_string);
+        set!("SEALDROP_WEB_ROOT", self.web_root, some_path);
+        set!("SEALDROP_BUCKET", self.bucket, some_string);
+        set!("SEALDROP_KMS_KEY_ID", self.kms_key_id, some_string);
+        set!(
+            "SEALDROP_KMS_PREVIOUS_KEY_IDS",
+            self.kms_previous_key_ids,
+            |_, v| Ok::<_, ConfigError>(list(v))
+        );
+        set!("SEALDROP_REGION", self.region, some_string);
+        set!("SEALDROP_S3_ENDPOINT", self.s3.endpoint, some_string);
+        set!(
+            "SEALDROP_S3_PUBLIC_ENDPOINT",
+            self.s3.public_endpoint,
+            some_string
+        );
+        set!(
+            "SEALDROP_S3_FORCE_PATH_STYLE",
+            self.s3.force_path_style,
+            bool_value
+        );
+        set!("SEALDROP_PRESIGN_TTL_SECS", self.presign_ttl_secs, parse);
+        set!(
+            "SEALDROP_MULTIPART_THRESHOLD",
+            self.multipart_threshold,
+            parse
+        );
+        set!("SEALDROP_PART_SIZE", self.part_size, parse);
+        set!("SEALDROP_MAX_OBJECT_SIZE", self.max_object_size, parse);
+        set!("SEALDROP_CORS_ORIGINS", self.cors_origins, |_, v| Ok::<
+            _,
+            ConfigError,
+        >(
+            list(v)
+        ));
+        set!(
+            "SEALDROP_RATE_LIMIT_PER_MINUTE",
+            self.rate_limit.per_minute,
+            parse
+        );
+        set!("SEALDROP_RATE_LIMIT_BURST", self.rate_limit.burst, parse);
+        set!("SEALDROP_AUDIT_LOG", self.audit_log, some_path);
+        set!("SEALDROP_STORE_LISTEN", self.store.listen, parse);
+        set!(
+            "SEALDROP_STORE_PUBLIC_URL",
+            self.store.public_url,
+            some_string
+        );
+
+        let issuer = var("SEALDROP_OIDC_ISSUER");
+        let audience = var("SEALDROP_OIDC_AUDIENCE");
+        let jwks_url = var("SEALDROP_OIDC_JWKS_URL");
+        if issuer.is_some() || audience.is_some() || jwks_url.is_some() {
+            let current = self.oidc.take();
+            let pick = |env: Option<String>, file: Option<&String>, name: &str| {
+                env.or_else(|| file.cloned()).ok_or_else(|| {
+                    ConfigError::Invalid(format!("OIDC needs {name} as well (SEALDROP_OIDC_*)"))
+                })
+            };
+            self.oidc = Some(OidcConfig {
+                issuer: pick(issuer, current.as_ref().map(|c| &c.issuer), "an issuer")?,
+                audience: pick(
+                    audience,
+                    current.as_ref().map(|c| &c.audience),
+                    "an audience",
+                )?,
+                jwks_url: pick(
+                    jwks_url,
+                    current.as_ref().map(|c| &c.jwks_url),
+                    "a JWKS URL",
+                )?,
+                user_claim: var("SEALDROP_OIDC_USER_CLAIM")
+                    .or(current.map(|c| c.user_claim))
+                    .unwrap_or_else(default_user_claim),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks consistency and says which deployment this is.
+    pub fn validate(&self) -> Result<Deployment, ConfigError> {
+        if !self.part_size.is_multiple_of(16) || self.part_size < sealdrop_envelope::MIN_PART_SIZE {
+            return Err(ConfigError::Invalid(format!(
+                "part_size {} must be a multiple of 16 bytes and at least 5 MiB",
+                self.part_size
+            )));
+        }
+        if self.part_size > sealdrop_envelope::MAX_PART_SIZE {
+            return Err(ConfigError::Invalid(
+                "part_size must be at most 5 GiB".into(),
+            ));
+        }
+        if self.presign_ttl_secs == 0 || self.presign_ttl_secs > 7 * 24 * 3600 {
+            return Err(ConfigError::Invalid(
+                "presign_ttl_secs must be between 1 second and 7 days".into(),
+            ));
+        }
+        if self.rate_limit.per_minute == 0 || self.rate_limit.burst == 0 {
+            return Err(ConfigError::Invalid(
+                "rate_limit.per_minute and rate_limit.burst must be positive".into(),
+            ));
+        }
+        match (&self.bucket, &self.kms_key_id) {
+            (Some(bucket), Some(kms_key_id)) => Ok(Deployment::Aws {
+                bucket: bucket.clone(),
+                kms_key_id: kms_key_id.clone(),
+            }),
+            (None, None) => Ok(Deployment::Embedded),
+            (Some(_), None) => Err(ConfigError::Invalid(
+                "SEALDROP_BUCKET is set but SEALDROP_KMS_KEY_ID is not: set both for AWS, or neither for the embedded default".into(),
+            )),
+            (None, Some(_)) => Err(ConfigError::Invalid(
+                "SEALDROP_KMS_KEY_ID is set but SEALDROP_BUCKET is not: set both for AWS, or neither for the embedded default".into(),
+            )),
+        }
+    }
+
+    /// The presign lifetime.
+    pub fn presign_ttl(&self) -> Duration {
+        Duration::from_secs(self.presign_ttl_secs)
+    }
+
+    /// The URL users open.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The audit log path.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.audit_log
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.log"))
+    }
+
+    /// The users file.
+    pub fn users_path(&self) -> PathBuf {
+        self.data_dir.join("users.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&'static str, &str)]) -> impl Fn(&'static str) -> Option<String> {
+        let map: HashMap<&'static str, String> =
+            pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn toml_then_env_and_deployment() {
+        let mut config: Config = toml::from_str(
+            r#"
+            bucket = "files"
+            presign_ttl_secs = 60
+            cors_origins = ["https://app.example"]
+            [s3]
+            force_path_style = true
+            [rate_limit]
+            per_minute = 10
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.rate_limit.burst, 60);
+        assert!(matches!(config.validate(), Err(ConfigError::Invalid(_))));
+        config
+            .apply_env(env(&[
+                ("SEALDROP_KMS_KEY_ID", "alias/sealdrop"),
+                ("SEALDROP_PRESIGN_TTL_SECS", "120"),
+                (
+                    "SEALDROP_CORS_ORIGINS",
+                    "https://a.example, https://b.example",
+                ),
+            ]))
+            .unwrap();
+        assert_eq!(config.presign_ttl_secs, 120);
+        assert_eq!(config.cors_origins.len(), 2);
+        assert_eq!(
+            config.validate().unwrap(),
+            Deployment::Aws {
+                bucket: "files".into(),
+                kms_key_id: "alias/sealdrop".into()
+            }
+        );
+        assert_eq!(Config::default().validate().unwrap(), Deployment::Embedded);
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_name() {
+        let mut config = Config::default();
+        let err = config
+            .apply_env(env(&[("SEALDROP_PRESIGN_TTL_SECS", "soon")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("SEALDROP_PRESIGN_TTL_SECS"));
+        assert!(toml::from_str::<Config>("unknown_key = 1").is_err());
+        let config = Config {
+            part_size: 1000,
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        assert!(
+            config
+                .apply_env(env(&[("SEALDROP_OIDC_ISSUER", "https://idp")]))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,421 @@
+//! Object storage through `aws-sdk-s3`: the control-plane calls the broker makes
+//! itself (HEAD, list, delete, create/complete/abort multipart) and the presigned
+//! requests it hands to clients. The broker never carries object bytes.
+//!
+//! Two SDK clients share credentials and region: one for calls the broker makes,
+//! one whose endpoint is what browsers reach (they differ when storage sits
+//! behind another address for clients, e.g. the embedded store or a proxy).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use sealdrop_api::PresignedRequest;
+
+use crate::error::ApiError;
+
+/// What went wrong talking to storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("not found")]
+    NotFound,
+    #[error("storage is unreachable: {0}")]
+    Unavailable(String),
+    #[error("storage refused the request: {code}: {message}")]
+    Upstream { code: String, message: String },
+    #[error("storage request could not be built: {0}")]
+    Invalid(String),
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
+        match e {
+            StorageError::NotFound => ApiError::NotFound("no such object or upload".into()),
+            StorageError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            StorageError::Upstream { ref code, .. } if code == "EntityTooSmall" => {
+                ApiError::BadRequest(e.to_string())
+            }
+            StorageError::Upstream { ref code, .. }
+                if code == "InvalidPart" || code == "InvalidPartOrder" =>
+            {
+                ApiError::Conflict(e.to_string())
+            }
+            StorageError::Upstream { .. } => ApiError::Upstream(e.to_string()),
+            StorageError::Invalid(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> StorageError {
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            StorageError::Unavailable(match &err {
+                SdkError::TimeoutError(_) => "timed out".to_owned(),
+                _ => "connection failed".to_owned(),
+            })
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown").to_owned();
+            match code.as_str() {
+                "NoSuchKey" | "NotFound" | "NoSuchUpload" => StorageError::NotFound,
+                _ => StorageError::Upstream {
+                    message: service.err().message().unwrap_or("").to_owned(),
+                    code,
+                },
+            }
+        }
+        SdkError::ResponseError(_) => StorageError::Upstream {
+            code: "InvalidResponse".into(),
+            message: "storage sent a response that could not be read".into(),
+        },
+        _ => StorageError::Invalid(err.to_string()),
+    }
+}
+
+/// How a stored object looks from a HEAD request.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectHead {
+    /// Stored bytes.
+    pub size: u64,
+    /// RFC 3339.
+    pub last_modified: Option<String>,
+    /// Stored content type.
+    pub content_type: Option<String>,
+    /// ETag.
+    pub etag: Option<String>,
+    /// User metadata (keys without `x-amz-meta-`).
+    pub metadata: BTreeMap<String, String>,
+    /// `x-amz-server-side-encryption`.
+    pub server_side_encryption: Option<String>,
+    /// `x-amz-server-side-encryption-aws-kms-key-id`.
+    pub sse_kms_key_id: Option<String>,
+}
+
+/// One entry of a listing.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    /// The key.
+    pub key: String,
+    /// Stored bytes.
+    pub size: u64,
+    /// RFC 3339.
+    pub last_modified: Option<String>,
+}
+
+/// Server-side encryption to request for an upload.
+#[derive(Clone, Debug)]
+pub struct SseKms {
+    /// The KMS key id.
+    pub key_id: String,
+}
+
+/// What an upload stores besides its bytes.
+#[derive(Clone, Debug, Default)]
+pub struct UploadHeaders {
+    /// Content type.
+    pub content_type: String,
+    /// User metadata (without `x-amz-meta-`).
+    pub metadata: BTreeMap<String, String>,
+    /// SSE-KMS, if requested.
+    pub sse: Option<SseKms>,
+}
+
+/// Storage access for one bucket.
+#[derive(Clone)]
+pub struct Storage {
+    client: Client,
+    presigner: Client,
+    bucket: String,
+    ttl: Duration,
+}
+
+fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
+    t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
+}
+
+impl Storage {
+    /// Storage over prepared SDK clients (`presigner` carries the public endpoint).
+    pub fn new(client: Client, presigner: Client, bucket: String, ttl: Duration) -> Storage {
+        Storage {
+            client,
+            presigner,
+            bucket,
+            ttl,
+        }
+    }
+
+    /// The SDK client the broker uses (for operator commands).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn presigning(&self) -> Result<PresigningConfig, StorageError> {
+        PresigningConfig::expires_in(self.ttl).map_err(|e| StorageError::Invalid(e.to_string()))
+    }
+
+    /// Readiness: the bucket answers.
+    pub async fn check(&self) -> Result<(), StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    /// HEAD; `None` if the object does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectHead>, StorageError> {
+        let out = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                return match classify(e) {
+                    StorageError::NotFound => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        Ok(Some(ObjectHead {
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            last_modified: out.last_modified().and_then(rfc3339),
+            content_type: out.content_type().map(str::to_owned),
+            etag: out.e_tag().map(str::to_owned),
+            metadata: out
+                .metadata()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            server_side_encryption: out.server_side_encryption().map(|s| s.as_str().to_owned()),
+            sse_kms_key_id: out.ssekms_key_id().map(str::to_owned),
+        }))
+    }
+
+    /// One page of keys under `prefix`.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> Result<(Vec<Listed>, Option<String>), StorageError> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_continuation_token(cursor)
+            .max_keys(limit)
+            .send()
+            .await
+            .map_err(classify)?;
+        let objects = out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    last_modified: o.last_modified().and_then(rfc3339),
+                })
+            })
+            .collect();
+        let next = out
+            .is_truncated()
+            .unwrap_or(false)
+            .then(|| out.next_continuation_token().map(str::to_owned))
+            .flatten();
+        Ok((objects, next))
+    }
+
+    /// Deletes an object.
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    /// A presigned single-request upload with these headers signed.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        headers: &UploadHeaders,
+    ) -> Result<PresignedRequest, StorageError> {
+        let mut request = self
+            .presigner
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(&headers.content_type)
+            .set_metadata(metadata(headers));
+        if let Some(sse) = &headers.sse {
+            request = request
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(&sse.key_id);
+        }
+        let presigned = request
+            .presigned(self.presigning()?)
+            .await
+            .map_err(classify)?;
+        Ok(convert(&presigned))
+    }
+
+    /// Starts a multipart upload with these headers; returns the upload id.
+    pub async fn create_multipart(
+        &self,
+        key: &str,
+        headers: &UploadHeaders,
+    ) -> Result<String, StorageError> {
+        let mut request = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(&headers.content_type)
+            .set_metadata(metadata(headers));
+        if let Some(sse) = &headers.sse {
+            request = request
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(&sse.key_id);
+        }
+        let out = request.send().await.map_err(classify)?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| StorageError::Upstream {
+                code: "InvalidResponse".into(),
+                message: "CreateMultipartUpload returned no upload id".into(),
+            })
+    }
+
+    /// A presigned `UploadPart`.
+    pub async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+    ) -> Result<PresignedRequest, StorageError> {
+        let presigned = self
+            .presigner
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(i32::try_from(part_number).map_err(|_| {
+                StorageError::Invalid(format!("part number {part_number} out of range"))
+            })?)
+            .presigned(self.presigning()?)
+            .await
+            .map_err(classify)?;
+        Ok(convert(&presigned))
+    }
+
+    /// Completes a multipart upload; returns the object's ETag.
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<String, StorageError> {
+        let parts = parts
+            .iter()
+            .map(|(n, etag)| {
+                CompletedPart::builder()
+                    .part_number(*n as i32)
+                    .e_tag(etag)
+                    .build()
+            })
+            .collect();
+        let out = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.e_tag().unwrap_or_default().to_owned())
+    }
+
+    /// Aborts a multipart upload.
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    /// A presigned GET that browsers save as `filename`.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        filename: &str,
+    ) -> Result<PresignedRequest, StorageError> {
+        let disposition = format!(
+            "attachment; filename*=UTF-8''{}",
+            percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let presigned = self
+            .presigner
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(disposition)
+            .presigned(self.presigning()?)
+            .await
+            .map_err(classify)?;
+        Ok(convert(&presigned))
+    }
+}
+
+fn metadata(headers: &UploadHeaders) -> Option<HashMap<String, String>> {
+    (!headers.metadata.is_empty()).then(|| {
+        headers
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+}
+
+fn convert(presigned: &SdkPresigned) -> PresignedRequest {
+    PresignedRequest {
+        method: presigned.method().to_owned(),
+        url: presigned.uri().to_owned(),
+        headers: presigned
+            .headers()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+            .collect(),
+    }
+}

@@ -1,0 +1,387 @@
+//! [`Client`]: the connection to one broker as one user, and the typed calls of
+//! the broker's JSON API (one method per route of [`sealdrop_api::routes`]).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use sealdrop_api::{
+    AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
+    CreateUploadResponse, ErrorBody, ListObjectsQuery, ListObjectsResponse, Me, ObjectInfo,
+    OpenObjectRequest, OpenObjectResponse, SignPartsRequest, SignPartsResponse, routes,
+};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinSet;
+use zeroize::Zeroizing;
+
+use crate::error::{Endpoint, Error};
+use crate::retry::{Idempotence, RetryPolicy};
+
+/// How uploads and downloads use the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransferConfig {
+    /// Multipart parts uploading at once. Memory is about this many parts
+    /// (the broker's part size each), since every part in flight is kept
+    /// until storage acknowledges it, to be re-sent unchanged if needed.
+    pub parts_in_flight: usize,
+    /// Part URLs to presign per `/uploads/parts` call, asked for only when the
+    /// next part needs one, so URLs are fresh when used.
+    pub sign_batch: u32,
+    /// Retries of failed requests.
+    pub retry: RetryPolicy,
+}
+
+impl Default for TransferConfig {
+    fn default() -> Self {
+        TransferConfig {
+            parts_in_flight: 4,
+            sign_batch: 16,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// How long a broker API call may take in total. Calls are small; the slow
+/// ones wait for KMS.
+const API_TIMEOUT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Error bodies that are not the API's JSON are quoted up to this length.
+const EXCERPT_LEN: usize = 200;
+
+/// A client of one sealdrop broker, acting as the user its token names.
+///
+/// Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) http: reqwest::Client,
+    base: Arc<str>,
+    authorization: HeaderValue,
+    pub(crate) transfer: TransferConfig,
+    /// Aborts of multipart uploads whose future was dropped mid-way; see
+    /// [`Client::finish_pending_aborts`].
+    pub(crate) pending_aborts: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("transfer", &self.transfer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client of the broker at `base_url` (e.g. `https://files.example.com`;
+    /// a path prefix is kept) using the API token `token`.
+    pub fn new(base_url: &str, token: &str) -> Result<Client, Error> {
+        let url = reqwest::Url::parse(base_url)
+            .map_err(|e| Error::Config(format!("broker URL {base_url:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "broker URL {base_url:?} must start with http:// or https://"
+            )));
+        }
+        if token.is_empty() {
+            return Err(Error::Config("the API token is empty".into()));
+        }
+        let bearer = Zeroizing::new(format!("Bearer {token}"));
+        let mut authorization = HeaderValue::from_str(&bearer)
+            .map_err(|_| Error::Config("the API token contains invalid characters".into()))?;
+        authorization.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_keepalive(Duration::from_secs(30))
+            .user_agent(concat!("sealdrop-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot set up HTTP: {e}")))?;
+        Ok(Client {
+            http,
+            base: url.as_str().trim_end_matches('/').into(),
+            authorization,
+            transfer: TransferConfig::default(),
+            pending_aborts: Arc::default(),
+        })
+    }
+
+    /// The same client with other transfer settings.
+    pub fn with_transfer_config(mut self, config: TransferConfig) -> Client {
+        self.transfer = config;
+        self
+    }
+
+    /// The transfer settings in use.
+    pub fn transfer_config(&self) -> TransferConfig {
+        self.transfer
+    }
+
+    /// `GET /api/v1/me`: who the token belongs to, and the upload limits.
+    pub async fn me(&self) -> Result<Me, Error> {
+        self.call(Idempotence::Idempotent, Method::GET, routes::ME, |r| r)
+            .await
+    }
+
+    /// `POST /api/v1/uploads`: starts an upload. The response carries the
+    /// plaintext data key for client-side encryption: zeroize it after use
+    /// (the upload methods do).
+    pub async fn create_upload(
+        &self,
+        request: &CreateUploadRequest,
+    ) -> Result<CreateUploadResponse, Error> {
+        // Not repeated after an ambiguous failure: each call creates a
+        // multipart upload that would be left behind.
+        self.call(Idempotence::Unsafe, Method::POST, routes::UPLOADS, |r| {
+            r.json(request)
+        })
+        .await
+    }
+
+    /// `POST /api/v1/uploads/parts`: presigns more parts of a multipart upload.
+    pub async fn sign_parts(&self, request: &SignPartsRequest) -> Result<SignPartsResponse, Error> {
+        self.call(
+            Idempotence::Idempotent,
+            Method::POST,
+            routes::UPLOAD_PARTS,
+            |r| r.json(request),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/uploads/complete`: assembles the uploaded parts.
+    pub async fn complete_upload(
+        &self,
+        request: &CompleteUploadRequest,
+    ) -> Result<CompleteUploadResponse, Error> {
+        self.call(
+            Idempotence::Unsafe,
+            Method::POST,
+            routes::UPLOAD_COMPLETE,
+            |r| r.json(request),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/uploads/abort`: discards a multipart upload and its parts.
+    pub async fn abort_upload(&self, request: &AbortUploadRequest) -> Result<(), Error> {
+        self.call_no_content(
+            Idempotence::Idempotent,
+            Method::POST,
+            routes::UPLOAD_ABORT,
+            |r| r.json(request),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/objects`: one page of the user's objects.
+    pub async fn list_objects(&self, query: &ListObjectsQuery) -> Result<ListObjectsResponse, Error> {
+        self.call(Idempotence::Idempotent, Method::GET, routes::OBJECTS, |r| {
+            r.query(query)
+        })
+        .await
+    }
+
+    /// Every object whose name starts with `prefix` (relative to the user's
+    /// prefix), following the pagination to the end.
+    pub async fn list_all(&self, prefix: Option<&str>) -> Result<Vec<ObjectInfo>, Error> {
+        let mut query = ListObjectsQuery {
+            prefix: prefix.map(str::to_owned),
+            ..ListObjectsQuery::default()
+        };
+        let mut objects = Vec::new();
+        loop {
+            let page = self.list_objects(&query).await?;
+            objects.extend(page.objects);
+            match page.next_cursor {
+                // A cursor that does not move would loop forever.
+                Some(cursor) if query.cursor.as_ref() != Some(&cursor) => {
+                    query.cursor = Some(cursor);
+                }
+                Some(_) => return Err(Error::Protocol("the listing cursor repeats".into())),
+                None => return Ok(objects),
+            }
+        }
+    }
+
+    /// `GET /api/v1/objects/info`: what an object is, without key material.
+    pub async fn object_info(&self, key: &str) -> Result<ObjectInfo, Error> {
+        self.call(
+            Idempotence::Idempotent,
+            Method::GET,
+            routes::OBJECT_INFO,
+            |r| r.query(&[("key", key)]),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/objects/open`: a presigned download and, for client-side
+    /// encrypted objects, the data key (zeroize it after use; the download
+    /// methods do).
+    pub async fn open_object(&self, key: &str) -> Result<OpenObjectResponse, Error> {
+        let request = OpenObjectRequest {
+            key: key.to_owned(),
+        };
+        self.call(
+            Idempotence::Idempotent,
+            Method::POST,
+            routes::OBJECT_OPEN,
+            |r| r.json(&request),
+        )
+        .await
+    }
+
+    /// `DELETE /api/v1/objects?key=`: deletes an object.
+    pub async fn delete_object(&self, key: &str) -> Result<(), Error> {
+        self.call_no_content(
+            Idempotence::Idempotent,
+            Method::DELETE,
+            routes::OBJECTS,
+            |r| r.query(&[("key", key)]),
+        )
+        .await
+    }
+
+    /// Waits for the aborts of multipart uploads that were cancelled by
+    /// dropping their future (a dropped future cannot await its own cleanup,
+    /// so it is scheduled on the runtime). Call before the runtime shuts down,
+    /// e.g. after cancelling an upload on Ctrl-C.
+    pub async fn finish_pending_aborts(&self) {
+        let mut pending = match self.pending_aborts.lock() {
+            Ok(mut set) => std::mem::take(&mut *set),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        while pending.join_next().await.is_some() {}
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        idempotence: Idempotence,
+        method: Method,
+        route: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<T, Error> {
+        let body = self.send(idempotence, method, route, build).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Protocol(format!("{route} answered with unexpected JSON: {e}")))
+    }
+
+    async fn call_no_content(
+        &self,
+        idempotence: Idempotence,
+        method: Method,
+        route: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<(), Error> {
+        self.send(idempotence, method, route, build).await.map(drop)
+    }
+
+    /// Sends an authenticated API request (with retries) and returns the body
+    /// of a successful response, in a buffer that is zeroized on drop since
+    /// some responses carry data keys.
+    async fn send(
+        &self,
+        idempotence: Idempotence,
+        method: Method,
+        route: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let url = format!("{}{route}", self.base);
+        let what = format!("{method} {route}");
+        self.transfer
+            .retry
+            .run(idempotence, &what, |_| {
+                let request = build(self.http.request(method.clone(), &url))
+                    .header(AUTHORIZATION, self.authorization.clone())
+                    .timeout(API_TIMEOUT);
+                async move {
+                    let response = request
+                        .send()
+                        .await
+                        .map_err(|e| Error::network(Endpoint::Broker, e))?;
+                    read_api_response(response).await
+                }
+            })
+            .await
+    }
+}
+
+async fn read_api_response(mut response: Response) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut body = Zeroizing::new(Vec::new());
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::network(Endpoint::Broker, e))?
+    {
+        body.extend_from_slice(&chunk);
+    }
+    if status.is_success() {
+        return Ok(body);
+    }
+    Err(api_error(status, &body, retry_after))
+}
+
+fn api_error(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Error {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) => Error::Api {
+            status: status.as_u16(),
+            code: error.code,
+            message: error.message,
+            retry_after,
+        },
+        Err(_) => Error::UnexpectedResponse {
+            status: status.as_u16(),
+            detail: excerpt(body),
+        },
+    }
+}
+
+/// The start of a body, on one line, for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(EXCERPT_LEN) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None if one_line.is_empty() => "(empty body)".into(),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unusable_configuration() {
+        assert!(matches!(Client::new("ftp://x", "t"), Err(Error::Config(_))));
+        assert!(matches!(Client::new("not a url", "t"), Err(Error::Config(_))));
+        assert!(matches!(Client::new("http://x", ""), Err(Error::Config(_))));
+        assert!(matches!(Client::new("http://x", "a\nb"), Err(Error::Config(_))));
+        let client = Client::new("http://127.0.0.1:9/prefix/", "t").unwrap();
+        assert_eq!(&*client.base, "http://127.0.0.1:9/prefix");
+        // The token never shows in debug output.
+        assert!(!format!("{client:?}").contains("Bearer"));
+    }
+
+    #[test]
+    fn error_bodies_become_typed_errors_or_excerpts() {
+        let err = api_error(
+            StatusCode::NOT_FOUND,
+            br#"{"error":{"code":"not_found","message":"no such object"}}"#,
+            None,
+        );
+        assert_eq!(err.code(), Some(sealdrop_api::ErrorCode::NotFound));
+        let err = api_error(StatusCode::BAD_GATEWAY, b"<html>\n  bad gateway </html>", None);
+        assert_eq!(
+            err.to_string(),
+            "the broker answered HTTP 502 without an API error body: <html> bad gateway </html>"
+        );
+        assert_eq!(excerpt(&[b'x'; 300]).chars().count(), EXCERPT_LEN + 1);
+    }
+}
