@@ -1,10 +1,175 @@
-//! `sealdrop serve`: placeholder, being written.
+//! `sealdrop serve`: the broker (API + web app), and with no AWS configuration
+//! the embedded local keyring and S3-compatible store, in one process.
 
-use anyhow::Result;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result};
+use sealdrop_broker::audit::Audit;
+use sealdrop_broker::auth::oidc::OidcVerifier;
+use sealdrop_broker::auth::tokens::UserStore;
+use sealdrop_broker::metrics::Metrics;
+use sealdrop_broker::ratelimit::RateLimiter;
+use sealdrop_broker::{AppState, Inner};
+
+use crate::ConfigArgs;
+use crate::stack;
+
+/// Run sealdrop: the web app and key broker, plus the embedded keyring and
+/// store when no bucket/KMS key is configured.
+///
+/// On first start with an empty data directory it creates the local keyring,
+/// the bucket and an `admin` user, and prints a login URL once.
 #[derive(clap::Args, Debug)]
-pub struct ServeArgs {}
+#[command(after_help = SERVE_HELP)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Address for the API and web app.
+    #[arg(long, env = "SEALDROP_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Address for the embedded S3-compatible store.
+    #[arg(long, env = "SEALDROP_STORE_LISTEN", value_name = "ADDR")]
+    store_listen: Option<SocketAddr>,
+    /// The built web app to serve (default: ./dist if it exists).
+    #[arg(long, env = "SEALDROP_WEB_ROOT", value_name = "DIR")]
+    web_root: Option<PathBuf>,
+    /// The URL users open, when it differs from http://<listen> (reverse proxy, TLS).
+    #[arg(long, env = "SEALDROP_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+}
 
-pub async fn run(_: ServeArgs) -> Result<()> {
-    anyhow::bail!("not yet implemented")
+const SERVE_HELP: &str = "\
+AWS mode: set SEALDROP_BUCKET and SEALDROP_KMS_KEY_ID (id, ARN or alias/...); credentials,
+region and endpoints come from the standard AWS chain (AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_KMS, ...). Without them, serve runs the embedded
+default in the data directory. All settings: docs/configuration.md.
+
+Logging: SEALDROP_LOG (e.g. info, debug, sealdrop=debug). Audit log: <data-dir>/audit.log.";
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    init_logging();
+    let mut config = args.config.load()?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(listen) = args.store_listen {
+        config.store.listen = listen;
+    }
+    if let Some(root) = args.web_root {
+        config.web_root = Some(root);
+    }
+    if let Some(url) = args.public_url {
+        config.public_url = Some(url);
+    }
+    if config.web_root.is_none() && Path::new("dist/index.html").exists() {
+        config.web_root = Some(PathBuf::from("dist"));
+    }
+    create_private_dir(&config.data_dir)?;
+
+    // Bind first, so the printed URLs are the real ones (port 0 picks a free port).
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    config.listen = listener.local_addr()?;
+    let started = stack::start(&mut config).await?;
+
+    let users = UserStore::new(config.users_path());
+    let first_login = if users.is_empty()? {
+        Some(users.add_user("admin")?)
+    } else {
+        None
+    };
+    let audit = Audit::to_file(&config.audit_log_path())
+        .with_context(|| format!("opening {}", config.audit_log_path().display()))?;
+    let web_root = config.web_root.clone();
+    let public_url = config.public_url();
+    let description = started.stack.description.clone();
+    let state = AppState::new(Inner {
+        oidc: config.oidc.clone().map(OidcVerifier::new),
+        rate: RateLimiter::new(config.rate_limit),
+        users,
+        audit,
+        metrics: Metrics::default(),
+        storage: started.stack.storage,
+        keys: started.stack.keys,
+        storage_origin: started.stack.storage_origin,
+        config,
+    });
+    let app = sealdrop_broker::router(state, web_root.as_deref());
+
+    if let Some((store, store_listener)) = started.store {
+        tokio::spawn(async move {
+            if let Err(e) = store.serve(store_listener).await {
+                tracing::error!(error = %e, "the embedded store stopped");
+            }
+        });
+    }
+
+    eprintln!("sealdrop {} serving {public_url}", env!("CARGO_PKG_VERSION"));
+    eprintln!("  storage and keys: {description}");
+    match &web_root {
+        Some(root) => eprintln!("  web app: {}", root.display()),
+        None => eprintln!("  web app: not built (run `cargo xtask run`, or pass --web-root)"),
+    }
+    if let Some(path) = &started.new_keyring {
+        eprintln!(
+            "  created a new local keyring at {} — back it up: without it, encrypted objects \
+             cannot be decrypted",
+            path.display()
+        );
+    }
+    if let Some(token) = first_login {
+        eprintln!("\nOpen this link to sign in as admin (shown once):\n");
+        // The login URL on stdout alone, so scripts can capture it.
+        println!("{public_url}/#token={}", token.as_str());
+        eprintln!("\nAdd users with `sealdrop admin user add NAME`.");
+    }
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving HTTP")
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALDROP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off,aws_config=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    eprintln!("sealdrop: shutting down");
 }

@@ -1,0 +1,328 @@
+//! Building storage and the key provider from the configuration, for both
+//! deployments: AWS (S3 + KMS through the standard AWS chain and endpoints) and
+//! the embedded default (local keyring + the in-process S3-compatible store).
+//!
+//! `serve` starts the embedded store; the operator commands connect to the one
+//! a running `serve` exposes (its index is exclusive to that process).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_s3::config::{Credentials, Region};
+use sealdrop_broker::keys::{KeyProvider, KmsProvider, LocalProvider};
+use sealdrop_broker::{Config, Deployment, Storage};
+use sealdrop_keyring::{LocalKeyring, Opened};
+use sealdrop_store::{SseKeyError, SseKeyProvider, Store, StoreConfig};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Storage and keys for one deployment.
+pub struct Stack {
+    /// Object storage.
+    pub storage: Storage,
+    /// Where data keys come from.
+    pub keys: Arc<dyn KeyProvider>,
+    /// The KMS client (AWS deployments), for operator commands.
+    pub kms: Option<aws_sdk_kms::Client>,
+    /// The origin browsers reach storage at (for the web app's CSP).
+    pub storage_origin: String,
+    /// What this is, for people.
+    pub description: String,
+}
+
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(60))
+        .build()
+}
+
+fn origin(url: &str) -> String {
+    // scheme://host[:port] of a URL; presigned URLs only ever differ in path/query.
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}")
+}
+
+/// Connects to an AWS deployment.
+async fn aws(config: &Config, bucket: &str, kms_key_id: &str) -> Result<Stack> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
+    if let Some(region) = &config.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    let sdk = loader.load().await;
+    let s3_builder = || {
+        let mut b = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(config.s3.force_path_style);
+        if let Some(endpoint) = &config.s3.endpoint {
+            b = b.endpoint_url(endpoint);
+        }
+        b
+    };
+    let client = aws_sdk_s3::Client::from_conf(s3_builder().build());
+    let public = config.s3.public_endpoint.as_ref().or(config.s3.endpoint.as_ref());
+    let presigner = match &config.s3.public_endpoint {
+        Some(endpoint) => aws_sdk_s3::Client::from_conf(s3_builder().endpoint_url(endpoint).build()),
+        None => client.clone(),
+    };
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let storage_origin = match public {
+        Some(url) => origin(url),
+        // Presigned URLs of AWS S3 are virtual-hosted on amazonaws.com.
+        None => "https://*.amazonaws.com".to_owned(),
+    };
+    Ok(Stack {
+        storage: Storage::new(client, presigner, bucket.to_owned(), config.presign_ttl()),
+        keys: Arc::new(KmsProvider::new(
+            kms.clone(),
+            kms_key_id.to_owned(),
+            config.kms_previous_key_ids.clone(),
+        )),
+        kms: Some(kms),
+        storage_origin,
+        description: format!("S3 bucket {bucket}, KMS key {kms_key_id}"),
+    })
+}
+
+/// Credentials of the embedded store, persisted so operator commands can reach it.
+#[derive(Serialize, Deserialize)]
+struct StoreCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl Drop for StoreCredentials {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret_access_key);
+    }
+}
+
+fn credentials_path(config: &Config) -> PathBuf {
+    config.data_dir.join("store-credentials.json")
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = Zeroizing::new(vec![0u8; bytes]);
+    getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("random number generator: {e}"))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn load_or_create_credentials(config: &Config) -> Result<StoreCredentials> {
+    let path = credentials_path(config);
+    if path.exists() {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
+    }
+    let credentials = StoreCredentials {
+        access_key_id: format!("SEALDROP{}", random_hex(6)?.to_uppercase()),
+        secret_access_key: random_hex(32)?,
+    };
+    let json = Zeroizing::new(serde_json::to_vec_pretty(&credentials)?);
+    write_private(&path, &json)?;
+    Ok(credentials)
+}
+
+/// Writes a file only the owner can read.
+pub fn write_private(path: &Path, content: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(content)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// The local keyring as the embedded store's SSE-KMS key source.
+struct KeyringSse(Arc<LocalKeyring>);
+
+impl SseKeyProvider for KeyringSse {
+    fn default_key_id(&self) -> String {
+        self.0.key_id().to_owned()
+    }
+
+    fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &[u8],
+    ) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
+        if key_id != self.0.key_id() {
+            return Err(SseKeyError::NotFound(key_id.to_owned()));
+        }
+        let (key, wrapped) = self
+            .0
+            .generate_sse_key(context)
+            .map_err(|e| SseKeyError::Other(e.to_string()))?;
+        Ok((Zeroizing::new(*key.expose_secret()), wrapped))
+    }
+
+    fn decrypt_data_key(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
+        if key_id != self.0.key_id() {
+            return Err(SseKeyError::NotFound(key_id.to_owned()));
+        }
+        let key = self
+            .0
+            .decrypt_sse_key(wrapped, context)
+            .map_err(|_| SseKeyError::InvalidCiphertext)?;
+        Ok(Zeroizing::new(*key.expose_secret()))
+    }
+}
+
+fn embedded_client(credentials: &StoreCredentials, endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+            None,
+            None,
+            "sealdrop-embedded-store",
+        ))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .timeout_config(timeouts())
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The embedded store's URL for browsers.
+pub fn store_public_url(config: &Config) -> String {
+    config
+        .store
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.store.listen))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+fn open_keyring(config: &Config) -> Result<(Arc<LocalKeyring>, Opened)> {
+    let (keyring, opened) = LocalKeyring::open_or_create(&config.data_dir.join("keyring"))?;
+    Ok((Arc::new(keyring), opened))
+}
+
+fn embedded_stack(
+    config: &Config,
+    keyring: Arc<LocalKeyring>,
+    credentials: &StoreCredentials,
+    store_url: &str,
+) -> Stack {
+    let public = store_public_url(config);
+    Stack {
+        storage: Storage::new(
+            embedded_client(credentials, store_url),
+            embedded_client(credentials, &public),
+            config.store.bucket.clone(),
+            config.presign_ttl(),
+        ),
+        description: format!(
+            "embedded store at {public} (bucket {}), local keyring {}",
+            config.store.bucket,
+            keyring.key_id()
+        ),
+        keys: Arc::new(LocalProvider::new(keyring)),
+        kms: None,
+        storage_origin: origin(&public),
+    }
+}
+
+/// What `serve` runs besides the broker.
+pub struct Started {
+    /// Storage and keys.
+    pub stack: Stack,
+    /// The embedded store, if this deployment has one; serve it with [`Store::serve`].
+    pub store: Option<(Store, tokio::net::TcpListener)>,
+    /// Whether a new local keyring was created (first start).
+    pub new_keyring: Option<PathBuf>,
+}
+
+/// Builds the stack for `serve`, opening and binding the embedded store if needed
+/// (and recording the address it bound in `config.store.listen`).
+pub async fn start(config: &mut Config) -> Result<Started> {
+    match config.validate()? {
+        Deployment::Aws { bucket, kms_key_id } => Ok(Started {
+            stack: aws(config, &bucket, &kms_key_id).await?,
+            store: None,
+            new_keyring: None,
+        }),
+        Deployment::Embedded => {
+            let (keyring, opened) = open_keyring(config)?;
+            let credentials = load_or_create_credentials(config)?;
+            let mut store_config = StoreConfig::new(
+                config.data_dir.join("store"),
+                Arc::new(KeyringSse(keyring.clone())),
+            );
+            store_config.credentials = vec![(
+                credentials.access_key_id.clone(),
+                credentials.secret_access_key.clone(),
+            )];
+            let mut origins = vec![config.public_url()];
+            origins.extend(config.cors_origins.iter().cloned());
+            store_config.cors_origins = origins;
+            let store = Store::open(store_config).context("opening the embedded store")?;
+            store
+                .create_bucket_if_missing(&config.store.bucket)
+                .context("creating the embedded bucket")?;
+            let listener = tokio::net::TcpListener::bind(config.store.listen)
+                .await
+                .with_context(|| format!("binding the embedded store to {}", config.store.listen))?;
+            config.store.listen = listener.local_addr()?;
+            let local = format!("http://{}", config.store.listen);
+            Ok(Started {
+                stack: embedded_stack(config, keyring, &credentials, &local),
+                store: Some((store, listener)),
+                new_keyring: (opened == Opened::Created).then(|| config.data_dir.join("keyring")),
+            })
+        }
+    }
+}
+
+/// Connects to the deployment a running `serve` uses (operator commands).
+pub async fn connect(config: &Config) -> Result<Stack> {
+    match config.validate()? {
+        Deployment::Aws { bucket, kms_key_id } => aws(config, &bucket, &kms_key_id).await,
+        Deployment::Embedded => {
+            let path = credentials_path(config);
+            if !path.exists() {
+                bail!(
+                    "no embedded store in {} (start `sealdrop serve` with this data directory first)",
+                    config.data_dir.display()
+                );
+            }
+            let (keyring, _) = open_keyring(config)?;
+            let credentials = load_or_create_credentials(config)?;
+            let url = format!("http://{}", config.store.listen);
+            Ok(embedded_stack(config, keyring, &credentials, &url))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        assert_eq!(origin("http://127.0.0.1:8081/"), "http://127.0.0.1:8081");
+        assert_eq!(origin("https://s3.example.com/bucket/key"), "https://s3.example.com");
+    }
+}
