@@ -1,0 +1,334 @@
+//! The broker's HTTP contract on the embedded default: authentication, policy,
+//! bad input and abuse limits — every failure a JSON error with a stable code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use sealdrop_tests::{Server, ServerOptions};
+use serde_json::{Value, json};
+
+struct Api {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    fn new(server: &Server) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            url: server.url.clone(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, headers, body)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let (status, _, body) = self
+            .call(reqwest::Method::POST, path, Some(token), Some(body))
+            .await;
+        (status, body)
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no code>")
+}
+
+#[tokio::test]
+async fn every_call_needs_a_valid_unrevoked_token() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let api = Api::new(&server);
+    let (status, headers, body) = api.call(reqwest::Method::GET, "/api/v1/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&body), "unauthenticated");
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    assert_eq!(headers["cache-control"], "no-store");
+
+    for bad in ["sdt_invalid", "not-a-token", "a.b.c"] {
+        let (status, _, body) = api
+            .call(reqwest::Method::GET, "/api/v1/me", Some(bad), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(code(&body), "unauthenticated");
+    }
+
+    let bob = server.add_user("bob").unwrap();
+    let (status, _, body) = api
+        .call(reqwest::Method::GET, "/api/v1/me", Some(&bob), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["user"], "bob");
+    assert_eq!(body["prefix"], "bob/");
+    server.admin(&["user", "revoke", "bob"]).unwrap();
+    let (status, _, body) = api
+        .call(reqwest::Method::GET, "/api/v1/me", Some(&bob), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked tokens stop working at once");
+    assert_eq!(code(&body), "unauthenticated");
+
+    // Public endpoints stay public.
+    for path in ["/healthz", "/readyz", "/api/v1/openapi.json", "/api/v1/config"] {
+        let (status, _, _) = api.call(reqwest::Method::GET, path, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn users_reach_only_their_own_prefix_and_names_are_validated() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let api = Api::new(&server);
+    let alice = server.add_user("alice").unwrap();
+    let bob = server.add_user("bob").unwrap();
+
+    // Bob creates an object; Alice can do nothing with it.
+    let (status, created) = api
+        .post(
+            "/api/v1/uploads",
+            &bob,
+            json!({"name": "big.bin", "size": 40u64 << 20, "mode": "cse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let key = created["key"].as_str().unwrap();
+    assert_eq!(key, "bob/big.bin");
+    let upload_id = created["transfer"]["upload_id"].as_str().unwrap();
+
+    for (path, body) in [
+        ("/api/v1/objects/open", json!({"key": key})),
+        (
+            "/api/v1/uploads/parts",
+            json!({"key": key, "upload_id": upload_id, "part_numbers": [1]}),
+        ),
+        (
+            "/api/v1/uploads/complete",
+            json!({"key": key, "upload_id": upload_id, "parts": [{"part_number": 1, "etag": "x"}]}),
+        ),
+        ("/api/v1/uploads/abort", json!({"key": key, "upload_id": upload_id})),
+    ] {
+        let (status, body) = api.post(path, &alice, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(code(&body), "forbidden");
+    }
+    for method in [reqwest::Method::DELETE, reqwest::Method::GET] {
+        let path = if method == reqwest::Method::GET {
+            "/api/v1/objects/info?key=bob%2Fbig.bin"
+        } else {
+            "/api/v1/objects?key=bob%2Fbig.bin"
+        };
+        let (status, _, body) = api.call(method, path, Some(&alice), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(code(&body), "forbidden");
+    }
+
+    // Traversal and malformed names never leave the prefix: 400.
+    for name in [
+        "../bob/x", "a/../../bob/x", "a//b", "/abs", "dir/", ".", "tab\there", "nul\u{0}", "",
+    ] {
+        let (status, body) = api
+            .post(
+                "/api/v1/uploads",
+                &alice,
+                json!({"name": name, "size": 1, "mode": "cse"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}: {body}");
+        assert_eq!(code(&body), "invalid_name", "{name:?}");
+    }
+    let (status, body) = api
+        .post(
+            "/api/v1/objects/open",
+            &alice,
+            json!({"key": "alice/../bob/big.bin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads",
+            &alice,
+            json!({"name": "x".repeat(2000), "size": 1, "mode": "cse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&body), "invalid_name");
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads",
+            &alice,
+            json!({"name": "a.txt", "size": 1, "mode": "cse", "content_type": "text/plain\r\nx-amz-meta-evil: 1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Missing objects are 404; Bob's abort works for Bob.
+    let (status, body) = api
+        .post("/api/v1/objects/open", &alice, json!({"key": "alice/none"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(code(&body), "not_found");
+    let (status, _) = api
+        .post(
+            "/api/v1/uploads/abort",
+            &bob,
+            json!({"key": key, "upload_id": upload_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let api = Api::new(&server);
+    let token = server.admin_token.clone();
+
+    // Oversized body: 413.
+    let huge = json!({"name": "a", "size": 1, "mode": "cse", "pad": "x".repeat(100_000)});
+    let (status, body) = api.post("/api/v1/uploads", &token, huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(code(&body), "too_large");
+
+    // Object over the configured limit: 413.
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads",
+            &token,
+            json!({"name": "a", "size": u64::MAX, "mode": "cse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+
+    // Malformed JSON, wrong types, unknown mode: 400.
+    for body in [json!({"name": 1}), json!({"name": "a", "size": -1, "mode": "cse"}), json!({"name": "a", "size": 1, "mode": "rot13"})] {
+        let (status, body) = api.post("/api/v1/uploads", &token, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(code(&body), "bad_request");
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/uploads", server.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "bad_request");
+
+    // Unknown route and wrong method: JSON too.
+    let (status, _, body) = api
+        .call(reqwest::Method::GET, "/api/v1/nope", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(code(&body), "not_found");
+    let (status, _, body) = api
+        .call(reqwest::Method::PUT, "/api/v1/uploads", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body["error"]["message"].is_string());
+
+    // Existing name without overwrite: 409.
+    let (status, created) = api
+        .post("/api/v1/uploads", &token, json!({"name": "dup", "size": 0, "mode": "sse"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let request = &created["transfer"]["request"];
+    let mut put = reqwest::Client::new().put(request["url"].as_str().unwrap());
+    for (k, v) in request["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    assert!(put.body("").send().await.unwrap().status().is_success());
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, json!({"name": "dup", "size": 0, "mode": "sse"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(code(&body), "conflict");
+    let (status, _) = api
+        .post(
+            "/api/v1/uploads",
+            &token,
+            json!({"name": "dup", "size": 0, "mode": "sse", "overwrite": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn key_operations_are_rate_limited_per_user() {
+    let server = Server::embedded(ServerOptions {
+        env: vec![
+            ("SEALDROP_RATE_LIMIT_BURST".into(), "3".into()),
+            ("SEALDROP_RATE_LIMIT_PER_MINUTE".into(), "1".into()),
+        ],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let api = Api::new(&server);
+    let token = server.admin_token.clone();
+    let other = server.add_user("other").unwrap();
+    let create = |i: usize| json!({"name": format!("f{i}"), "size": 1, "mode": "cse"});
+    for i in 0..3 {
+        let (status, body) = api.post("/api/v1/uploads", &token, create(i)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, headers, body) = api
+        .call(reqwest::Method::POST, "/api/v1/uploads", Some(&token), Some(create(9)))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(code(&body), "rate_limited");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    // Another user has their own budget.
+    let (status, _) = api.post("/api/v1/uploads", &other, create(0)).await;
+    assert_eq!(status, StatusCode::OK);
+    // The audit log recorded the refusal.
+    let audit = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    assert!(audit.contains("\"outcome\":\"denied\"") && audit.contains("rate limited"));
+}
+
+#[tokio::test]
+async fn metrics_and_openapi_are_served() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let api = Api::new(&server);
+    api.call(reqwest::Method::GET, "/api/v1/me", Some(&server.admin_token), None)
+        .await;
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("sealdrop_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/api/v1/me\""));
+    assert!(!metrics.contains(&server.admin_token));
+    let (status, _, doc) = api
+        .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/objects/open"]["post"].is_object());
+}
