@@ -162,7 +162,12 @@ impl Moto {
 
     /// Creates a bucket and a symmetric KMS key; returns the key id.
     pub async fn bucket_and_key(&self, bucket: &str) -> Result<String> {
-        self.s3().await.create_bucket().bucket(bucket).send().await?;
+        self.s3()
+            .await
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await?;
         self.create_key().await
     }
 
@@ -187,6 +192,7 @@ pub struct Server {
     pub admin_token: String,
     data_dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    web_root: Option<PathBuf>,
     logs: Arc<Mutex<Vec<String>>>,
     _child: Reaper,
 }
@@ -203,24 +209,58 @@ pub struct ServerOptions {
 impl Server {
     /// The embedded default on an empty data directory.
     pub fn embedded(options: ServerOptions) -> Result<Server> {
-        Self::start(options, Vec::new())
+        Self::start(options, Vec::new(), tempfile::tempdir()?, None)
     }
 
     /// Against moto: bucket and KMS key must exist.
-    pub fn aws(moto: &Moto, bucket: &str, kms_key_id: &str, options: ServerOptions) -> Result<Server> {
+    pub fn aws(
+        moto: &Moto,
+        bucket: &str,
+        kms_key_id: &str,
+        options: ServerOptions,
+    ) -> Result<Server> {
         let mut env = moto.aws_env();
         env.extend([
             ("SEALDROP_BUCKET".to_owned(), bucket.to_owned()),
             ("SEALDROP_KMS_KEY_ID".to_owned(), kms_key_id.to_owned()),
             ("SEALDROP_S3_FORCE_PATH_STYLE".to_owned(), "true".to_owned()),
         ]);
-        Self::start(options, env)
+        Self::start(options, env, tempfile::tempdir()?, None)
     }
 
-    fn start(options: ServerOptions, mut env: Vec<(String, String)>) -> Result<Server> {
+    /// Stops this server and starts it again on the same data directory and
+    /// configuration (the admin token is not printed again, so it is kept).
+    pub fn restart(self) -> Result<Server> {
+        let Server {
+            data_dir,
+            env,
+            admin_token,
+            web_root,
+            _child,
+            ..
+        } = self;
+        drop(_child);
+        let options = ServerOptions {
+            env: Vec::new(),
+            web_root,
+        };
+        Self::start(options, env, data_dir, Some(admin_token))
+    }
+
+    fn start(
+        options: ServerOptions,
+        mut env: Vec<(String, String)>,
+        data_dir: tempfile::TempDir,
+        known_token: Option<String>,
+    ) -> Result<Server> {
         env.extend(options.env);
-        env.push(("SEALDROP_LOG".to_owned(), "debug,s3s=off,hyper=info,h2=info,aws_smithy_runtime=info,aws_config=info".to_owned()));
-        let data_dir = tempfile::tempdir()?;
+        if !env.iter().any(|(k, _)| k == "SEALDROP_LOG") {
+            env.push((
+                "SEALDROP_LOG".to_owned(),
+                "debug,s3s=off,hyper=info,h2=info,aws_smithy_runtime=info,aws_config=info"
+                    .to_owned(),
+            ));
+        }
         let mut command = Command::new(sealdrop_bin());
         command
             .arg("serve")
@@ -235,13 +275,19 @@ impl Server {
             command.arg("--web-root").arg(root);
         }
         let mut child = command.spawn().with_context(|| {
-            format!("starting {} (build it: cargo build -p sealdrop)", sealdrop_bin().display())
+            format!(
+                "starting {} (build it: cargo build -p sealdrop)",
+                sealdrop_bin().display()
+            )
         })?;
         let stdout = child.stdout.take().context("stdout")?;
         let stderr = child.stderr.take().context("stderr")?;
         let child = Reaper(child);
         let logs = Arc::new(Mutex::new(Vec::new()));
-        for stream in [Box::new(stdout) as Box<dyn std::io::Read + Send>, Box::new(stderr)] {
+        for stream in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
             let logs = logs.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -251,7 +297,7 @@ impl Server {
         }
 
         let deadline = Instant::now() + Duration::from_secs(60);
-        let (mut url, mut store_url, mut token) = (None, None, None);
+        let (mut url, mut store_url, mut token) = (None, None, known_token);
         while Instant::now() < deadline && (url.is_none() || token.is_none()) {
             for line in logs.lock().unwrap().iter() {
                 if let Some(rest) = line.split(" serving ").nth(1) {
@@ -278,6 +324,7 @@ impl Server {
             admin_token: token,
             data_dir,
             env,
+            web_root: options.web_root,
             logs,
             _child: child,
         })
@@ -392,18 +439,43 @@ impl Peer {
     pub fn get(&self, bucket: &str, key: &str, kms_key_id: &str, out: &Path) -> Result<Vec<u8>> {
         let context = format!("sealdrop:key={key}");
         self.run(&[
-            "get", "--bucket", bucket, "--key", key, "--out", out.to_str().context("path")?,
-            "--kms-key-id", kms_key_id, "--context", &context,
+            "get",
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            "--out",
+            out.to_str().context("path")?,
+            "--kms-key-id",
+            kms_key_id,
+            "--context",
+            &context,
         ])?;
         Ok(std::fs::read(out)?)
     }
 
     /// Encrypts and uploads `file` as `key` with the official client.
-    pub fn put(&self, bucket: &str, key: &str, kms_key_id: &str, file: &Path, multipart: bool) -> Result<()> {
+    pub fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        kms_key_id: &str,
+        file: &Path,
+        multipart: bool,
+    ) -> Result<()> {
         let context = format!("sealdrop:key={key}");
         let mut args = vec![
-            "put", "--bucket", bucket, "--key", key, "--file", file.to_str().context("path")?,
-            "--kms-key-id", kms_key_id, "--context", &context,
+            "put",
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            "--file",
+            file.to_str().context("path")?,
+            "--kms-key-id",
+            kms_key_id,
+            "--context",
+            &context,
         ];
         if multipart {
             args.push("--multipart");

@@ -61,7 +61,9 @@ fn code(body: &Value) -> &str {
 async fn every_call_needs_a_valid_unrevoked_token() {
     let server = Server::embedded(ServerOptions::default()).unwrap();
     let api = Api::new(&server);
-    let (status, headers, body) = api.call(reqwest::Method::GET, "/api/v1/me", None, None).await;
+    let (status, headers, body) = api
+        .call(reqwest::Method::GET, "/api/v1/me", None, None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&body), "unauthenticated");
     assert_eq!(headers["www-authenticate"], "Bearer");
@@ -86,11 +88,20 @@ async fn every_call_needs_a_valid_unrevoked_token() {
     let (status, _, body) = api
         .call(reqwest::Method::GET, "/api/v1/me", Some(&bob), None)
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked tokens stop working at once");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "revoked tokens stop working at once"
+    );
     assert_eq!(code(&body), "unauthenticated");
 
     // Public endpoints stay public.
-    for path in ["/healthz", "/readyz", "/api/v1/openapi.json", "/api/v1/config"] {
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/v1/openapi.json",
+        "/api/v1/config",
+    ] {
         let (status, _, _) = api.call(reqwest::Method::GET, path, None, None).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
@@ -126,7 +137,10 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
             "/api/v1/uploads/complete",
             json!({"key": key, "upload_id": upload_id, "parts": [{"part_number": 1, "etag": "x"}]}),
         ),
-        ("/api/v1/uploads/abort", json!({"key": key, "upload_id": upload_id})),
+        (
+            "/api/v1/uploads/abort",
+            json!({"key": key, "upload_id": upload_id}),
+        ),
     ] {
         let (status, body) = api.post(path, &alice, body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
@@ -145,7 +159,15 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
 
     // Traversal and malformed names never leave the prefix: 400.
     for name in [
-        "../bob/x", "a/../../bob/x", "a//b", "/abs", "dir/", ".", "tab\there", "nul\u{0}", "",
+        "../bob/x",
+        "a/../../bob/x",
+        "a//b",
+        "/abs",
+        "dir/",
+        ".",
+        "tab\there",
+        "nul\u{0}",
+        "",
     ] {
         let (status, body) = api
             .post(
@@ -222,7 +244,11 @@ async fn bad_requests_get_json_errors() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 
     // Malformed JSON, wrong types, unknown mode: 400.
-    for body in [json!({"name": 1}), json!({"name": "a", "size": -1, "mode": "cse"}), json!({"name": "a", "size": 1, "mode": "rot13"})] {
+    for body in [
+        json!({"name": 1}),
+        json!({"name": "a", "size": -1, "mode": "cse"}),
+        json!({"name": "a", "size": 1, "mode": "rot13"}),
+    ] {
         let (status, body) = api.post("/api/v1/uploads", &token, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(code(&body), "bad_request");
@@ -253,7 +279,11 @@ async fn bad_requests_get_json_errors() {
 
     // Existing name without overwrite: 409.
     let (status, created) = api
-        .post("/api/v1/uploads", &token, json!({"name": "dup", "size": 0, "mode": "sse"}))
+        .post(
+            "/api/v1/uploads",
+            &token,
+            json!({"name": "dup", "size": 0, "mode": "sse"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let request = &created["transfer"]["request"];
@@ -263,7 +293,11 @@ async fn bad_requests_get_json_errors() {
     }
     assert!(put.body("").send().await.unwrap().status().is_success());
     let (status, body) = api
-        .post("/api/v1/uploads", &token, json!({"name": "dup", "size": 0, "mode": "sse"}))
+        .post(
+            "/api/v1/uploads",
+            &token,
+            json!({"name": "dup", "size": 0, "mode": "sse"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&body), "conflict");
@@ -296,7 +330,12 @@ async fn key_operations_are_rate_limited_per_user() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let (status, headers, body) = api
-        .call(reqwest::Method::POST, "/api/v1/uploads", Some(&token), Some(create(9)))
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/uploads",
+            Some(&token),
+            Some(create(9)),
+        )
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(code(&body), "rate_limited");
@@ -314,15 +353,23 @@ async fn key_operations_are_rate_limited_per_user() {
 async fn metrics_and_openapi_are_served() {
     let server = Server::embedded(ServerOptions::default()).unwrap();
     let api = Api::new(&server);
-    api.call(reqwest::Method::GET, "/api/v1/me", Some(&server.admin_token), None)
-        .await;
+    api.call(
+        reqwest::Method::GET,
+        "/api/v1/me",
+        Some(&server.admin_token),
+        None,
+    )
+    .await;
     let metrics = reqwest::get(format!("{}/metrics", server.url))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("sealdrop_http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("sealdrop_http_requests_total"),
+        "{metrics}"
+    );
     assert!(metrics.contains("route=\"/api/v1/me\""));
     assert!(!metrics.contains(&server.admin_token));
     let (status, _, doc) = api

@@ -204,13 +204,18 @@ impl LocalKeyring {
             ContentCipher::CommittingAesGcm,
         )
         .map_err(|_| KeyringError::Randomness)?;
-        let binding = self.binding(&encrypted_data_key, object_key);
-        let description = MaterialDescription::new([
+        let bound = [
             (OBJECT_KEY_CONTEXT_KEY, object_key),
             (KEYRING_ID_ENTRY, self.key_id.as_str()),
-            (BINDING_ENTRY, binding.as_str()),
-        ])
-        .map_err(|_| KeyringError::Binding)?;
+        ];
+        let binding = BASE64.encode(
+            self.binding_mac(&encrypted_data_key, bound.iter().copied())
+                .finalize()
+                .into_bytes(),
+        );
+        let description =
+            MaterialDescription::new(bound.into_iter().chain([(BINDING_ENTRY, binding.as_str())]))
+                .map_err(|_| KeyringError::Binding)?;
         Ok(GeneratedKey {
             data_key,
             encrypted_data_key,
@@ -237,11 +242,15 @@ impl LocalKeyring {
                 });
             }
         }
+        if description.get(OBJECT_KEY_CONTEXT_KEY) != Some(object_key) {
+            return Err(KeyringError::Binding);
+        }
         let stored = description
             .get(BINDING_ENTRY)
             .and_then(|b| BASE64.decode(b).ok())
             .ok_or(KeyringError::Binding)?;
-        self.binding_mac(metadata.encrypted_data_key(), object_key)
+        let bound = description.iter().filter(|(k, _)| *k != BINDING_ENTRY);
+        self.binding_mac(metadata.encrypted_data_key(), bound)
             .verify_slice(&stored)
             .map_err(|_| KeyringError::Binding)?;
         wrap::unwrap_data_key(
@@ -252,22 +261,26 @@ impl LocalKeyring {
         .map_err(|_| KeyringError::Unwrap)
     }
 
-    fn binding_mac(&self, encrypted_data_key: &[u8], object_key: &str) -> Hmac<Sha256> {
+    /// The MAC binding the wrapped key to every other entry of the material
+    /// description (the object key and keyring id among them), in stored order.
+    /// Every field is length-prefixed, so no two inputs share an encoding.
+    fn binding_mac<'a>(
+        &self,
+        encrypted_data_key: &[u8],
+        entries: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(self.binding_key.as_ref())
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        // Length-prefix the first field so (edk, key) pairs cannot collide.
-        mac.update(&(encrypted_data_key.len() as u64).to_be_bytes());
-        mac.update(encrypted_data_key);
-        mac.update(object_key.as_bytes());
+        let mut field = |bytes: &[u8]| {
+            mac.update(&(bytes.len() as u64).to_be_bytes());
+            mac.update(bytes);
+        };
+        field(encrypted_data_key);
+        for (key, value) in entries {
+            field(key.as_bytes());
+            field(value.as_bytes());
+        }
         mac
-    }
-
-    fn binding(&self, encrypted_data_key: &[u8], object_key: &str) -> String {
-        BASE64.encode(
-            self.binding_mac(encrypted_data_key, object_key)
-                .finalize()
-                .into_bytes(),
-        )
     }
 
     /// A new per-object data key for SSE at rest, wrapped with `context` as AAD.
@@ -459,6 +472,25 @@ mod tests {
         .unwrap();
         assert!(matches!(
             kr.unwrap_for_object(&forged, "alice/b.txt"),
+            Err(KeyringError::Binding)
+        ));
+        // Adding an entry to the description is detected too.
+        let mut extra: Vec<(String, String)> = description
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        extra.insert(0, ("extra".into(), "entry".into()));
+        let extended = ContentMetadata::v3(
+            metadata.encrypted_data_key().to_vec(),
+            KeyWrapping::AesGcm {
+                description: MaterialDescription::new(extra).unwrap(),
+            },
+            message_id,
+            commitment,
+        )
+        .unwrap();
+        assert!(matches!(
+            kr.unwrap_for_object(&extended, "alice/a.txt"),
             Err(KeyringError::Binding)
         ));
         // Another keyring is named as such.

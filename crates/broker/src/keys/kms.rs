@@ -104,12 +104,21 @@ fn fatal(failure: Failure) -> KeyError {
     }
 }
 
+/// Every configured key refused the wrapped data key. AWS says
+/// IncorrectKeyException for a blob of another key and InvalidCiphertextException
+/// for a damaged one, but other KMS implementations (moto) answer AccessDenied
+/// for both — so all that is certain is that no trusted key opens it.
 fn no_key_worked(last: Option<String>) -> KeyError {
-    KeyError::Upstream(format!(
-        "KMS could not unwrap the data key with any configured key (kms_key_id, \
-         kms_previous_key_ids): {}",
-        last.unwrap_or_default()
-    ))
+    tracing::warn!(
+        last_error = last.as_deref().unwrap_or(""),
+        "no configured KMS key unwraps a data key"
+    );
+    KeyError::Integrity(
+        "integrity check failed: no configured KMS key can unwrap this object's data key \
+         (its metadata was modified, or it is wrapped by a key this broker is not configured \
+         to use: see kms_previous_key_ids)"
+            .into(),
+    )
 }
 
 impl KmsProvider {

@@ -1,0 +1,358 @@
+//! The `sealdrop` client commands (`put`, `get`, `ls`, `rm`) as a user runs
+//! them: the real binary against `sealdrop serve` (embedded default and moto),
+//! checking output, exit codes, files left behind, and interop of what the CLI
+//! writes with the official S3 Encryption Client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use sealdrop_tests::{Moto, Peer, Server, ServerOptions, content, sealdrop_bin};
+
+const MIB: usize = 1024 * 1024;
+
+/// The outcome of one command.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns the output.
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "failed: {}", self.stderr);
+        self
+    }
+
+    /// Asserts failure with `code`, with exactly one line of reason on stderr
+    /// and no panic.
+    fn fails(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "one line: {:?}",
+            self.stderr
+        );
+        assert!(self.stderr.starts_with("sealdrop: "), "{}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
+}
+
+/// A user at a terminal-less shell: a working directory, a broker and a token.
+struct User {
+    url: String,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+impl User {
+    fn new(url: &str, token: &str) -> User {
+        User {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        let output = tokio::process::Command::new(sealdrop_bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("SEALDROP_URL", &self.url)
+            .env("SEALDROP_TOKEN", &self.token)
+            .env_remove("SEALDROP_LOG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    /// `put`s `bytes` as `name` and returns the key it printed.
+    async fn put(&self, name: &str, bytes: &[u8], extra: &[&str]) -> String {
+        let file = self.write(&format!("in-{}", name.replace('/', "_")), bytes);
+        let mut args = vec!["put", file.to_str().unwrap(), "--name", name];
+        args.extend_from_slice(extra);
+        let run = self.run(&args).await.ok();
+        run.stdout.trim().to_owned()
+    }
+
+    fn entries(&self, dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[tokio::test]
+async fn every_size_round_trips_with_cse_and_sse() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let user = User::new(&server.url, &server.admin_token);
+    let sizes = [0, 1, 16, 17, 5 * MIB - 1, 5 * MIB, 5 * MIB + 1, 23 * MIB];
+    for (mode, flags, label) in [
+        ("cse", &[][..], "CSE V3"),
+        ("sse", &["--sse"][..], "SSE-KMS"),
+    ] {
+        for (i, &size) in sizes.iter().enumerate() {
+            let bytes = content(size, i as u64);
+            let name = format!("{mode}/{size}.bin");
+            let key = user.put(&name, &bytes, flags).await;
+            assert_eq!(key, format!("admin/{name}"));
+
+            let out = user.path(&format!("out-{mode}-{size}"));
+            let run = user
+                .run(&["get", &key, "-o", out.to_str().unwrap()])
+                .await
+                .ok();
+            assert_eq!(std::fs::read(&out).unwrap(), bytes, "{mode} {size}");
+            assert!(
+                run.stderr.contains(&format!("encryption: {label}")),
+                "{}",
+                run.stderr
+            );
+            if mode == "sse" {
+                assert!(
+                    run.stderr.contains("x-amz-server-side-encryption: aws:kms"),
+                    "{}",
+                    run.stderr
+                );
+            }
+        }
+    }
+
+    // The listing shows every object with its size and mode.
+    let listing = user.run(&["ls"]).await.ok().stdout;
+    assert_eq!(listing.lines().count(), 1 + 2 * sizes.len(), "{listing}");
+    assert!(listing.lines().next().unwrap().contains("ENCRYPTION"));
+    let row = listing
+        .lines()
+        .find(|l| l.ends_with("admin/cse/17.bin"))
+        .unwrap();
+    assert!(row.contains("17 B") && row.contains("CSE V3"), "{row}");
+    let row = listing
+        .lines()
+        .find(|l| l.ends_with("admin/sse/24117248.bin"))
+        .unwrap();
+    assert!(
+        row.contains("23.00 MiB") && row.contains("SSE-KMS"),
+        "{row}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&user.run(&["ls", "sse/", "--json"]).await.ok().stdout).unwrap();
+    let objects = json.as_array().unwrap();
+    assert_eq!(objects.len(), sizes.len());
+    assert!(objects.iter().all(|o| o["encryption"]["mode"] == "sse-kms"));
+}
+
+#[tokio::test]
+async fn get_names_refuses_to_overwrite_reports_and_rm_deletes() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let user = User::new(&server.url, &server.admin_token);
+    let key = user.put("docs/report.txt", b"first", &[]).await;
+
+    // Default output: the key's last segment in the current directory.
+    user.run(&["get", &key]).await.ok();
+    assert_eq!(std::fs::read(user.path("report.txt")).unwrap(), b"first");
+
+    user.put("docs/report.txt", b"second", &["--overwrite"])
+        .await;
+    let run = user.run(&["get", &key]).await.fails(1);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(std::fs::read(user.path("report.txt")).unwrap(), b"first");
+    let run = user.run(&["get", &key, "--force", "--json"]).await.ok();
+    assert_eq!(std::fs::read(user.path("report.txt")).unwrap(), b"second");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["mode"], "cse-v3");
+    assert_eq!(report["key"], key.as_str());
+    assert_eq!(report["size"], 6);
+    assert_eq!(report["encryption_context"]["sealdrop:key"], key.as_str());
+
+    // Into a directory, under the default name.
+    std::fs::create_dir(user.path("sub")).unwrap();
+    user.run(&["get", &key, "-o", "sub"]).await.ok();
+    assert_eq!(
+        std::fs::read(user.path("sub/report.txt")).unwrap(),
+        b"second"
+    );
+
+    // Without --overwrite an existing name is a conflict.
+    let file = user.write("again", b"x");
+    user.run(&["put", file.to_str().unwrap(), "--name", "docs/report.txt"])
+        .await
+        .fails(1);
+
+    user.run(&["rm", &key]).await.ok();
+    assert!(!user.run(&["ls"]).await.ok().stdout.contains("report.txt"));
+    user.run(&["get", &key, "-o", "gone"]).await.fails(4);
+    assert!(!user.path("gone").exists());
+}
+
+#[tokio::test]
+async fn a_tampered_object_exits_5_and_leaves_no_file() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let user = User::new(&server.url, &server.admin_token);
+    let s3 = server.store_s3().await.unwrap();
+    let out_dir = user.path("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    // Single PUT and multipart (over the default 16 MiB threshold).
+    for size in [1000, 17 * MIB] {
+        for tamper in ["content", "tag", "message id"] {
+            let key = user
+                .put(&format!("t-{size}"), &content(size, 7), &["--overwrite"])
+                .await;
+            let object = s3
+                .get_object()
+                .bucket("sealdrop")
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            let mut metadata = object.metadata().cloned().unwrap_or_default();
+            let mut body = object.body.collect().await.unwrap().to_vec();
+            match tamper {
+                "content" => body[size / 2] ^= 1,
+                "tag" => *body.last_mut().unwrap() ^= 0x80,
+                _ => {
+                    let id = metadata.get_mut("x-amz-i").unwrap();
+                    let flipped = if id.starts_with('A') { "B" } else { "A" };
+                    id.replace_range(0..1, flipped);
+                }
+            }
+            s3.put_object()
+                .bucket("sealdrop")
+                .key(&key)
+                .set_metadata(Some(metadata))
+                .content_type("application/octet-stream")
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+
+            let out = out_dir.join("x");
+            let run = user
+                .run(&["get", &key, "-o", out.to_str().unwrap()])
+                .await
+                .fails(5);
+            assert!(run.stderr.contains("integrity"), "{tamper}: {}", run.stderr);
+            assert!(
+                user.entries(&out_dir).is_empty(),
+                "{tamper}: {:?}",
+                user.entries(&out_dir)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn failures_exit_with_their_class_and_one_line() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let bob = server.add_user("bob").unwrap();
+    let admin = User::new(&server.url, &server.admin_token);
+    let key = admin.put("private", b"secret", &[]).await;
+
+    let stranger = User::new(&server.url, "sdt_not-a-token");
+    stranger.run(&["ls"]).await.fails(3);
+    let bob = User::new(&server.url, &bob);
+    bob.run(&["get", &key, "-o", "x"]).await.fails(3);
+    bob.run(&["rm", &key]).await.fails(3);
+    assert!(!bob.path("x").exists());
+    admin.run(&["get", "admin/missing"]).await.fails(4);
+    admin.run(&["put", "no-such-file"]).await.fails(1);
+
+    let port = sealdrop_tests::free_port();
+    let offline = User::new(&format!("http://127.0.0.1:{port}"), "t");
+    let run = offline.run(&["ls"]).await.fails(6);
+    assert!(
+        run.stderr.contains("cannot reach the broker"),
+        "{}",
+        run.stderr
+    );
+
+    // Usage errors are clap's: exit 2, with help on how to fix them.
+    let run = admin.run(&["get"]).await;
+    assert_eq!(run.code, 2);
+    let no_url = tokio::process::Command::new(sealdrop_bin())
+        .args(["ls"])
+        .env_remove("SEALDROP_URL")
+        .env("SEALDROP_TOKEN", "t")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(no_url.status.code(), Some(2));
+
+    // Every command documents its flags, environment and exit codes.
+    for command in ["put", "get", "ls", "rm"] {
+        let help = admin.run(&[command, "--help"]).await.ok().stdout;
+        for needle in ["SEALDROP_URL", "SEALDROP_TOKEN", "Exit codes", "integrity"] {
+            assert!(
+                help.contains(needle),
+                "{command} --help lacks {needle}:\n{help}"
+            );
+        }
+        assert!(!help.contains(&server.admin_token));
+    }
+}
+
+#[tokio::test]
+async fn against_aws_apis_the_official_client_reads_what_put_writes() {
+    let moto = Moto::start().unwrap();
+    let kms_key = moto.bucket_and_key("cli-bucket").await.unwrap();
+    let server = Server::aws(&moto, "cli-bucket", &kms_key, ServerOptions::default()).unwrap();
+    let user = User::new(&server.url, &server.admin_token);
+    let peer = Peer::new(&moto);
+    for size in [0, 17, 17 * MIB] {
+        let bytes = content(size, 3);
+        let key = user.put(&format!("aws-{size}"), &bytes, &[]).await;
+        let out = user.path(&format!("out-{size}"));
+        user.run(&["get", &key, "-o", out.to_str().unwrap()])
+            .await
+            .ok();
+        assert_eq!(std::fs::read(&out).unwrap(), bytes);
+        let official = peer
+            .get(
+                "cli-bucket",
+                &key,
+                &kms_key,
+                &user.path(&format!("peer-{size}")),
+            )
+            .unwrap();
+        assert_eq!(
+            official, bytes,
+            "the official S3EC decrypts the CLI's {size} bytes"
+        );
+
+        let key = user
+            .put(&format!("aws-sse-{size}"), &bytes, &["--sse"])
+            .await;
+        let out = user.path(&format!("out-sse-{size}"));
+        let run = user
+            .run(&["get", &key, "-o", out.to_str().unwrap()])
+            .await
+            .ok();
+        assert_eq!(std::fs::read(&out).unwrap(), bytes);
+        assert!(run.stderr.contains("SSE-KMS"), "{}", run.stderr);
+    }
+}
