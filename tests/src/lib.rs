@@ -231,15 +231,24 @@ impl Server {
     /// Stops this server and starts it again on the same data directory and
     /// configuration (the admin token is not printed again, so it is kept).
     pub fn restart(self) -> Result<Server> {
+        self.restart_with(Vec::new())
+    }
+
+    /// Like [`Server::restart`], with some environment variables changed.
+    pub fn restart_with(self, changes: Vec<(String, String)>) -> Result<Server> {
         let Server {
             data_dir,
-            env,
+            mut env,
             admin_token,
             web_root,
             _child,
             ..
         } = self;
         drop(_child);
+        for (name, value) in changes {
+            env.retain(|(k, _)| *k != name);
+            env.push((name, value));
+        }
         let options = ServerOptions {
             env: Vec::new(),
             web_root,
