@@ -25,7 +25,10 @@ impl Objects<'_> {
             .key(key)
             .content_type("text/x-report")
             .set_metadata(Some(
-                metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                metadata
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             ))
             .body(ByteStream::from(body.to_vec()))
             .send()
@@ -33,8 +36,23 @@ impl Objects<'_> {
             .unwrap();
     }
 
-    async fn state(&self, key: &str) -> (Option<String>, HashMap<String, String>, Option<String>, Vec<u8>) {
-        let out = self.s3.get_object().bucket(self.bucket).key(key).send().await.unwrap();
+    async fn state(
+        &self,
+        key: &str,
+    ) -> (
+        Option<String>,
+        HashMap<String, String>,
+        Option<String>,
+        Vec<u8>,
+    ) {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
         let sse = out.server_side_encryption().map(|s| s.as_str().to_owned());
         let metadata = out.metadata().cloned().unwrap_or_default();
         let content_type = out.content_type().map(str::to_owned);
@@ -46,48 +64,93 @@ impl Objects<'_> {
 /// bucket-encryption set → plain uploads are SSE-KMS; encrypt-existing turns
 /// plaintext objects into SSE-KMS objects with identical content and metadata,
 /// leaves client-side encrypted ones alone, and a second run changes nothing.
-async fn default_encryption_and_encrypt_existing(server: &Server, s3: &aws_sdk_s3::Client, bucket: &str, kms_key: &str) {
+async fn default_encryption_and_encrypt_existing(
+    server: &Server,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    kms_key: &str,
+) {
     let objects = Objects { s3, bucket };
     let client = server.client(&server.admin_token);
     let cse = client
-        .upload_reader(&b"client-side"[..], 11, "cse.txt", Mode::Cse, false, NoProgress)
+        .upload_reader(
+            &b"client-side"[..],
+            11,
+            "cse.txt",
+            Mode::Cse,
+            false,
+            NoProgress,
+        )
         .await
         .unwrap();
     let plain: Vec<(String, Vec<u8>)> = (0..5)
-        .map(|i| (format!("admin/old/report-{i}.txt"), content(1000 + i, i as u64)))
+        .map(|i| {
+            (
+                format!("admin/old/report-{i}.txt"),
+                content(1000 + i, i as u64),
+            )
+        })
         .collect();
     for (key, body) in &plain {
-        objects.put_plain(key, body, &[("department", "finance"), ("origin", key)]).await;
+        objects
+            .put_plain(key, body, &[("department", "finance"), ("origin", key)])
+            .await;
         assert_eq!(objects.state(key).await.0, None);
     }
 
     let out = server.admin(&["encrypt-existing", "--dry-run"]).unwrap();
     assert!(out.contains("5  would encrypt with SSE-KMS"), "{out}");
-    assert_eq!(objects.state(&plain[0].0).await.0, None, "dry run changes nothing");
+    assert_eq!(
+        objects.state(&plain[0].0).await.0,
+        None,
+        "dry run changes nothing"
+    );
 
-    let out = server.admin(&["bucket-encryption", "set", "--kms-key", kms_key]).unwrap();
+    let out = server
+        .admin(&["bucket-encryption", "set", "--kms-key", kms_key])
+        .unwrap();
     assert!(out.contains("SSE-KMS"), "{out}");
     let out = server.admin(&["bucket-encryption", "get"]).unwrap();
     assert!(out.contains("aws:kms") && out.contains(kms_key), "{out}");
-    objects.put_plain("admin/new.txt", b"after default", &[]).await;
-    assert_eq!(objects.state("admin/new.txt").await.0.as_deref(), Some("aws:kms"));
+    objects
+        .put_plain("admin/new.txt", b"after default", &[])
+        .await;
+    assert_eq!(
+        objects.state("admin/new.txt").await.0.as_deref(),
+        Some("aws:kms")
+    );
 
-    let out = server.admin(&["encrypt-existing", "--prefix", "admin/old/"]).unwrap();
+    let out = server
+        .admin(&["encrypt-existing", "--prefix", "admin/old/"])
+        .unwrap();
     assert!(out.contains("5  encrypted with SSE-KMS"), "{out}");
     for (key, body) in &plain {
         let (sse, metadata, content_type, stored) = objects.state(key).await;
         assert_eq!(sse.as_deref(), Some("aws:kms"), "{key}");
         assert_eq!(&stored, body, "identical content");
-        assert_eq!(metadata.get("department").map(String::as_str), Some("finance"));
+        assert_eq!(
+            metadata.get("department").map(String::as_str),
+            Some("finance")
+        );
         assert_eq!(metadata.get("origin"), Some(key));
         assert_eq!(content_type.as_deref(), Some("text/x-report"));
     }
     let before = objects.state(&cse).await;
     let out = server.admin(&["encrypt-existing"]).unwrap();
-    assert!(!out.contains("encrypted with SSE-KMS"), "second run changes nothing: {out}");
+    assert!(
+        !out.contains("encrypted with SSE-KMS"),
+        "second run changes nothing: {out}"
+    );
     assert!(out.contains("already SSE-KMS"), "{out}");
-    assert!(out.contains("1  client-side encrypted (left as is)"), "{out}");
-    assert_eq!(objects.state(&cse).await, before, "client-side objects untouched");
+    assert!(
+        out.contains("1  client-side encrypted (left as is)"),
+        "{out}"
+    );
+    assert_eq!(
+        objects.state(&cse).await,
+        before,
+        "client-side objects untouched"
+    );
 
     let out = server.admin(&["bucket-encryption", "clear"]).unwrap();
     assert!(out.contains("removed"), "{out}");
@@ -104,7 +167,12 @@ async fn moto_bucket_encryption_and_encrypt_existing() {
 #[tokio::test]
 async fn embedded_bucket_encryption_and_encrypt_existing() {
     let server = Server::embedded(ServerOptions::default()).unwrap();
-    let key_id = server.client(&server.admin_token).me().await.unwrap().kms_key_id;
+    let key_id = server
+        .client(&server.admin_token)
+        .me()
+        .await
+        .unwrap()
+        .kms_key_id;
     let s3 = server.store_s3().await.unwrap();
     default_encryption_and_encrypt_existing(&server, &s3, "sealdrop", &key_id).await;
 }
@@ -117,12 +185,22 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
     let server = Server::aws(&moto, BUCKET, &old_key, ServerOptions::default()).unwrap();
     let client = server.client(&server.admin_token);
     let s3 = moto.s3().await;
-    let objects = Objects { s3: &s3, bucket: BUCKET };
+    let objects = Objects {
+        s3: &s3,
+        bucket: BUCKET,
+    };
     let mut keys = Vec::new();
     for (i, size) in [0usize, 17, 70_000].into_iter().enumerate() {
         let data = content(size, i as u64);
         let key = client
-            .upload_reader(&data[..], size as u64, &format!("r{i}.bin"), Mode::Cse, false, NoProgress)
+            .upload_reader(
+                &data[..],
+                size as u64,
+                &format!("r{i}.bin"),
+                Mode::Cse,
+                false,
+                NoProgress,
+            )
             .await
             .unwrap();
         keys.push((key, data));
@@ -131,7 +209,8 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
         .upload_reader(&b"sse"[..], 3, "sse.bin", Mode::Sse, false, NoProgress)
         .await
         .unwrap();
-    let before: Vec<_> = futures::future::join_all(keys.iter().map(|(k, _)| objects.state(k))).await;
+    let before: Vec<_> =
+        futures::future::join_all(keys.iter().map(|(k, _)| objects.state(k))).await;
 
     // The operator's order: new key primary, old key still allowed, then rotate.
     let server = server
@@ -140,28 +219,42 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
             ("SEALDROP_KMS_PREVIOUS_KEY_IDS".into(), old_key.clone()),
         ])
         .unwrap();
-    let out = server.admin(&["rotate", "--to-key", &new_key, "--dry-run"]).unwrap();
+    let out = server
+        .admin(&["rotate", "--to-key", &new_key, "--dry-run"])
+        .unwrap();
     assert!(out.contains("3  would rotate"), "{out}");
     let out = server.admin(&["rotate", "--to-key", &new_key]).unwrap();
-    assert!(out.contains("rotated (verified)") && out.contains("not client-side encrypted"), "{out}");
+    assert!(
+        out.contains("rotated (verified)") && out.contains("not client-side encrypted"),
+        "{out}"
+    );
 
     for ((key, _), (_, old_metadata, old_type, old_body)) in keys.iter().zip(&before) {
         let (_, metadata, content_type, body) = objects.state(key).await;
         assert_eq!(&body, old_body, "content bytes unchanged: {key}");
         assert_eq!(&content_type, old_type);
-        assert_ne!(metadata["x-amz-3"], old_metadata["x-amz-3"], "data key re-wrapped");
+        assert_ne!(
+            metadata["x-amz-3"], old_metadata["x-amz-3"],
+            "data key re-wrapped"
+        );
         for field in ["x-amz-c", "x-amz-d", "x-amz-i", "x-amz-t", "x-amz-w"] {
             assert_eq!(metadata[field], old_metadata[field], "{field} unchanged");
         }
         assert!(metadata["sealdrop-kms-key-id"].contains(&new_key));
     }
     let out = server.admin(&["rotate", "--to-key", &new_key]).unwrap();
-    assert!(out.contains("3  already under the target key") && !out.contains("  rotated"), "idempotent: {out}");
+    assert!(
+        out.contains("3  already under the target key") && !out.contains("  rotated"),
+        "idempotent: {out}"
+    );
 
     // The old key is no longer needed: sealdrop and the official client decrypt
     // with the new key alone.
     let server = server
-        .restart_with(vec![("SEALDROP_KMS_PREVIOUS_KEY_IDS".into(), String::new())])
+        .restart_with(vec![(
+            "SEALDROP_KMS_PREVIOUS_KEY_IDS".into(),
+            String::new(),
+        )])
         .unwrap();
     let client = server.client(&server.admin_token);
     let dir = tempfile::tempdir().unwrap();
@@ -170,13 +263,24 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
         let out = dir.path().join(format!("ours-{i}"));
         client.download_to(key, &out, NoProgress).await.unwrap();
         assert_eq!(&std::fs::read(&out).unwrap(), data);
-        let theirs = peer.get(BUCKET, key, &new_key, &dir.path().join(format!("theirs-{i}"))).unwrap();
+        let theirs = peer
+            .get(
+                BUCKET,
+                key,
+                &new_key,
+                &dir.path().join(format!("theirs-{i}")),
+            )
+            .unwrap();
         assert_eq!(&theirs, data, "official client with the new key");
         assert!(
-            peer.get(BUCKET, key, &old_key, &dir.path().join("old")).is_err(),
+            peer.get(BUCKET, key, &old_key, &dir.path().join("old"))
+                .is_err(),
             "the old key no longer opens {key}"
         );
     }
     let out = dir.path().join("sse");
-    client.download_to(&sse_key, &out, NoProgress).await.unwrap();
+    client
+        .download_to(&sse_key, &out, NoProgress)
+        .await
+        .unwrap();
 }

@@ -9,7 +9,10 @@ pub fn run(env: &Env, args: &[String]) -> Result<()> {
     let what = args.first().map(String::as_str).unwrap_or("all");
     match what {
         "envelope" | "all" => step("bench: native envelope vs one-shot aes-gcm", || {
-            run_cmd(env.cargo().args(["bench", "-p", "sealdrop-envelope", "--bench", "stream"]))
+            run_cmd(
+                env.cargo()
+                    .args(["bench", "-p", "sealdrop-envelope", "--bench", "stream"]),
+            )
         }),
         other => bail!("unknown benchmark {other:?} (try: envelope, all)"),
     }

@@ -126,27 +126,31 @@ fn test(args: &[String]) -> Result<()> {
     if quick {
         tests.env("SEALDROP_SKIP_BROWSER_TESTS", "1");
     }
-    step("tests (native: unit, property, integration, end-to-end)", || {
-        run_cmd(&mut tests)
-    })?;
+    step(
+        "tests (native: unit, property, integration, end-to-end)",
+        || run_cmd(&mut tests),
+    )?;
     if quick {
         return Ok(());
     }
-    step("envelope tests in headless Chromium (wasm-bindgen-test)", || {
-        run_cmd(
-            env.cargo()
-                .args([
-                    "test",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "-p",
-                    "sealdrop-envelope",
-                    "-p",
-                    "sealdrop-web",
-                ])
-                .env("CHROMEDRIVER", &env.chromedriver),
-        )
-    })?;
+    step(
+        "envelope tests in headless Chromium (wasm-bindgen-test)",
+        || {
+            run_cmd(
+                env.cargo()
+                    .args([
+                        "test",
+                        "--target",
+                        "wasm32-unknown-unknown",
+                        "-p",
+                        "sealdrop-envelope",
+                        "-p",
+                        "sealdrop-web",
+                    ])
+                    .env("CHROMEDRIVER", &env.chromedriver),
+            )
+        },
+    )?;
     step("fuzz the metadata parser (libFuzzer, 30 s)", || {
         fuzz(&env, &root, 30)
     })?;
@@ -194,7 +198,10 @@ fn fuzz(env: &Env, root: &Path, seconds: u32) -> Result<()> {
 }
 
 fn host_triple() -> Result<String> {
-    let out = Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .context("running rustc -vV")?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
@@ -210,7 +217,13 @@ fn run_app(args: &[String]) -> Result<()> {
     })?;
     let args: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
     let binary = env.target_dir.join("release/sealdrop");
-    println!("\n==> sealdrop serve {}", args.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" "));
+    println!(
+        "\n==> sealdrop serve {}",
+        args.iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let status = Command::new(&binary)
         .arg("serve")
         .arg("--web-root")

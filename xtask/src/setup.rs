@@ -44,8 +44,7 @@ impl Env {
         let target_dir = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| cache.join("target"));
-        std::fs::create_dir_all(&cache)
-            .with_context(|| format!("creating {}", cache.display()))?;
+        std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
         Ok(Env {
             tools_bin: cache.join("tools/bin"),
             venv: cache.join("venv"),
@@ -60,18 +59,23 @@ impl Env {
     /// Everything the tests need.
     pub fn prepare() -> Result<Env> {
         let env = Self::locate()?;
-        step("setup: Rust wasm target, Trunk, wasm-bindgen", || env.web_toolchain())?;
-        step("setup: Chromium and ChromeDriver", || env.chromium())?;
-        step("setup: Python venv (moto, official S3 Encryption Client)", || {
-            env.python()
+        step("setup: Rust wasm target, Trunk, wasm-bindgen", || {
+            env.web_toolchain()
         })?;
+        step("setup: Chromium and ChromeDriver", || env.chromium())?;
+        step(
+            "setup: Python venv (moto, official S3 Encryption Client)",
+            || env.python(),
+        )?;
         Ok(env)
     }
 
     /// What running the app needs: the web toolchain only.
     pub fn prepare_for_run() -> Result<Env> {
         let env = Self::locate()?;
-        step("setup: Rust wasm target, Trunk, wasm-bindgen", || env.web_toolchain())?;
+        step("setup: Rust wasm target, Trunk, wasm-bindgen", || {
+            env.web_toolchain()
+        })?;
         Ok(env)
     }
 
@@ -120,7 +124,13 @@ impl Env {
         Ok(())
     }
 
-    fn cargo_install(&self, package: &str, version: &str, binary: &str, extra: &[&str]) -> Result<()> {
+    fn cargo_install(
+        &self,
+        package: &str,
+        version: &str,
+        binary: &str,
+        extra: &[&str],
+    ) -> Result<()> {
         let installed = Command::new(self.tools_bin.join(binary))
             .arg("--version")
             .output()
@@ -151,7 +161,13 @@ impl Env {
         let install = || {
             run_cmd(
                 Command::new("apt-get")
-                    .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+                    .args([
+                        "install",
+                        "-y",
+                        "--no-install-recommends",
+                        "chromium",
+                        "chromium-driver",
+                    ])
                     .env("DEBIAN_FRONTEND", "noninteractive"),
             )
         };
@@ -192,14 +208,13 @@ fn wasm_bindgen_version(root: &Path) -> Result<String> {
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == "name = \"wasm-bindgen\"" {
-            if let Some(version) = lines
+        if line == "name = \"wasm-bindgen\""
+            && let Some(version) = lines
                 .next()
                 .and_then(|l| l.strip_prefix("version = \""))
                 .and_then(|l| l.strip_suffix('"'))
-            {
-                return Ok(version.to_owned());
-            }
+        {
+            return Ok(version.to_owned());
         }
     }
     bail!("wasm-bindgen is not in Cargo.lock")

@@ -174,7 +174,10 @@ impl Client {
     }
 
     /// `GET /api/v1/objects`: one page of the user's objects.
-    pub async fn list_objects(&self, query: &ListObjectsQuery) -> Result<ListObjectsResponse, Error> {
+    pub async fn list_objects(
+        &self,
+        query: &ListObjectsQuery,
+    ) -> Result<ListObjectsResponse, Error> {
         self.call(Idempotence::Idempotent, Method::GET, routes::OBJECTS, |r| {
             r.query(query)
         })
@@ -360,9 +363,15 @@ mod tests {
     #[test]
     fn rejects_unusable_configuration() {
         assert!(matches!(Client::new("ftp://x", "t"), Err(Error::Config(_))));
-        assert!(matches!(Client::new("not a url", "t"), Err(Error::Config(_))));
+        assert!(matches!(
+            Client::new("not a url", "t"),
+            Err(Error::Config(_))
+        ));
         assert!(matches!(Client::new("http://x", ""), Err(Error::Config(_))));
-        assert!(matches!(Client::new("http://x", "a\nb"), Err(Error::Config(_))));
+        assert!(matches!(
+            Client::new("http://x", "a\nb"),
+            Err(Error::Config(_))
+        ));
         let client = Client::new("http://127.0.0.1:9/prefix/", "t").unwrap();
         assert_eq!(&*client.base, "http://127.0.0.1:9/prefix");
         // The token never shows in debug output.
@@ -377,7 +386,11 @@ mod tests {
             None,
         );
         assert_eq!(err.code(), Some(sealdrop_api::ErrorCode::NotFound));
-        let err = api_error(StatusCode::BAD_GATEWAY, b"<html>\n  bad gateway </html>", None);
+        let err = api_error(
+            StatusCode::BAD_GATEWAY,
+            b"<html>\n  bad gateway </html>",
+            None,
+        );
         assert_eq!(
             err.to_string(),
             "the broker answered HTTP 502 without an API error body: <html> bad gateway </html>"

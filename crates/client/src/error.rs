@@ -72,7 +72,10 @@ pub enum Error {
         after: Duration,
     },
     /// Storage refused a presigned request.
-    #[error("storage answered HTTP {status} to {operation}{}", storage_detail(detail))]
+    #[error(
+        "storage answered HTTP {status} to {operation}{}",
+        storage_detail(detail)
+    )]
     Storage {
         /// HTTP status.
         status: u16,
@@ -251,6 +254,18 @@ impl From<PartError> for Error {
     fn from(err: PartError) -> Self {
         Error::Protocol(format!("unusable multipart layout: {err}"))
     }
+}
+
+/// An error with its causes, on one line (`a: b: c`), for log messages.
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
 }
 
 fn kind_of_status(status: u16) -> ErrorKind {

@@ -38,8 +38,9 @@ fn build(http: &reqwest::Client, request: &PresignedRequest) -> Result<RequestBu
     for (name, value) in &request.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Protocol(format!("presigned header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::Protocol(format!("presigned header {name} has an invalid value")))?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Error::Protocol(format!("presigned header {name} has an invalid value"))
+        })?;
         headers.insert(name, value);
     }
     Ok(http.request(method, url).headers(headers))

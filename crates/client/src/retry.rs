@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, with_causes};
 
 /// How often and how patiently a failed request is repeated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,14 +43,6 @@ pub(crate) enum Idempotence {
 }
 
 impl RetryPolicy {
-    /// No retries at all.
-    pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        }
-    }
-
     /// The delay before retry number `retry` (0-based): uniform in
     /// `[0, min(max_delay, base_delay · 2^retry)]`.
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
@@ -100,10 +92,13 @@ impl RetryPolicy {
                 .retry_after()
                 .map(|d| d.min(self.max_delay))
                 .unwrap_or_else(|| self.backoff(number));
-            tracing::warn!(
-                "{what} failed (attempt {} of {}), retrying in {delay:.1?}: {err}",
+            // Info, not warn: a retry that succeeds is no news, and one that
+            // fails ends in the error the caller reports.
+            tracing::info!(
+                "{what} failed (attempt {} of {}), retrying in {delay:.1?}: {}",
                 number + 1,
-                self.max_attempts
+                self.max_attempts,
+                with_causes(&err)
             );
             tokio::time::sleep(delay).await;
             number += 1;

@@ -35,10 +35,7 @@ impl StagedFile {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
             )
         })?;
-        let dir = match destination.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
+        let dir = directory_of(destination);
         let suffix = getrandom::u64()
             .map_err(|e| Error::io("cannot name a temporary file", std::io::Error::other(e)))?;
         let path = dir.join(format!(
@@ -50,7 +47,10 @@ impl StagedFile {
         #[cfg(unix)]
         options.mode(0o600);
         let file = options.open(&path).await.map_err(|e| {
-            Error::io(format!("cannot create a temporary file in {}", dir.display()), e)
+            Error::io(
+                format!("cannot create a temporary file in {}", dir.display()),
+                e,
+            )
         })?;
         Ok(StagedFile {
             writer: BufWriter::with_capacity(WRITE_BUFFER, file),
@@ -69,7 +69,10 @@ impl StagedFile {
     /// existing file, or failing with [`Error::DestinationExists`] if
     /// `replace` is false (checked atomically, by linking).
     pub(crate) async fn publish(self, destination: &Path, replace: bool) -> Result<(), Error> {
-        let StagedFile { mut writer, mut temp } = self;
+        let StagedFile {
+            mut writer,
+            mut temp,
+        } = self;
         writer
             .flush()
             .await
@@ -95,10 +98,7 @@ impl StagedFile {
                     return Err(Error::DestinationExists(destination.to_owned()));
                 }
                 Err(e) => {
-                    return Err(Error::io(
-                        format!("cannot move the download to {shown}"),
-                        e,
-                    ));
+                    return Err(Error::io(format!("cannot move the download to {shown}"), e));
                 }
             }
             // Dropping `temp` removes the staging name; the content stays linked.
@@ -110,22 +110,20 @@ impl StagedFile {
 
 /// Makes a rename durable. Best effort: not every platform can open directories.
 async fn sync_directory(destination: &Path) {
-    let dir = match destination.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(dir).await
-        && let Err(err) = dir.sync_all().await
+    let dir = directory_of(destination);
+    if let Ok(handle) = File::open(dir).await
+        && let Err(err) = handle.sync_all().await
     {
-        tracing::debug!("could not sync directory {}: {err}", dir_name(destination));
+        tracing::debug!("could not sync directory {}: {err}", dir.display());
     }
 }
 
-fn dir_name(destination: &Path) -> String {
-    destination
-        .parent()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| ".".into())
+/// The directory a path names a file in (`.` for a bare file name).
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// Deletes the temporary file on drop unless it was moved away.
@@ -182,7 +180,10 @@ mod tests {
         assert_eq!(names_in(dir.path()).len(), 1);
         assert!(!destination.exists());
         drop(staged);
-        assert!(names_in(dir.path()).is_empty(), "a dropped download leaves nothing");
+        assert!(
+            names_in(dir.path()).is_empty(),
+            "a dropped download leaves nothing"
+        );
 
         let mut staged = StagedFile::beside(&destination).await.unwrap();
         staged.write(b"complete").await.unwrap();
@@ -192,7 +193,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&destination).unwrap().permissions().mode();
+            let mode = std::fs::metadata(&destination)
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -1,30 +1,339 @@
-//! Client commands (`put`, `get`, `ls`, `rm`): placeholder, being written.
+//! The client commands (`put`, `get`, `ls`, `rm`): the broker API and
+//! presigned transfers through `sealdrop-client`, as the browser app uses them.
 
-use anyhow::{Result, bail};
+mod format;
+mod terminal;
 
-#[derive(clap::Args, Debug)]
-pub struct PutArgs {}
-#[derive(clap::Args, Debug)]
-pub struct GetArgs {}
-#[derive(clap::Args, Debug)]
-pub struct LsArgs {}
-#[derive(clap::Args, Debug)]
-pub struct RmArgs {}
+use std::future::Future;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 
-pub async fn put(_: PutArgs) -> Result<()> {
-    bail!("not yet implemented")
-}
-pub async fn get(_: GetArgs) -> Result<()> {
-    bail!("not yet implemented")
-}
-pub async fn ls(_: LsArgs) -> Result<()> {
-    bail!("not yet implemented")
-}
-pub async fn rm(_: RmArgs) -> Result<()> {
-    bail!("not yet implemented")
+use anyhow::{Context, Result, bail};
+use sealdrop_client::api::{ListObjectsQuery, Mode};
+use sealdrop_client::{Client, ErrorKind};
+
+use terminal::Bar;
+
+/// Shown after every client command's options.
+const EXIT_CODES: &str = "\
+Exit codes: 0 success, 1 other failure, 2 usage error, 3 authentication or permission
+denied (401/403), 4 not found, 5 integrity failure (the object was modified or
+corrupted), 6 broker or storage unreachable (connection failure, 502/503), 130 interrupted.";
+
+/// The broker to talk to and the user to act as.
+#[derive(clap::Args, Debug)]
+pub struct BrokerArgs {
+    /// Base URL of the sealdrop broker, e.g. https://files.example.com.
+    #[arg(long, env = "SEALDROP_URL", value_name = "URL")]
+    url: String,
+    /// API token of the user (prefer the environment variable: command-line
+    /// arguments are visible to other local users).
+    #[arg(
+        long,
+        env = "SEALDROP_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: String,
 }
 
-/// The process exit code for an error (1 unless a more specific one applies).
-pub fn exit_code(_err: &anyhow::Error) -> u8 {
-    1
+impl BrokerArgs {
+    fn connect(&self) -> Result<Client> {
+        Ok(Client::new(&self.url, &self.token)?)
+    }
+}
+
+/// Upload a file. Prints the object key on stdout.
+///
+/// By default the file is encrypted here, before it leaves the machine, in the
+/// S3 Encryption Client V3 format with a fresh KMS data key; storage only sees
+/// ciphertext. With --sse it is sent over TLS as is and storage encrypts it
+/// with the KMS key (SSE-KMS). Large files go as a multipart upload; an
+/// interrupted or failed upload is aborted and leaves no object.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_CODES)]
+pub struct PutArgs {
+    /// The file to upload.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Object name under your prefix (may contain `/`); default: the file's name.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Let storage encrypt (SSE-KMS) instead of encrypting on this machine.
+    #[arg(long)]
+    sse: bool,
+    /// Replace an existing object of the same name.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+}
+
+/// Download an object.
+///
+/// Client-side encrypted objects are decrypted on this machine into a
+/// temporary file next to the output, which is renamed to the output name only
+/// after the whole object authenticated: a modified or corrupted object fails
+/// (exit code 5) and leaves no file. Reports the encryption mode, KMS key and
+/// the server-side-encryption header storage answered with on stderr (on stdout
+/// as JSON with --json). The file is created readable by you only.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_CODES)]
+pub struct GetArgs {
+    /// The object key, as `put` prints it and `ls` lists it (`<user>/<name>`).
+    #[arg(value_name = "KEY")]
+    key: String,
+    /// Output file, or a directory to write into; default: the last segment of
+    /// the key, in the current directory.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print the download report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+}
+
+/// List your objects: size, date, encryption mode (CSE V3, CSE V2, SSE-KMS,
+/// none, invalid) and key.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_CODES)]
+pub struct LsArgs {
+    /// Only names starting with this, relative to your prefix (e.g. `reports/`).
+    #[arg(value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// Print the objects as a JSON array (with all details) on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+}
+
+/// Delete an object.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_CODES)]
+pub struct RmArgs {
+    /// The object key (`<user>/<name>`).
+    #[arg(value_name = "KEY")]
+    key: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
+}
+
+/// The user pressed Ctrl-C; the transfer was stopped and cleaned up.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+struct Interrupted;
+
+pub async fn put(args: PutArgs) -> Result<()> {
+    init_logging();
+    let client = args.broker.connect()?;
+    let name = match args.name {
+        Some(name) => name,
+        None => args
+            .file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "{} has no usable file name; give one with --name",
+                    args.file.display()
+                )
+            })?,
+    };
+    let mode = if args.sse { Mode::Sse } else { Mode::Cse };
+    let bar = Bar::new(&name);
+    let upload = client.upload_file(&args.file, &name, mode, args.overwrite, bar.clone());
+    let result = until_interrupted(upload).await;
+    bar.clear();
+    if result.is_err() {
+        // A multipart upload dropped by Ctrl-C scheduled its abort: let it run.
+        client.finish_pending_aborts().await;
+    }
+    let key = result??;
+    println!("{key}");
+    Ok(())
+}
+
+pub async fn get(args: GetArgs) -> Result<()> {
+    init_logging();
+    let client = args.broker.connect()?;
+    let output = output_path(&args.key, args.output.as_deref())?;
+    let bar = Bar::new(&args.key);
+    let download = async {
+        if args.force {
+            client.download_to(&args.key, &output, bar.clone()).await
+        } else {
+            client
+                .download_to_new_file(&args.key, &output, bar.clone())
+                .await
+        }
+    };
+    let result = until_interrupted(download).await;
+    bar.clear();
+    let report = result?.map_err(|err| match err {
+        sealdrop_client::Error::DestinationExists(path) => {
+            anyhow::anyhow!("{} exists; use --force to replace it", path.display())
+        }
+        err => err.into(),
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        eprintln!("{}", format::download_summary(&report));
+    }
+    Ok(())
+}
+
+pub async fn ls(args: LsArgs) -> Result<()> {
+    init_logging();
+    let client = args.broker.connect()?;
+    if args.json {
+        let objects = client.list_all(args.prefix.as_deref()).await?;
+        println!("{}", serde_json::to_string_pretty(&objects)?);
+        return Ok(());
+    }
+    // Page by page, so a long listing starts printing at once.
+    let mut query = ListObjectsQuery {
+        prefix: args.prefix,
+        ..ListObjectsQuery::default()
+    };
+    let mut header = Some(format::LISTING_HEADER);
+    loop {
+        let page = client.list_objects(&query).await?;
+        if let Some(header) = header.take() {
+            println!("{header}");
+        }
+        for object in &page.objects {
+            println!("{}", format::listing_row(object));
+        }
+        match page.next_cursor {
+            Some(cursor) if query.cursor.as_ref() != Some(&cursor) => query.cursor = Some(cursor),
+            Some(_) => bail!("the broker repeated a listing cursor"),
+            None => return Ok(()),
+        }
+    }
+}
+
+pub async fn rm(args: RmArgs) -> Result<()> {
+    init_logging();
+    let client = args.broker.connect()?;
+    client.delete_object(&args.key).await?;
+    Ok(())
+}
+
+/// The process exit code for an error (see [`EXIT_CODES`]).
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<Interrupted>().is_some() {
+        return 130;
+    }
+    let kind = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<sealdrop_client::Error>())
+        .map(sealdrop_client::Error::kind);
+    match kind {
+        Some(ErrorKind::Unauthenticated | ErrorKind::Forbidden) => 3,
+        Some(ErrorKind::NotFound) => 4,
+        Some(ErrorKind::Integrity) => 5,
+        Some(ErrorKind::Unreachable) => 6,
+        Some(ErrorKind::Conflict | ErrorKind::Other) | None => 1,
+    }
+}
+
+/// Runs a transfer until it ends or the user presses Ctrl-C. On Ctrl-C the
+/// transfer's future is dropped, which deletes a partial download and
+/// schedules the abort of a multipart upload.
+async fn until_interrupted<T>(transfer: impl Future<Output = T>) -> Result<T> {
+    tokio::select! {
+        done = transfer => Ok(done),
+        _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
+    }
+}
+
+/// Where `get` writes: `-o FILE`, `-o DIR/<last segment>`, or `./<last segment>`.
+fn output_path(key: &str, output: Option<&Path>) -> Result<PathBuf> {
+    let default_name = || {
+        key.rsplit('/')
+            .next()
+            .filter(|name| !name.is_empty() && *name != "." && *name != "..")
+            .with_context(|| format!("{key:?} does not end in a file name; give one with -o"))
+    };
+    Ok(match output {
+        Some(dir) if dir.is_dir() => dir.join(default_name()?),
+        Some(file) => file.to_owned(),
+        None => PathBuf::from(default_name()?),
+    })
+}
+
+/// Warnings (retries, failed cleanups) on stderr; `SEALDROP_LOG` (e.g.
+/// `debug`) shows more.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALDROP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Fails only if a subscriber is already set, which is then used instead.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_defaults_to_the_last_key_segment() {
+        assert_eq!(
+            output_path("alice/reports/q3.pdf", None).unwrap(),
+            PathBuf::from("q3.pdf")
+        );
+        assert_eq!(
+            output_path("alice/a", Some(Path::new("out.bin"))).unwrap(),
+            PathBuf::from("out.bin")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            output_path("alice/a.txt", Some(dir.path())).unwrap(),
+            dir.path().join("a.txt")
+        );
+        assert!(output_path("alice/dir/", None).is_err());
+        assert!(output_path("alice/..", None).is_err());
+    }
+
+    #[test]
+    fn exit_codes_follow_the_error_kind() {
+        let api = |status, code| sealdrop_client::Error::Api {
+            status,
+            code,
+            message: "m".into(),
+            retry_after: None,
+        };
+        use sealdrop_client::api::ErrorCode;
+        let code = |err: sealdrop_client::Error| exit_code(&anyhow::Error::from(err));
+        assert_eq!(code(api(401, ErrorCode::Unauthenticated)), 3);
+        assert_eq!(code(api(403, ErrorCode::Forbidden)), 3);
+        assert_eq!(code(api(404, ErrorCode::NotFound)), 4);
+        assert_eq!(code(api(422, ErrorCode::IntegrityError)), 5);
+        assert_eq!(code(api(503, ErrorCode::Unavailable)), 6);
+        assert_eq!(code(api(502, ErrorCode::UpstreamError)), 6);
+        assert_eq!(code(api(409, ErrorCode::Conflict)), 1);
+        assert_eq!(
+            code(sealdrop_client::Error::Decrypt(
+                sealdrop_envelope::DecryptError::Authentication
+            )),
+            5
+        );
+        // Context added on the way keeps the code.
+        let wrapped = anyhow::Error::from(api(404, ErrorCode::NotFound)).context("getting x");
+        assert_eq!(exit_code(&wrapped), 4);
+        assert_eq!(exit_code(&Interrupted.into()), 130);
+        assert_eq!(exit_code(&anyhow::anyhow!("other")), 1);
+    }
 }

@@ -18,7 +18,15 @@ use clap::{Parser, Subcommand};
 /// and `rm` against a running broker; `admin` commands run where the broker's
 /// configuration and credentials are.
 #[derive(Parser, Debug)]
-#[command(name = "sealdrop", version, propagate_version = true)]
+#[command(
+    name = "sealdrop",
+    version,
+    propagate_version = true,
+    after_help = "Client commands (put, get, ls, rm) read SEALDROP_URL and SEALDROP_TOKEN.\n\
+                  Exit codes: 0 success, 1 other failure, 2 usage error, 3 authentication or \
+                  permission denied, 4 not found, 5 integrity failure, 6 broker or storage \
+                  unreachable, 130 interrupted."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

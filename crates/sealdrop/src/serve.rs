@@ -106,7 +106,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         });
     }
 
-    eprintln!("sealdrop {} serving {public_url}", env!("CARGO_PKG_VERSION"));
+    eprintln!(
+        "sealdrop {} serving {public_url}",
+        env!("CARGO_PKG_VERSION")
+    );
     eprintln!("  storage and keys: {description}");
     match &web_root {
         Some(root) => eprintln!("  web app: {}", root.display()),

@@ -57,16 +57,23 @@ async fn aws(config: &Config, bucket: &str, kms_key_id: &str) -> Result<Stack> {
     }
     let sdk = loader.load().await;
     let s3_builder = || {
-        let mut b = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(config.s3.force_path_style);
+        let mut b =
+            aws_sdk_s3::config::Builder::from(&sdk).force_path_style(config.s3.force_path_style);
         if let Some(endpoint) = &config.s3.endpoint {
             b = b.endpoint_url(endpoint);
         }
         b
     };
     let client = aws_sdk_s3::Client::from_conf(s3_builder().build());
-    let public = config.s3.public_endpoint.as_ref().or(config.s3.endpoint.as_ref());
+    let public = config
+        .s3
+        .public_endpoint
+        .as_ref()
+        .or(config.s3.endpoint.as_ref());
     let presigner = match &config.s3.public_endpoint {
-        Some(endpoint) => aws_sdk_s3::Client::from_conf(s3_builder().endpoint_url(endpoint).build()),
+        Some(endpoint) => {
+            aws_sdk_s3::Client::from_conf(s3_builder().endpoint_url(endpoint).build())
+        }
         None => client.clone(),
     };
     let kms = aws_sdk_kms::Client::new(&sdk);
@@ -115,7 +122,8 @@ fn load_or_create_credentials(config: &Config) -> Result<StoreCredentials> {
     let path = credentials_path(config);
     if path.exists() {
         let text = Zeroizing::new(
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?,
         );
         return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
     }
@@ -284,7 +292,9 @@ pub async fn start(config: &mut Config) -> Result<Started> {
                 .context("creating the embedded bucket")?;
             let listener = tokio::net::TcpListener::bind(config.store.listen)
                 .await
-                .with_context(|| format!("binding the embedded store to {}", config.store.listen))?;
+                .with_context(|| {
+                    format!("binding the embedded store to {}", config.store.listen)
+                })?;
             config.store.listen = listener.local_addr()?;
             let local = format!("http://{}", config.store.listen);
             Ok(Started {
@@ -323,6 +333,9 @@ mod tests {
     #[test]
     fn origins() {
         assert_eq!(origin("http://127.0.0.1:8081/"), "http://127.0.0.1:8081");
-        assert_eq!(origin("https://s3.example.com/bucket/key"), "https://s3.example.com");
+        assert_eq!(
+            origin("https://s3.example.com/bucket/key"),
+            "https://s3.example.com"
+        );
     }
 }

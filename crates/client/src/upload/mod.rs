@@ -181,9 +181,14 @@ async fn send_with_retry(
             let attempt = counter.attempt();
             let body = body.clone();
             async move {
-                let headers =
-                    crate::presigned::upload(&client.http, request, body, attempt.meter(), operation)
-                        .await?;
+                let headers = crate::presigned::upload(
+                    &client.http,
+                    request,
+                    body,
+                    attempt.meter(),
+                    operation,
+                )
+                .await?;
                 attempt.keep();
                 Ok(headers)
             }

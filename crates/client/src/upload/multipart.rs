@@ -18,7 +18,7 @@ use super::layout::Layout;
 use super::sealer::Sealer;
 use super::source::PlaintextSource;
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Error, with_causes};
 use crate::progress::ProgressCounter;
 
 /// The API presigns at most this many parts per call.
@@ -230,9 +230,10 @@ async fn abort(client: Client, request: AbortUploadRequest) {
     match client.abort_upload(&request).await {
         Ok(()) => tracing::info!("aborted the multipart upload of {}", request.key),
         Err(err) => tracing::warn!(
-            "could not abort the multipart upload of {} ({err}); storage keeps its parts \
+            "could not abort the multipart upload of {} ({}); storage keeps its parts \
              until a lifecycle rule removes them",
-            request.key
+            request.key,
+            with_causes(&err)
         ),
     }
 }

@@ -13,8 +13,9 @@ use crate::error::Error;
 /// Seals the parts of one upload, strictly in order.
 pub(crate) enum Sealer {
     /// S3EC V3: one GCM stream over all parts, the tag after the last.
-    /// `None` only while a part is being encrypted on the blocking pool.
-    Encrypt(Option<PartEncryptor>),
+    /// `None` only while a part is being encrypted on the blocking pool
+    /// (boxed: it moves there and back for every part).
+    Encrypt(Option<Box<PartEncryptor>>),
     /// Storage encrypts (SSE-KMS): the plaintext goes as it is.
     Plain,
 }
@@ -40,10 +41,10 @@ impl Sealer {
         let message_id = MessageId::from_base64(&message_id)
             .map_err(|e| Error::Protocol(format!("message ID: {e}")))?;
         check_metadata_commits(&metadata, &data_key, &message_id)?;
-        Ok(Sealer::Encrypt(Some(PartEncryptor::new(
+        Ok(Sealer::Encrypt(Some(Box::new(PartEncryptor::new(
             Encryptor::v3(&data_key, &message_id),
             plan,
-        ))))
+        )))))
     }
 
     /// The stored bytes of the next part.
@@ -81,10 +82,11 @@ fn check_metadata_commits(
         ContentParams::V3 {
             message_id: stored,
             commitment,
-        } if stored == message_id => verify_commitment(data_key, message_id, commitment)
-            .map_err(|_| {
+        } if stored == message_id => {
+            verify_commitment(data_key, message_id, commitment).map_err(|_| {
                 Error::Protocol("the upload metadata does not commit to its data key".into())
-            }),
+            })
+        }
         _ => Err(Error::Protocol(
             "the upload metadata is not V3 with the upload's message ID".into(),
         )),

@@ -41,8 +41,9 @@ impl<R: AsyncRead + Unpin> PlaintextSource<R> {
                 "a part of {len} bytes was asked for with {remaining} bytes left"
             )));
         }
-        let len = usize::try_from(len)
-            .map_err(|_| Error::Protocol(format!("a part of {len} bytes does not fit in memory")))?;
+        let len = usize::try_from(len).map_err(|_| {
+            Error::Protocol(format!("a part of {len} bytes does not fit in memory"))
+        })?;
         let mut buf = vec![0; len];
         let mut filled = 0;
         while filled < len {
@@ -110,7 +111,10 @@ mod tests {
         );
         let mut shorter = PlaintextSource::new(&data[..], 11, "input");
         let err = shorter.read_part(11).await.unwrap_err();
-        assert!(err.to_string().ends_with("it ended after 10 bytes"), "{err}");
+        assert!(
+            err.to_string().ends_with("it ended after 10 bytes"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -47,7 +47,10 @@ pub async fn encryption(config: &Config, command: EncryptionCommand) -> Result<(
     let client = stack.storage.client();
     let bucket = stack.storage.bucket();
     match command {
-        EncryptionCommand::Set { kms_key, bucket_key } => {
+        EncryptionCommand::Set {
+            kms_key,
+            bucket_key,
+        } => {
             let rule = ServerSideEncryptionRule::builder()
                 .apply_server_side_encryption_by_default(
                     ServerSideEncryptionByDefault::builder()
@@ -61,14 +64,20 @@ pub async fn encryption(config: &Config, command: EncryptionCommand) -> Result<(
                 .put_bucket_encryption()
                 .bucket(bucket)
                 .server_side_encryption_configuration(
-                    ServerSideEncryptionConfiguration::builder().rules(rule).build()?,
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(rule)
+                        .build()?,
                 )
                 .send()
                 .await
                 .context("PutBucketEncryption")?;
             println!(
                 "bucket {bucket}: default encryption is SSE-KMS with {kms_key}{}",
-                if bucket_key { " (bucket key enabled)" } else { "" }
+                if bucket_key {
+                    " (bucket key enabled)"
+                } else {
+                    ""
+                }
             );
             println!("existing objects are unchanged: run `sealdrop admin encrypt-existing`");
         }
@@ -84,8 +93,14 @@ pub async fn encryption(config: &Config, command: EncryptionCommand) -> Result<(
                         println!(
                             "bucket {bucket}: {} key {} bucket key {}",
                             default.map(|d| d.sse_algorithm().as_str()).unwrap_or("?"),
-                            default.and_then(|d| d.kms_master_key_id()).unwrap_or("(default)"),
-                            if rule.bucket_key_enabled().unwrap_or(false) { "on" } else { "off" }
+                            default
+                                .and_then(|d| d.kms_master_key_id())
+                                .unwrap_or("(default)"),
+                            if rule.bucket_key_enabled().unwrap_or(false) {
+                                "on"
+                            } else {
+                                "off"
+                            }
                         );
                     }
                 }
@@ -123,7 +138,10 @@ pub async fn cors(config: &Config, command: CorsCommand) -> Result<()> {
             }
             let rule = CorsRule::builder()
                 .set_allowed_origins(Some(
-                    origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect(),
+                    origins
+                        .iter()
+                        .map(|o| o.trim_end_matches('/').to_owned())
+                        .collect(),
                 ))
                 .allowed_methods("GET")
                 .allowed_methods("PUT")

@@ -133,14 +133,22 @@ async fn keys(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>
         .send();
     while let Some(page) = pages.next().await {
         let page = page.context("listing objects")?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
     }
     Ok(keys)
 }
 
 fn user_metadata(head: &HeadObjectOutput) -> HashMap<String, String> {
     head.metadata()
-        .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -167,7 +175,10 @@ fn copy_source(bucket: &str, key: &str) -> String {
         .remove(b'_')
         .remove(b'.')
         .remove(b'~');
-    format!("{bucket}/{}", percent_encoding::utf8_percent_encode(key, KEEP))
+    format!(
+        "{bucket}/{}",
+        percent_encoding::utf8_percent_encode(key, KEEP)
+    )
 }
 
 /// Copies an object onto itself with `change`, conditional on its ETag.
@@ -258,7 +269,11 @@ async fn copy_in_place(
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
-                    .set_e_tag(out.copy_part_result().and_then(|r| r.e_tag()).map(str::to_owned))
+                    .set_e_tag(
+                        out.copy_part_result()
+                            .and_then(|r| r.e_tag())
+                            .map(str::to_owned),
+                    )
                     .build(),
             );
             start = end + 1;
@@ -269,7 +284,11 @@ async fn copy_in_place(
             .bucket(bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .context("CompleteMultipartUpload")?;
@@ -298,7 +317,11 @@ pub async fn encrypt_existing(config: &Config, args: EncryptExistingArgs) -> Res
     let client = stack.storage.client();
     let bucket = stack.storage.bucket();
     let tally = Tally::default();
-    let bar = progress(if args.dry_run { "checking" } else { "encrypting" });
+    let bar = progress(if args.dry_run {
+        "checking"
+    } else {
+        "encrypting"
+    });
     let keys = keys(client, bucket, &args.prefix).await?;
     stream::iter(keys)
         .for_each_concurrent(CONCURRENCY, |key| {
@@ -357,11 +380,7 @@ pub async fn rotate(config: &Config, args: RotateArgs) -> Result<()> {
         .key_metadata()
         .ok_or_else(|| anyhow!("KMS returned no metadata for {}", args.to_key))?;
     let to_key = args.to_key.as_str();
-    let target_names = [
-        Some(to_key),
-        Some(target.key_id()),
-        target.arn(),
-    ];
+    let target_names = [Some(to_key), Some(target.key_id()), target.arn()];
     let target_arn = target.arn().unwrap_or(target.key_id()).to_owned();
 
     let client = stack.storage.client();
@@ -398,9 +417,9 @@ pub async fn rotate(config: &Config, args: RotateArgs) -> Result<()> {
                     metadata.insert(KMS_KEY_HINT.to_owned(), key_arn);
                     copy_in_place(client, bucket, &key, &head, &Change::Metadata(metadata)).await?;
                     if (rotated.fetch_add(1, Ordering::Relaxed) + 1) % VERIFY_EVERY == 1 {
-                        verify(stack, kms, &key, target_arn).await.with_context(|| {
-                            format!("verification after rotating {key} failed")
-                        })?;
+                        verify(stack, kms, &key, target_arn)
+                            .await
+                            .with_context(|| format!("verification after rotating {key} failed"))?;
                         return Ok("rotated (verified)");
                     }
                     Ok("rotated")
@@ -445,16 +464,22 @@ async fn verify(stack: &Stack, kms: &aws_sdk_kms::Client, key: &str, target: &st
         .head(key)
         .await?
         .ok_or_else(|| anyhow!("{key} disappeared"))?;
-    let envelope = ContentMetadata::parse(head.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let envelope =
+        ContentMetadata::parse(head.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let KeyWrapping::Kms { context } = envelope.wrapping() else {
         bail!("{key} is no longer KMS-wrapped");
     };
     let mut out = kms
         .decrypt()
         .key_id(target)
-        .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(envelope.encrypted_data_key()))
+        .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
+            envelope.encrypted_data_key(),
+        ))
         .set_encryption_context(Some(
-            context.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            context
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         ))
         .send()
         .await

@@ -52,7 +52,7 @@ pub fn run(config: &Config, command: UserCommand) -> Result<()> {
             } else if list.is_empty() {
                 println!("no users");
             } else {
-                println!("{:<24} {:<10} {:<26} {}", "USER", "TOKEN", "ISSUED", "STATUS");
+                println!("{:<24} {:<10} {:<26} STATUS", "USER", "TOKEN", "ISSUED");
                 for user in &list {
                     if user.tokens.is_empty() {
                         println!("{:<24} {:<10}", user.name, "-");

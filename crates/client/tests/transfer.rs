@@ -1,0 +1,503 @@
+//! Uploads and downloads against a real local HTTP server (see `common`).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Fake, Fault, Layout};
+use sealdrop_api::{Mode, ObjectMode};
+use sealdrop_client::{
+    Client, Error, ErrorKind, NoProgress, Progress, RetryPolicy, TransferConfig,
+};
+use sealdrop_envelope::{ContentMetadata, DataKey};
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+/// Decrypts a stored object with the envelope crate alone: what any S3EC
+/// reader would do.
+fn decrypt_stored(object: &common::StoredObject) -> Vec<u8> {
+    let metadata = ContentMetadata::parse(
+        object
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .unwrap();
+    let key = DataKey::from_base64(object.data_key.as_deref().unwrap()).unwrap();
+    sealdrop_envelope::open(&metadata, &key, &object.body)
+        .unwrap()
+        .to_vec()
+}
+
+fn quick_retries(client: Client) -> Client {
+    let config = TransferConfig {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        },
+        ..client.transfer_config()
+    };
+    client.with_transfer_config(config)
+}
+
+/// Files in `dir`, to show nothing stray was left.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(u64, u64)>>);
+
+impl Progress for Recorder {
+    fn update(&self, done: u64, total: u64) {
+        self.0.lock().unwrap().push((done, total));
+    }
+}
+
+#[tokio::test]
+async fn cse_round_trips_at_every_boundary() {
+    let layout = Layout::default();
+    let fake = Fake::start(layout).await;
+    let client = fake.client();
+    let dir = tempfile::tempdir().unwrap();
+    let part = layout.part_size as usize;
+    let threshold = layout.multipart_threshold as usize;
+    for size in [
+        0,
+        1,
+        15,
+        16,
+        17,
+        threshold - 17,
+        threshold - 16,
+        threshold - 15,
+        2 * part + 1,
+        3 * part,
+        5 * part + 15,
+    ] {
+        let plaintext = data(size);
+        let name = format!("cse-{size}.bin");
+        let key = client
+            .upload_reader(
+                &plaintext[..],
+                size as u64,
+                &name,
+                Mode::Cse,
+                false,
+                NoProgress,
+            )
+            .await
+            .unwrap();
+        assert_eq!(key, format!("alice/{name}"));
+        let stored = fake.object(&key).unwrap();
+        assert_eq!(stored.body.len(), size + 16, "size {size}");
+        if size > 0 {
+            assert_ne!(&stored.body[..size.min(64)], &plaintext[..size.min(64)]);
+        }
+        assert_eq!(decrypt_stored(&stored), plaintext, "size {size}");
+
+        let out = dir.path().join(&name);
+        let report = client.download_to(&key, &out, NoProgress).await.unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), plaintext, "size {size}");
+        assert_eq!(report.size, size as u64);
+        assert_eq!(report.mode, ObjectMode::CseV3);
+        assert_eq!(report.kms_key_id.as_deref(), Some(common::KMS_KEY));
+        assert_eq!(
+            report.encryption_context.unwrap()["sealdrop:key"],
+            key.as_str()
+        );
+    }
+    let multipart = fake.with(|s| s.record.completed.len());
+    // The threshold counts stored bytes: from `threshold - 16` on, multipart.
+    assert_eq!(multipart, 5);
+}
+
+#[tokio::test]
+async fn sse_sends_plaintext_and_reports_the_storage_headers() {
+    let fake = Fake::start(Layout::default()).await;
+    let client = fake.client();
+    let dir = tempfile::tempdir().unwrap();
+    for size in [0usize, 17, 100_000] {
+        let plaintext = data(size);
+        let source = dir.path().join(format!("in-{size}"));
+        std::fs::write(&source, &plaintext).unwrap();
+        let key = client
+            .upload_file(
+                &source,
+                &format!("sse-{size}"),
+                Mode::Sse,
+                false,
+                NoProgress,
+            )
+            .await
+            .unwrap();
+        assert_eq!(fake.object(&key).unwrap().body, plaintext);
+
+        let out = dir.path().join(format!("out-{size}"));
+        let report = client.download_to(&key, &out, NoProgress).await.unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), plaintext);
+        assert_eq!(report.mode, ObjectMode::SseKms);
+        assert_eq!(report.server_side_encryption.as_deref(), Some("aws:kms"));
+        assert_eq!(
+            report.server_side_encryption_kms_key_id.as_deref(),
+            Some(common::KMS_KEY)
+        );
+    }
+}
+
+#[tokio::test]
+async fn parts_upload_concurrently_and_are_signed_on_demand() {
+    let fake = Fake::start(Layout::default()).await;
+    fake.with(|s| s.part_delay = Duration::from_millis(100));
+    let client = fake.client().with_transfer_config(TransferConfig {
+        parts_in_flight: 3,
+        sign_batch: 4,
+        ..TransferConfig::default()
+    });
+    let plaintext = data(10 * 32 * 1024 + 5);
+    let key = client
+        .upload_reader(
+            &plaintext[..],
+            plaintext.len() as u64,
+            "big",
+            Mode::Cse,
+            false,
+            NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(decrypt_stored(&fake.object(&key).unwrap()), plaintext);
+    let (max_in_flight, sign_calls) =
+        fake.with(|s| (s.record.max_in_flight, s.record.sign_calls.clone()));
+    assert_eq!(max_in_flight, 3);
+    // 11 parts, 2 presigned at creation, the rest in batches of 4 when needed.
+    assert_eq!(
+        sign_calls,
+        vec![vec![3, 4, 5, 6], vec![7, 8, 9, 10], vec![11]]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_part_is_resent_with_the_same_bytes() {
+    let fake = Fake::start(Layout::default()).await;
+    fake.with(|s| {
+        s.faults = vec![
+            Fault {
+                part: Some(2),
+                status: 503,
+                times: 2,
+            },
+            Fault {
+                part: Some(3),
+                status: 500,
+                times: 1,
+            },
+        ]
+    });
+    let client = quick_retries(fake.client());
+    let plaintext = data(3 * 32 * 1024);
+    let recorder = Arc::new(Recorder::default());
+    let key = client
+        .upload_reader(
+            &plaintext[..],
+            plaintext.len() as u64,
+            "retried",
+            Mode::Cse,
+            false,
+            Arc::clone(&recorder),
+        )
+        .await
+        .unwrap();
+    assert_eq!(decrypt_stored(&fake.object(&key).unwrap()), plaintext);
+    let attempts = fake.with(|s| s.record.attempts.clone());
+    assert_eq!(attempts[&2].len(), 3);
+    assert!(attempts[&2].iter().all(|body| *body == attempts[&2][0]));
+    assert_eq!(attempts[&3].len(), 2);
+    assert_eq!(attempts[&3][0], attempts[&3][1]);
+
+    // Progress never passes the total and ends exactly there.
+    let total = plaintext.len() as u64 + 16;
+    let seen = recorder.0.lock().unwrap().clone();
+    assert!(seen.iter().all(|&(done, t)| t == total && done <= total));
+    assert_eq!(seen.last(), Some(&(total, total)));
+}
+
+#[tokio::test]
+async fn a_permanent_failure_aborts_the_multipart_upload() {
+    let fake = Fake::start(Layout::default()).await;
+    fake.with(|s| {
+        s.faults = vec![Fault {
+            part: Some(3),
+            status: 403,
+            times: u32::MAX,
+        }]
+    });
+    let client = quick_retries(fake.client());
+    let plaintext = data(5 * 32 * 1024);
+    let err = client
+        .upload_reader(
+            &plaintext[..],
+            plaintext.len() as u64,
+            "refused",
+            Mode::Cse,
+            false,
+            NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+    assert_eq!(err.status(), Some(403));
+    assert!(err.to_string().contains("part 3"), "{err}");
+    assert!(
+        !err.to_string().contains("Signature="),
+        "no presigned URL in {err}"
+    );
+    let (aborted, attempts) =
+        fake.with(|s| (s.record.aborted.clone(), s.record.attempts[&3].len()));
+    assert_eq!(aborted, vec!["upload-1"]);
+    assert_eq!(attempts, 1, "a 403 is not retried");
+    assert!(fake.object("alice/refused").is_none());
+}
+
+#[tokio::test]
+async fn a_dropped_upload_is_aborted() {
+    let fake = Fake::start(Layout::default()).await;
+    fake.with(|s| s.part_delay = Duration::from_secs(30));
+    let client = fake.client();
+    let plaintext = data(4 * 32 * 1024);
+    let upload = client.upload_reader(
+        &plaintext[..],
+        plaintext.len() as u64,
+        "cancelled",
+        Mode::Sse,
+        false,
+        NoProgress,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), upload)
+            .await
+            .is_err()
+    );
+    client.finish_pending_aborts().await;
+    assert_eq!(fake.with(|s| s.record.aborted.clone()), vec!["upload-1"]);
+}
+
+#[tokio::test]
+async fn a_source_that_changes_size_fails_and_stores_nothing() {
+    let fake = Fake::start(Layout::default()).await;
+    let client = fake.client();
+    let plaintext = data(100_000);
+    // Announced longer than it is: the last part cannot be read.
+    let err = client
+        .upload_reader(
+            &plaintext[..],
+            100_001,
+            "short",
+            Mode::Cse,
+            false,
+            NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
+    // Announced shorter: the end check after the last byte fails.
+    let err = client
+        .upload_reader(&plaintext[..], 99_999, "long", Mode::Cse, false, NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
+    let err = client
+        .upload_reader(&plaintext[..10], 11, "small", Mode::Cse, false, NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
+    fake.with(|s| {
+        assert!(s.objects.is_empty());
+        assert_eq!(s.record.aborted.len(), 2);
+    });
+}
+
+#[tokio::test]
+async fn a_tampered_object_fails_and_leaves_no_file() {
+    let fake = Fake::start(Layout::default()).await;
+    let client = fake.client();
+    let dir = tempfile::tempdir().unwrap();
+    for size in [0usize, 1, 5000, 200_000] {
+        let plaintext = data(size);
+        let key = client
+            .upload_reader(
+                &plaintext[..],
+                size as u64,
+                "t",
+                Mode::Cse,
+                true,
+                NoProgress,
+            )
+            .await
+            .unwrap();
+        let original = fake.object(&key).unwrap().body;
+        // Flip a bit in the ciphertext, in the tag, then cut the tag short.
+        let tampered: Vec<Vec<u8>> = vec![
+            {
+                let mut b = original.clone();
+                b[size / 2] ^= 1;
+                b
+            },
+            {
+                let mut b = original.clone();
+                *b.last_mut().unwrap() ^= 0x80;
+                b
+            },
+        ];
+        for body in tampered {
+            fake.with(|s| s.objects.get_mut(&key).unwrap().body = body);
+            let out = dir.path().join("out");
+            let err = client
+                .download_to(&key, &out, NoProgress)
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+            assert!(err.to_string().contains("integrity check failed"), "{err}");
+            assert!(
+                entries(dir.path()).is_empty(),
+                "left {:?}",
+                entries(dir.path())
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_of_the_wrong_length_is_an_integrity_failure() {
+    let fake = Fake::start(Layout::default()).await;
+    let client = fake.client();
+    let dir = tempfile::tempdir().unwrap();
+    for mode in [Mode::Sse, Mode::Cse] {
+        let key = client
+            .upload_reader(&data(1000)[..], 1000, "f", mode, true, NoProgress)
+            .await
+            .unwrap();
+        for declared in [990, 1100] {
+            fake.with(|s| s.objects.get_mut(&key).unwrap().declared_size = Some(declared));
+            let err = client
+                .download_to(&key, &dir.path().join("f"), NoProgress)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Integrity,
+                "{mode:?} {declared}: {err}"
+            );
+            assert!(entries(dir.path()).is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn downloads_refuse_to_replace_unless_asked() {
+    let fake = Fake::start(Layout::default()).await;
+    let client = fake.client();
+    let dir = tempfile::tempdir().unwrap();
+    let key = client
+        .upload_reader(&b"new"[..], 3, "f", Mode::Cse, false, NoProgress)
+        .await
+        .unwrap();
+    let out = dir.path().join("f");
+    std::fs::write(&out, b"old").unwrap();
+    let err = client
+        .download_to_new_file(&key, &out, NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DestinationExists(_)));
+    assert_eq!(std::fs::read(&out).unwrap(), b"old");
+    client.download_to(&key, &out, NoProgress).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), b"new");
+    assert_eq!(entries(dir.path()), vec!["f"]);
+}
+
+#[tokio::test]
+async fn api_errors_are_typed() {
+    let fake = Fake::start(Layout::default()).await;
+    let client = fake.client();
+    client
+        .upload_reader(&b"x"[..], 1, "exists", Mode::Cse, false, NoProgress)
+        .await
+        .unwrap();
+    let err = client
+        .upload_reader(&b"y"[..], 1, "exists", Mode::Cse, false, NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(err.code(), Some(sealdrop_api::ErrorCode::Conflict));
+
+    let err = client.object_info("alice/missing").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let dir = tempfile::tempdir().unwrap();
+    let err = client
+        .download_to("alice/missing", &dir.path().join("x"), NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(entries(dir.path()).is_empty());
+
+    let stranger = Client::new(&fake.url(), "wrong").unwrap();
+    let err = stranger.me().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.to_string(), "invalid token (unauthenticated, HTTP 401)");
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_is_a_network_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let client = quick_retries(Client::new(&url, "t").unwrap());
+    let err = client.me().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn listing_follows_every_page() {
+    let fake = Fake::start(Layout::default()).await;
+    fake.with(|s| s.page_size = 2);
+    let client = fake.client();
+    for name in ["a/1", "a/2", "a/3", "b/1", "a/4"] {
+        client
+            .upload_reader(&b"x"[..], 1, name, Mode::Sse, false, NoProgress)
+            .await
+            .unwrap();
+    }
+    let names: Vec<String> = client
+        .list_all(Some("a/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, vec!["a/1", "a/2", "a/3", "a/4"]);
+    client.delete_object("alice/a/2").await.unwrap();
+    assert_eq!(client.list_all(None).await.unwrap().len(), 4);
+}
+
+#[test]
+fn transfers_can_run_on_spawned_tasks() {
+    fn assert_send<T: Send>(_: &T) {}
+    let client = Client::new("http://127.0.0.1:9", "t").unwrap();
+    assert_send(&client.upload_file(Path::new("f"), "f", Mode::Cse, false, NoProgress));
+    assert_send(&client.upload_reader(&b"x"[..], 1, "f", Mode::Sse, false, NoProgress));
+    assert_send(&client.download_to("k", Path::new("f"), NoProgress));
+    assert_send(&client.download_to_new_file("k", Path::new("f"), NoProgress));
+}
