@@ -1,19 +1,158 @@
 //! `cargo xtask bench [WHAT]`: the benchmarks whose results live in BENCHMARKS.md.
+//!
+//! - `envelope`: criterion, streaming envelope vs one-shot `aes-gcm` (native).
+//! - `broker`: wrk against a release `sealdrop serve` (embedded default, local
+//!   keyring): create-upload requests per second and latency percentiles.
+//! - `browser`: the web app's benchmark page in headless Chromium (see web/bench).
 
-use anyhow::{Result, bail};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
 
 use crate::setup::Env;
 use crate::{run_cmd, step};
 
 pub fn run(env: &Env, args: &[String]) -> Result<()> {
     let what = args.first().map(String::as_str).unwrap_or("all");
+    let rest = args.get(1..).unwrap_or_default();
     match what {
-        "envelope" | "all" => step("bench: native envelope vs one-shot aes-gcm", || {
-            run_cmd(
-                env.cargo()
-                    .args(["bench", "-p", "sealdrop-envelope", "--bench", "stream"]),
-            )
-        }),
-        other => bail!("unknown benchmark {other:?} (try: envelope, all)"),
+        "envelope" => envelope(env),
+        "broker" => broker(env, rest),
+        "browser" => browser(env, rest),
+        "all" => {
+            envelope(env)?;
+            broker(env, rest)?;
+            browser(env, rest)
+        }
+        other => bail!("unknown benchmark {other:?} (envelope, broker, browser, all)"),
     }
+}
+
+fn envelope(env: &Env) -> Result<()> {
+    step("bench: native envelope vs one-shot aes-gcm", || {
+        run_cmd(env.cargo().args(["bench", "-p", "sealdrop-envelope", "--bench", "stream"]))
+    })
+}
+
+/// A release `sealdrop serve` on free ports, killed on drop.
+struct Serve {
+    child: std::process::Child,
+    url: String,
+    token: String,
+    _data: TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!(
+            "sealdrop-{label}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start_release_serve(env: &Env, extra: &[(&str, &str)]) -> Result<Serve> {
+    run_cmd(env.cargo().args(["build", "--release", "-p", "sealdrop"]))?;
+    let data = TempDir::new("bench")?;
+    let mut child = Command::new(env.target_dir.join("release/sealdrop"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data.0)
+        .env("SEALDROP_LOG", "warn")
+        .envs(extra.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting sealdrop serve")?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut url = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line?;
+        if let Some(u) = line.split(" serving ").nth(1) {
+            url = Some(u.trim().to_owned());
+            break;
+        }
+    }
+    let token = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("#token=").nth(1).map(str::to_owned))
+        .context("no login token printed")?;
+    Ok(Serve {
+        child,
+        url: url.context("no serving URL printed")?,
+        token,
+        _data: data,
+    })
+}
+
+fn broker(env: &Env, args: &[String]) -> Result<()> {
+    let seconds: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(15);
+    step("bench: broker create-upload throughput (wrk)", || {
+        let serve = start_release_serve(
+            env,
+            &[
+                ("SEALDROP_RATE_LIMIT_PER_MINUTE", "100000000"),
+                ("SEALDROP_RATE_LIMIT_BURST", "100000000"),
+            ],
+        )?;
+        std::thread::sleep(Duration::from_millis(300));
+        let script = env.root.join("xtask/bench/create-upload.lua");
+        // Warm-up, then the measured run; wrk gets one thread, the broker the rest.
+        for (label, secs) in [("warm-up", 3), ("measured", seconds)] {
+            println!("wrk {label}: {secs} s, 1 thread, 32 connections");
+            let output = Command::new("wrk")
+                .args(["-t1", "-c32", &format!("-d{secs}s"), "--latency", "-s"])
+                .arg(&script)
+                .arg(format!("{}/api/v1/uploads", serve.url))
+                .env("SEALDROP_TOKEN", &serve.token)
+                .output()
+                .context("running wrk (apt-get install wrk)")?;
+            if !output.status.success() {
+                bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+            }
+            if label == "measured" {
+                let text = String::from_utf8_lossy(&output.stdout);
+                print!("{text}");
+            }
+        }
+        Ok(())
+    })
+}
+
+fn browser(env: &Env, args: &[String]) -> Result<()> {
+    step("bench: browser crypto (headless Chromium)", || {
+        let script = env.root.join("web/bench/run.sh");
+        if !script.exists() {
+            bail!("{} is missing", script.display());
+        }
+        run_cmd(
+            Command::new("bash")
+                .arg(script)
+                .args(args)
+                .env("CARGO_TARGET_DIR", &env.target_dir)
+                .current_dir(&env.root),
+        )
+    })
 }
