@@ -12,6 +12,8 @@
 //! `SEALDROP_BIN`), with defaults that work after `cargo xtask setup`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -63,7 +65,7 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn wait_for_port(port: u16, what: &str) -> Result<()> {
+pub(crate) fn wait_for_port(port: u16, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -75,7 +77,7 @@ fn wait_for_port(port: u16, what: &str) -> Result<()> {
 }
 
 /// Kills the child process when dropped.
-struct Reaper(Child);
+pub(crate) struct Reaper(pub(crate) Child);
 
 impl Drop for Reaper {
     fn drop(&mut self) {
