@@ -76,6 +76,29 @@ impl Audit {
         Audit { file: None }
     }
 
+    /// Records an operation's result: allowed if it succeeded, denied with the
+    /// error's message (which never carries secrets) if not.
+    pub fn record_result<T, E: std::fmt::Display>(
+        &self,
+        user: &str,
+        action: Action,
+        key: &str,
+        kms_key_id: Option<&str>,
+        result: &Result<T, E>,
+    ) {
+        match result {
+            Ok(_) => self.record(user, action, key, kms_key_id, Outcome::Allowed, None),
+            Err(e) => self.record(
+                user,
+                action,
+                key,
+                kms_key_id,
+                Outcome::Denied,
+                Some(&e.to_string()),
+            ),
+        }
+    }
+
     /// Records one event.
     pub fn record(
         &self,

@@ -123,6 +123,20 @@ pub struct UploadHeaders {
     pub sse: Option<SseKms>,
 }
 
+impl UploadHeaders {
+    fn user_metadata(&self) -> Option<HashMap<String, String>> {
+        (!self.metadata.is_empty()).then(|| self.metadata.clone().into_iter().collect())
+    }
+
+    fn sse_algorithm(&self) -> Option<ServerSideEncryption> {
+        self.sse.as_ref().map(|_| ServerSideEncryption::AwsKms)
+    }
+
+    fn sse_key_id(&self) -> Option<String> {
+        self.sse.as_ref().map(|sse| sse.key_id.clone())
+    }
+}
+
 /// Storage access for one bucket.
 #[derive(Clone)]
 pub struct Storage {
@@ -262,18 +276,15 @@ impl Storage {
         key: &str,
         headers: &UploadHeaders,
     ) -> Result<PresignedRequest, StorageError> {
-        let mut request = self
+        let request = self
             .presigner
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(&headers.content_type)
-            .set_metadata(metadata(headers));
-        if let Some(sse) = &headers.sse {
-            request = request
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(&sse.key_id);
-        }
+            .set_metadata(headers.user_metadata())
+            .set_server_side_encryption(headers.sse_algorithm())
+            .set_ssekms_key_id(headers.sse_key_id());
         let presigned = request
             .presigned(self.presigning()?)
             .await
@@ -287,18 +298,15 @@ impl Storage {
         key: &str,
         headers: &UploadHeaders,
     ) -> Result<String, StorageError> {
-        let mut request = self
+        let request = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .content_type(&headers.content_type)
-            .set_metadata(metadata(headers));
-        if let Some(sse) = &headers.sse {
-            request = request
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(&sse.key_id);
-        }
+            .set_metadata(headers.user_metadata())
+            .set_server_side_encryption(headers.sse_algorithm())
+            .set_ssekms_key_id(headers.sse_key_id());
         let out = request.send().await.map_err(classify)?;
         out.upload_id()
             .map(str::to_owned)
@@ -397,16 +405,6 @@ impl Storage {
             .map_err(classify)?;
         Ok(convert(&presigned))
     }
-}
-
-fn metadata(headers: &UploadHeaders) -> Option<HashMap<String, String>> {
-    (!headers.metadata.is_empty()).then(|| {
-        headers
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    })
 }
 
 fn convert(presigned: &SdkPresigned) -> PresignedRequest {

@@ -21,6 +21,33 @@ pub const KMS_CMK_ID_KEY: &str = "kms_cmk_id";
 /// sealdrop's binding of a data key to the object it encrypts.
 pub const OBJECT_KEY_CONTEXT_KEY: &str = "sealdrop:key";
 
+/// String pairs in stored order with unique keys: the representation shared by
+/// contexts and material descriptions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn push_unique(&mut self, key: String, value: String) -> Result<(), ContextError> {
+        if self.get(&key).is_some() {
+            return Err(ContextError::Duplicate(key));
+        }
+        self.0.push((key, value));
+        Ok(())
+    }
+
+    fn as_map(&self) -> BTreeMap<&str, &str> {
+        self.iter().collect()
+    }
+}
+
 fn is_reserved(key: &str) -> bool {
     // AWS KMS reserves the whole `aws:` prefix.
     key == KMS_CMK_ID_KEY || key.starts_with("aws:")
@@ -30,7 +57,7 @@ fn is_reserved(key: &str) -> bool {
 /// none of them reserved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EncryptionContext {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl EncryptionContext {
@@ -42,7 +69,7 @@ impl EncryptionContext {
     /// sealdrop's context for an object: `{"sealdrop:key": "<object key>"}`.
     pub fn for_object(object_key: &str) -> Self {
         EncryptionContext {
-            pairs: vec![(OBJECT_KEY_CONTEXT_KEY.to_owned(), object_key.to_owned())],
+            pairs: Pairs(vec![(OBJECT_KEY_CONTEXT_KEY.to_owned(), object_key.to_owned())]),
         }
     }
 
@@ -59,35 +86,26 @@ impl EncryptionContext {
         if is_reserved(&key) {
             return Err(ContextError::Reserved(key));
         }
-        if self.get(&key).is_some() {
-            return Err(ContextError::Duplicate(key));
-        }
-        self.pairs.push((key, value.into()));
-        Ok(())
+        self.pairs.push_unique(key, value.into())
     }
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(key)
     }
 
     /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs.iter()
     }
 
     /// The context to send to KMS and store, for objects encrypted with `cipher`.
     pub fn to_stored(&self, cipher: ContentCipher) -> StoredContext {
         let mut pairs = self.pairs.clone();
-        pairs.push((CEK_ALG_KEY.to_owned(), cipher.context_value().to_owned()));
+        pairs
+            .0
+            .push((CEK_ALG_KEY.to_owned(), cipher.context_value().to_owned()));
         StoredContext { pairs }
-    }
-
-    fn as_map(&self) -> BTreeMap<&str, &str> {
-        self.iter().collect()
     }
 }
 
@@ -95,42 +113,44 @@ impl EncryptionContext {
 /// reserved keys. Parsed from metadata, or built by [`EncryptionContext::to_stored`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredContext {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl StoredContext {
+    /// Parsed pairs (unique keys, checked by the JSON parser).
     pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        StoredContext { pairs }
+        StoredContext {
+            pairs: Pairs(pairs),
+        }
     }
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(key)
     }
 
     /// All entries, reserved ones included: exactly what KMS must be given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs.iter()
     }
 
     /// The caller-visible part: everything but the reserved keys.
     pub fn requested(&self) -> EncryptionContext {
         EncryptionContext {
-            pairs: self
-                .pairs
-                .iter()
-                .filter(|(k, _)| k != CEK_ALG_KEY && k != KMS_CMK_ID_KEY)
-                .cloned()
-                .collect(),
+            pairs: Pairs(
+                self.pairs
+                    .0
+                    .iter()
+                    .filter(|(k, _)| k != CEK_ALG_KEY && k != KMS_CMK_ID_KEY)
+                    .cloned()
+                    .collect(),
+            ),
         }
     }
 
     /// The specification's check: stored minus reserved keys equals the request.
     pub fn matches(&self, requested: &EncryptionContext) -> bool {
-        self.requested().as_map() == requested.as_map()
+        self.requested().pairs.as_map() == requested.pairs.as_map()
     }
 
     /// The object key this context binds the data key to, if any.
@@ -149,7 +169,7 @@ impl StoredContext {
 /// sealdrop stores the object binding here for its local keyring.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MaterialDescription {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl MaterialDescription {
@@ -159,30 +179,26 @@ impl MaterialDescription {
     ) -> Result<Self, ContextError> {
         let mut out = MaterialDescription::default();
         for (k, v) in pairs {
-            let k = k.into();
-            if out.get(&k).is_some() {
-                return Err(ContextError::Duplicate(k));
-            }
-            out.pairs.push((k, v.into()));
+            out.pairs.push_unique(k.into(), v.into())?;
         }
         Ok(out)
     }
 
+    /// Parsed pairs (unique keys, checked by the JSON parser).
     pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        MaterialDescription { pairs }
+        MaterialDescription {
+            pairs: Pairs(pairs),
+        }
     }
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(key)
     }
 
     /// The entries in stored order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs.iter()
     }
 
     /// The JSON stored in `x-amz-m` / `x-amz-matdesc`.

@@ -18,7 +18,7 @@ use sealdrop_envelope::{ContentParams, verify_commitment};
 use serde::Deserialize;
 
 use super::describe::{self, object_info};
-use crate::audit::{Action, Outcome};
+use crate::audit::Action;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::policy;
@@ -109,18 +109,10 @@ pub async fn open(
     let key = request.key;
     let name = policy::authorize_key(&user.name, &key)?.to_owned();
     let result = open_object(&state, &user, &key, &name).await;
-    let (kms_key_id, outcome, reason) = match &result {
-        Ok((_, kms_key_id)) => (kms_key_id.clone(), Outcome::Allowed, None),
-        Err(e) => (None, Outcome::Denied, Some(e.to_string())),
-    };
-    state.audit.record(
-        &user.name,
-        Action::Open,
-        &key,
-        kms_key_id.as_deref(),
-        outcome,
-        reason.as_deref(),
-    );
+    let kms_key_id = result.as_ref().ok().and_then(|(_, id)| id.as_deref());
+    state
+        .audit
+        .record_result(&user.name, Action::Open, &key, kms_key_id, &result);
     result.map(|(response, _)| Json(response))
 }
 
@@ -198,18 +190,9 @@ pub async fn delete(
         return Err(ApiError::NotFound(format!("no object {}", query.key)));
     }
     let result = state.storage.delete(&query.key).await;
-    state.audit.record(
-        &user.name,
-        Action::Delete,
-        &query.key,
-        None,
-        if result.is_ok() {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
-        None,
-    );
+    state
+        .audit
+        .record_result(&user.name, Action::Delete, &query.key, None, &result);
     result?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -79,17 +79,12 @@ pub async fn create(
         Mode::Cse => create_cse(&state, &key, &request, content_type).await,
         Mode::Sse => create_sse(&state, &key, &request, content_type).await,
     };
-    let (outcome, reason) = match &result {
-        Ok(_) => (Outcome::Allowed, None),
-        Err(e) => (Outcome::Denied, Some(e.to_string())),
-    };
-    state.audit.record(
+    state.audit.record_result(
         &user.name,
         Action::CreateUpload,
         &key,
         Some(state.keys.key_id()),
-        outcome,
-        reason.as_deref(),
+        &result,
     );
     if result.is_ok() {
         state.metrics.upload_created(match request.mode {
@@ -297,18 +292,9 @@ pub async fn complete(
         .storage
         .complete_multipart(&request.key, &request.upload_id, &parts)
         .await;
-    state.audit.record(
-        &user.name,
-        Action::Complete,
-        &request.key,
-        None,
-        if result.is_ok() {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
-        result.as_ref().err().map(|e| e.to_string()).as_deref(),
-    );
+    state
+        .audit
+        .record_result(&user.name, Action::Complete, &request.key, None, &result);
     Ok(Json(CompleteUploadResponse {
         key: request.key,
         etag: result?,
@@ -327,18 +313,9 @@ pub async fn abort(
         .storage
         .abort_multipart(&request.key, &request.upload_id)
         .await;
-    state.audit.record(
-        &user.name,
-        Action::Abort,
-        &request.key,
-        None,
-        if result.is_ok() {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
-        None,
-    );
+    state
+        .audit
+        .record_result(&user.name, Action::Abort, &request.key, None, &result);
     result?;
     Ok(StatusCode::NO_CONTENT)
 }
