@@ -1,0 +1,11 @@
+//! The page's views. Built with web-sys (no framework); each view owns its
+//! elements and updates them in place.
+
+pub mod badge;
+pub mod details;
+pub mod dom;
+pub mod format;
+pub mod objects;
+pub mod shell;
+pub mod signin;
+pub mod uploader;
