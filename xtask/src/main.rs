@@ -109,7 +109,9 @@ fn test(args: &[String]) -> Result<()> {
             "sealdrop-envelope",
             "-p",
             "sealdrop-web",
-            "--all-targets",
+            // Benchmarks are native-only (criterion).
+            "--lib",
+            "--tests",
             "--",
             "-D",
             "warnings",

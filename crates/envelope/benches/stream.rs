@@ -4,9 +4,7 @@
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use criterion::{
-    BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sealdrop_envelope::{Tag, hazmat};
 
 const SIZE: usize = 64 * 1024 * 1024;
@@ -52,8 +50,13 @@ fn bench(c: &mut Criterion) {
         b.iter_batched_ref(
             || ct.clone(),
             |work| {
-                aead.decrypt_inout_detached(&Nonce::from(IV), &AAD, work.as_mut_slice().into(), &tag)
-                    .unwrap()
+                aead.decrypt_inout_detached(
+                    &Nonce::from(IV),
+                    &AAD,
+                    work.as_mut_slice().into(),
+                    &tag,
+                )
+                .unwrap()
             },
             BatchSize::LargeInput,
         )

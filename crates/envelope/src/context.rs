@@ -28,7 +28,10 @@ struct Pairs(Vec<(String, String)>);
 
 impl Pairs {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -69,7 +72,10 @@ impl EncryptionContext {
     /// sealdrop's context for an object: `{"sealdrop:key": "<object key>"}`.
     pub fn for_object(object_key: &str) -> Self {
         EncryptionContext {
-            pairs: Pairs(vec![(OBJECT_KEY_CONTEXT_KEY.to_owned(), object_key.to_owned())]),
+            pairs: Pairs(vec![(
+                OBJECT_KEY_CONTEXT_KEY.to_owned(),
+                object_key.to_owned(),
+            )]),
         }
     }
 

@@ -91,9 +91,48 @@ impl Encryptor {
 /// test vectors through the streaming implementation and to check other GCM
 /// implementations (the browser's WebCrypto fast path) against it.
 pub mod hazmat {
+    use zeroize::Zeroizing;
+
+    use crate::error::DecryptError;
     use crate::gcm::{Decryptor, Encryptor};
-    use crate::keys::ContentKey;
-    use crate::suite::{IV_LEN, KEY_LEN};
+    use crate::keys::{ContentKey, DataKey, MessageId};
+    use crate::metadata::ContentMetadata;
+    use crate::suite::{COMMITTING_IV, ContentCipher, IV_LEN, KEY_LEN};
+
+    /// The raw AES-256-GCM parameters of one object's content, for a GCM
+    /// implementation other than this crate's (the browser's WebCrypto path).
+    pub struct ContentKeyParts {
+        /// The content key (derived for V3, the data key for V2).
+        pub key: Zeroizing<[u8; KEY_LEN]>,
+        /// The IV.
+        pub iv: [u8; IV_LEN],
+        /// The additional authenticated data.
+        pub aad: &'static [u8],
+    }
+
+    /// The parameters for writing a V3 object with this data key and message ID.
+    pub fn v3_encryption_parts(data_key: &DataKey, message_id: &MessageId) -> ContentKeyParts {
+        let key = crate::kdf::derive_for_encryption(data_key, message_id);
+        ContentKeyParts {
+            key: Zeroizing::new(key.0),
+            iv: COMMITTING_IV,
+            aad: ContentCipher::CommittingAesGcm.content_aad(),
+        }
+    }
+
+    /// The parameters for reading the object `metadata` describes, after the V3
+    /// key commitment has been checked in constant time.
+    pub fn decryption_parts(
+        metadata: &ContentMetadata,
+        data_key: &DataKey,
+    ) -> Result<ContentKeyParts, DecryptError> {
+        let (key, iv) = metadata.content_key(data_key)?;
+        Ok(ContentKeyParts {
+            key: Zeroizing::new(key.0),
+            iv,
+            aad: metadata.cipher().content_aad(),
+        })
+    }
 
     /// An encryptor for one message under `key` and `iv`. Never reuse the pair.
     pub fn encryptor(key: &[u8; KEY_LEN], iv: &[u8; IV_LEN], aad: &[u8]) -> Encryptor {

@@ -419,7 +419,10 @@ impl ContentMetadata {
         self.decryptor(data_key).map(ObjectDecryptor::new)
     }
 
-    fn content_key(&self, data_key: &DataKey) -> Result<(ContentKey, [u8; 12]), DecryptError> {
+    pub(crate) fn content_key(
+        &self,
+        data_key: &DataKey,
+    ) -> Result<(ContentKey, [u8; 12]), DecryptError> {
         match &self.params {
             ContentParams::V3 {
                 message_id,

@@ -165,3 +165,30 @@ fn wrong_key_message_id_or_commitment_fails_before_decryption() {
         assert!(verify_commitment(&data_key, &message_id, &c).is_err());
     }
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn hazmat_parts_reproduce_the_object_with_raw_gcm() {
+    use sealdrop_envelope::hazmat;
+    let mut rng = Rng::new(4);
+    let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
+    let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+    let plaintext = rng.bytes(1000);
+    let object = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
+
+    let parts = hazmat::v3_encryption_parts(&data_key, &message_id);
+    let raw = encrypt_in_pieces(
+        hazmat::encryptor(&parts.key, &parts.iv, parts.aad),
+        &plaintext,
+        &[1000],
+    );
+    assert_eq!(raw, object);
+
+    let metadata = v3_metadata(&data_key, "u/x", message_id);
+    let parts = hazmat::decryption_parts(&metadata, &data_key).unwrap();
+    assert_eq!(parts.iv, [1; 12]);
+    assert_eq!(parts.aad, &[0x00, 0x73]);
+    let mut wrong = *data_key.expose_secret();
+    wrong[3] ^= 1;
+    assert!(hazmat::decryption_parts(&metadata, &DataKey::from_slice(&wrong).unwrap()).is_err());
+}
