@@ -43,6 +43,65 @@ impl BrowserMemory {
     }
 }
 
+/// Measures the memory of one browser's processes.
+#[derive(Clone, Debug)]
+pub struct MemoryProbe {
+    marker: String,
+}
+
+impl MemoryProbe {
+    /// Memory of this browser's processes (the one whose command line names
+    /// this session's profile directory, and all its descendants), as
+    /// proportional set size so pages shared between processes count once.
+    pub fn memory(&self) -> BrowserMemory {
+        let marker = &self.marker;
+        // (pid, parent, PSS KiB, names the profile, is a renderer)
+        let mut processes = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let read =
+                |file: &str| std::fs::read_to_string(entry.path().join(file)).unwrap_or_default();
+            let field = |text: &str, name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let cmdline = read("cmdline");
+            processes.push((
+                pid,
+                field(&read("status"), "PPid:") as u32,
+                field(&read("smaps_rollup"), "Pss:"),
+                cmdline.contains(marker.as_str()),
+                cmdline.contains("--type=renderer"),
+            ));
+        }
+        let mut members: Vec<u32> = processes.iter().filter(|p| p.3).map(|p| p.0).collect();
+        loop {
+            let before = members.len();
+            for p in &processes {
+                if members.contains(&p.1) && !members.contains(&p.0) {
+                    members.push(p.0);
+                }
+            }
+            if members.len() == before {
+                break;
+            }
+        }
+        let ours = || processes.iter().filter(|p| members.contains(&p.0));
+        BrowserMemory {
+            total_mib: ours().map(|p| p.2).sum::<u64>() / 1024,
+            renderers_mib: ours().filter(|p| p.4).map(|p| p.2).sum::<u64>() / 1024,
+        }
+    }
+}
+
 /// A headless Chromium session.
 pub struct Browser {
     client: Client,
@@ -178,54 +237,10 @@ impl Browser {
         Ok(())
     }
 
-    /// Memory of this browser's processes (the one whose command line names
-    /// this session's profile directory, and all its descendants), as
-    /// proportional set size so pages shared between processes count once.
-    pub fn memory(&self) -> BrowserMemory {
-        let marker = self.profile.path().to_string_lossy().into_owned();
-        // (pid, parent, PSS KiB, names the profile, is a renderer)
-        let mut processes = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let read =
-                |file: &str| std::fs::read_to_string(entry.path().join(file)).unwrap_or_default();
-            let field = |text: &str, name: &str| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            let cmdline = read("cmdline");
-            processes.push((
-                pid,
-                field(&read("status"), "PPid:") as u32,
-                field(&read("smaps_rollup"), "Pss:"),
-                cmdline.contains(&marker),
-                cmdline.contains("--type=renderer"),
-            ));
-        }
-        let mut members: Vec<u32> = processes.iter().filter(|p| p.3).map(|p| p.0).collect();
-        loop {
-            let before = members.len();
-            for p in &processes {
-                if members.contains(&p.1) && !members.contains(&p.0) {
-                    members.push(p.0);
-                }
-            }
-            if members.len() == before {
-                break;
-            }
-        }
-        let ours = || processes.iter().filter(|p| members.contains(&p.0));
-        BrowserMemory {
-            total_mib: ours().map(|p| p.2).sum::<u64>() / 1024,
-            renderers_mib: ours().filter(|p| p.4).map(|p| p.2).sum::<u64>() / 1024,
+    /// A handle that measures this browser's memory from any thread.
+    pub fn memory_probe(&self) -> MemoryProbe {
+        MemoryProbe {
+            marker: self.profile.path().to_string_lossy().into_owned(),
         }
     }
 

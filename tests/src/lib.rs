@@ -509,3 +509,117 @@ pub fn content(size: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A bucket seen from outside the broker, with storage credentials: to check
+/// what is stored and to tamper with it as someone with bucket access could.
+pub struct Bucket {
+    /// The S3 client.
+    pub s3: aws_sdk_s3::Client,
+    /// The bucket.
+    pub name: String,
+}
+
+impl Bucket {
+    /// HEAD.
+    pub async fn head(&self, key: &str) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+        self.s3
+            .head_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Whether `key` exists.
+    pub async fn exists(&self, key: &str) -> bool {
+        self.s3
+            .head_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    /// The stored bytes.
+    pub async fn body(&self, key: &str) -> Vec<u8> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        out.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+
+    /// Stores `body` with `metadata` and content type.
+    pub async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        metadata: std::collections::HashMap<String, String>,
+        content_type: &str,
+    ) {
+        self.s3
+            .put_object()
+            .bucket(&self.name)
+            .key(key)
+            .set_metadata(Some(metadata))
+            .content_type(content_type)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Rewrites an object in place with `edit` applied to its metadata and body.
+    pub async fn tamper(
+        &self,
+        key: &str,
+        edit: impl FnOnce(&mut std::collections::HashMap<String, String>, &mut Vec<u8>),
+    ) {
+        let head = self.head(key).await;
+        let mut metadata = head.metadata().cloned().unwrap_or_default();
+        let mut body = self.body(key).await;
+        edit(&mut metadata, &mut body);
+        self.put(key, body, metadata, "application/octet-stream")
+            .await;
+    }
+
+    /// Copies an object to another key, with its metadata or with `metadata`.
+    pub async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        metadata: Option<std::collections::HashMap<String, String>>,
+    ) {
+        let mut request = self
+            .s3
+            .copy_object()
+            .bucket(&self.name)
+            .key(to)
+            .copy_source(format!("{}/{from}", self.name));
+        if let Some(metadata) = metadata {
+            request = request
+                .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+                .set_metadata(Some(metadata));
+        }
+        request.send().await.unwrap();
+    }
+
+    /// Multipart uploads still open under `prefix`.
+    pub async fn pending_uploads(&self, prefix: &str) -> usize {
+        self.s3
+            .list_multipart_uploads()
+            .bucket(&self.name)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .len()
+    }
+}

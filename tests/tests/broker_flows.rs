@@ -5,12 +5,10 @@
 //! errors, and the logs never contain a data key, token or presigned signature.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::MetadataDirective;
 use reqwest::StatusCode;
 use sealdrop_client::api::{CreateUploadRequest, Mode, ObjectMode, Transfer};
 use sealdrop_client::{ErrorKind, NoProgress};
-use sealdrop_tests::{Moto, Peer, Server, ServerOptions, content, free_port};
+use sealdrop_tests::{Bucket, Moto, Peer, Server, ServerOptions, content, free_port};
 use serde_json::json;
 
 const MIB: usize = 1024 * 1024;
@@ -24,80 +22,6 @@ fn five_mib_parts() -> ServerOptions {
             ("SEALDROP_MULTIPART_THRESHOLD".into(), (5 * MIB).to_string()),
         ],
         ..ServerOptions::default()
-    }
-}
-
-/// Storage as seen from outside the broker (to inspect and tamper).
-struct Storage {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-impl Storage {
-    async fn head(&self, key: &str) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
-        self.s3
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn body(&self, key: &str) -> Vec<u8> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
-        out.body.collect().await.unwrap().into_bytes().to_vec()
-    }
-
-    /// Rewrites an object in place with `edit` applied to its metadata and body.
-    async fn tamper(
-        &self,
-        key: &str,
-        edit: impl FnOnce(&mut std::collections::HashMap<String, String>, &mut Vec<u8>),
-    ) {
-        let head = self.head(key).await;
-        let mut metadata = head.metadata().cloned().unwrap_or_default();
-        let mut body = self.body(key).await;
-        edit(&mut metadata, &mut body);
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .set_metadata(Some(metadata))
-            .content_type("application/octet-stream")
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    /// Copies an object to another key, metadata and all (what someone with
-    /// bucket access could do).
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        metadata: Option<std::collections::HashMap<String, String>>,
-    ) {
-        let mut request = self
-            .s3
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(to)
-            .copy_source(format!("{}/{from}", self.bucket));
-        if let Some(metadata) = metadata {
-            request = request
-                .metadata_directive(MetadataDirective::Replace)
-                .set_metadata(Some(metadata));
-        }
-        request.send().await.unwrap();
     }
 }
 
@@ -127,7 +51,7 @@ async fn round_trip(
 }
 
 /// Checks that storage holds S3EC V3 ciphertext for `key`.
-async fn assert_stored_ciphertext(storage: &Storage, key: &str, plaintext: &[u8]) {
+async fn assert_stored_ciphertext(storage: &Bucket, key: &str, plaintext: &[u8]) {
     let head = storage.head(key).await;
     let metadata = head.metadata().unwrap();
     assert_eq!(metadata["x-amz-c"], "115");
@@ -148,9 +72,9 @@ async fn moto_cse_round_trips_and_official_client_interop_both_ways() {
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, five_mib_parts()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Storage {
+    let storage = Bucket {
         s3: moto.s3().await,
-        bucket: BUCKET.into(),
+        name: BUCKET.into(),
     };
     let peer = Peer::new(&moto);
     let scratch = tempfile::tempdir().unwrap();
@@ -225,9 +149,9 @@ async fn moto_sse_kms_uploads_are_encrypted_by_storage() {
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, five_mib_parts()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Storage {
+    let storage = Bucket {
         s3: moto.s3().await,
-        bucket: BUCKET.into(),
+        name: BUCKET.into(),
     };
     for size in [0, 17, 11 * MIB] {
         let data = content(size, 7);
@@ -253,9 +177,9 @@ async fn moto_tampering_copying_and_kms_outage_fail_clearly() {
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, ServerOptions::default()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Storage {
+    let storage = Bucket {
         s3: moto.s3().await,
-        bucket: BUCKET.into(),
+        name: BUCKET.into(),
     };
     check_tampering(&server, &client, &storage).await;
 
@@ -290,7 +214,7 @@ async fn moto_tampering_copying_and_kms_outage_fail_clearly() {
 }
 
 /// Shared by the moto and embedded runs: every kind of tampering is caught.
-async fn check_tampering(server: &Server, client: &sealdrop_client::Client, storage: &Storage) {
+async fn check_tampering(server: &Server, client: &sealdrop_client::Client, storage: &Bucket) {
     let data = content(4097, 3);
     let scratch = tempfile::tempdir().unwrap();
     let fresh = |name: &str| {
@@ -530,9 +454,9 @@ async fn assert_no_secrets_in_logs(server: &Server, client: &sealdrop_client::Cl
 async fn embedded_default_cse_sse_tampering_and_logs() {
     let server = Server::embedded(five_mib_parts()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Storage {
+    let storage = Bucket {
         s3: server.store_s3().await.unwrap(),
-        bucket: "sealdrop".into(),
+        name: "sealdrop".into(),
     };
     for (i, size) in [0, 1, 15, 16, 17, 15 * MIB + 5].into_iter().enumerate() {
         let data = content(size, i as u64);

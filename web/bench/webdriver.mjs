@@ -1,5 +1,5 @@
 // A minimal W3C WebDriver client for ChromeDriver (Node ≥ 18, no dependencies),
-// shared by the benchmark runner and the development smoke test.
+// used by the benchmark runner.
 
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";

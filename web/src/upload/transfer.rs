@@ -283,6 +283,8 @@ impl<'a> Uploading<'a> {
                 _slot: slot,
             };
             self.flights.insert(flight.job.id(), flight);
+            // An empty object has no segments to report: its tag is known at once.
+            self.send_tag_when_known()?;
         }
         Ok(())
     }
