@@ -32,7 +32,10 @@ pub fn run(env: &Env, args: &[String]) -> Result<()> {
 
 fn envelope(env: &Env) -> Result<()> {
     step("bench: native envelope vs one-shot aes-gcm", || {
-        run_cmd(env.cargo().args(["bench", "-p", "sealdrop-envelope", "--bench", "stream"]))
+        run_cmd(
+            env.cargo()
+                .args(["bench", "-p", "sealdrop-envelope", "--bench", "stream"]),
+        )
     })
 }
 
@@ -76,7 +79,14 @@ fn start_release_serve(env: &Env, extra: &[(&str, &str)]) -> Result<Serve> {
     run_cmd(env.cargo().args(["build", "--release", "-p", "sealdrop"]))?;
     let data = TempDir::new("bench")?;
     let mut child = Command::new(env.target_dir.join("release/sealdrop"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&data.0)
         .env("SEALDROP_LOG", "warn")
         .envs(extra.iter().copied())

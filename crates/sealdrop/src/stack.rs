@@ -65,11 +65,6 @@ async fn aws(config: &Config, bucket: &str, kms_key_id: &str) -> Result<Stack> {
         b
     };
     let client = aws_sdk_s3::Client::from_conf(s3_builder().build());
-    let public = config
-        .s3
-        .public_endpoint
-        .as_ref()
-        .or(config.s3.endpoint.as_ref());
     let presigner = match &config.s3.public_endpoint {
         Some(endpoint) => {
             aws_sdk_s3::Client::from_conf(s3_builder().endpoint_url(endpoint).build())
@@ -77,13 +72,16 @@ async fn aws(config: &Config, bucket: &str, kms_key_id: &str) -> Result<Stack> {
         None => client.clone(),
     };
     let kms = aws_sdk_kms::Client::new(&sdk);
-    let storage_origin = match public {
-        Some(url) => origin(url),
-        // Presigned URLs of AWS S3 are virtual-hosted on amazonaws.com.
-        None => "https://*.amazonaws.com".to_owned(),
-    };
+    let storage = Storage::new(client, presigner, bucket.to_owned(), config.presign_ttl());
+    // Whatever endpoint the configuration or the AWS chain (AWS_ENDPOINT_URL_S3,
+    // virtual-hosted AWS) resolves to, browsers go where presigned URLs point.
+    let probe = storage
+        .presign_get("sealdrop-origin-probe", "probe")
+        .await
+        .context("presigning a probe request")?;
+    let storage_origin = origin(&probe.url);
     Ok(Stack {
-        storage: Storage::new(client, presigner, bucket.to_owned(), config.presign_ttl()),
+        storage,
         keys: Arc::new(KmsProvider::new(
             kms.clone(),
             kms_key_id.to_owned(),
