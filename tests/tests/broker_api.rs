@@ -128,6 +128,10 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
     let upload_id = created["transfer"]["upload_id"].as_str().unwrap();
 
     for (path, body) in [
+        (
+            "/api/v1/uploads",
+            json!({"key": "bob/mine.bin", "size": 1, "mode": "cse"}),
+        ),
         ("/api/v1/objects/open", json!({"key": key})),
         (
             "/api/v1/uploads/parts",
@@ -187,6 +191,24 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A full key of one's own works like a name; name and key together do not.
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads",
+            &alice,
+            json!({"key": "alice/by-key.bin", "size": 1, "mode": "sse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["key"], "alice/by-key.bin");
+    let (status, _) = api
+        .post(
+            "/api/v1/uploads",
+            &alice,
+            json!({"name": "a", "key": "alice/a", "size": 1, "mode": "sse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, body) = api
         .post(
             "/api/v1/uploads",

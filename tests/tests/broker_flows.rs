@@ -373,6 +373,7 @@ async fn assert_no_secrets_in_logs(server: &Server, client: &sealdrop_client::Cl
     let created = client
         .create_upload(&CreateUploadRequest {
             name: "secret-probe.bin".into(),
+            key: None,
             size: 3,
             content_type: None,
             mode: Mode::Cse,

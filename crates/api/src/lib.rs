@@ -171,8 +171,14 @@ pub struct Limits {
 /// `POST /api/v1/uploads`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateUploadRequest {
-    /// Object name relative to the user's prefix (may contain `/`).
+    /// Object name relative to the user's prefix (may contain `/`). Empty when
+    /// `key` is given instead.
+    #[serde(default)]
     pub name: String,
+    /// Alternatively, the full object key; it must lie under the user's prefix
+    /// (another user's key is `403`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Plaintext size in bytes.
     pub size: u64,
     /// Content type to store (default `application/octet-stream`).

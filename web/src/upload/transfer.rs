@@ -55,6 +55,7 @@ pub async fn run(
     let content_type = upload.file.type_();
     let request = CreateUploadRequest {
         name: upload.name.clone(),
+        key: None,
         size,
         content_type: (!content_type.is_empty()).then_some(content_type),
         mode: upload.mode,

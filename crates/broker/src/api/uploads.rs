@@ -42,9 +42,28 @@ pub async fn create(
     user: AuthUser,
     ApiJson(request): ApiJson<CreateUploadRequest>,
 ) -> Result<Json<CreateUploadResponse>, ApiError> {
-    let prefix = policy::user_prefix(&user.name);
-    policy::validate_name(&request.name, prefix.len())?;
-    let key = format!("{prefix}{}", request.name);
+    let key = match (&request.key, request.name.is_empty()) {
+        (None, false) => {
+            let prefix = policy::user_prefix(&user.name);
+            policy::validate_name(&request.name, prefix.len())?;
+            format!("{prefix}{}", request.name)
+        }
+        (Some(key), true) => {
+            policy::authorize_key(&user.name, key)?;
+            key.clone()
+        }
+        (None, true) => {
+            return Err(ApiError::InvalidName(
+                "invalid object name: give a name (or a full key)".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(ApiError::BadRequest(
+                "give either a name or a key, not both".into(),
+            ));
+        }
+    };
+    let name = policy::authorize_key(&user.name, &key)?.to_owned();
     let content_type = request
         .content_type
         .clone()
@@ -70,8 +89,7 @@ pub async fn create(
     }
     if !request.overwrite && state.storage.head(&key).await?.is_some() {
         return Err(ApiError::Conflict(format!(
-            "{} already exists; upload with overwrite to replace it",
-            request.name
+            "{name} already exists; upload with overwrite to replace it"
         )));
     }
 

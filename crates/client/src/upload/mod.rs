@@ -94,6 +94,7 @@ impl Client {
         let created = self
             .create_upload(&CreateUploadRequest {
                 name: name.to_owned(),
+                key: None,
                 size: source.size(),
                 content_type: None,
                 mode,
