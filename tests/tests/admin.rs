@@ -5,72 +5,52 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_s3::primitives::ByteStream;
 use sealdrop_client::NoProgress;
 use sealdrop_client::api::Mode;
-use sealdrop_tests::{Moto, Peer, Server, ServerOptions, content};
+use sealdrop_tests::{Bucket, Moto, Peer, Server, ServerOptions, content};
 
 const BUCKET: &str = "ops";
 
-struct Objects<'a> {
-    s3: &'a aws_sdk_s3::Client,
-    bucket: &'a str,
+/// Stores a plaintext object the way any S3 client would, bypassing sealdrop.
+async fn put_plain(bucket: &Bucket, key: &str, body: &[u8], metadata: &[(&str, &str)]) {
+    let metadata = metadata
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    bucket
+        .put(key, body.to_vec(), metadata, "text/x-report")
+        .await;
 }
 
-impl Objects<'_> {
-    async fn put_plain(&self, key: &str, body: &[u8], metadata: &[(&str, &str)]) {
-        self.s3
-            .put_object()
-            .bucket(self.bucket)
-            .key(key)
-            .content_type("text/x-report")
-            .set_metadata(Some(
-                metadata
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ))
-            .body(ByteStream::from(body.to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    async fn state(
-        &self,
-        key: &str,
-    ) -> (
-        Option<String>,
-        HashMap<String, String>,
-        Option<String>,
-        Vec<u8>,
-    ) {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(self.bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
-        let sse = out.server_side_encryption().map(|s| s.as_str().to_owned());
-        let metadata = out.metadata().cloned().unwrap_or_default();
-        let content_type = out.content_type().map(str::to_owned);
-        let body = out.body.collect().await.unwrap().into_bytes().to_vec();
-        (sse, metadata, content_type, body)
-    }
+/// What a GET returns: SSE header, user metadata, content type, body.
+async fn state(
+    bucket: &Bucket,
+    key: &str,
+) -> (
+    Option<String>,
+    HashMap<String, String>,
+    Option<String>,
+    Vec<u8>,
+) {
+    let out = bucket
+        .s3
+        .get_object()
+        .bucket(&bucket.name)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let sse = out.server_side_encryption().map(|s| s.as_str().to_owned());
+    let metadata = out.metadata().cloned().unwrap_or_default();
+    let content_type = out.content_type().map(str::to_owned);
+    let body = out.body.collect().await.unwrap().into_bytes().to_vec();
+    (sse, metadata, content_type, body)
 }
 
 /// bucket-encryption set → plain uploads are SSE-KMS; encrypt-existing turns
 /// plaintext objects into SSE-KMS objects with identical content and metadata,
 /// leaves client-side encrypted ones alone, and a second run changes nothing.
-async fn default_encryption_and_encrypt_existing(
-    server: &Server,
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    kms_key: &str,
-) {
-    let objects = Objects { s3, bucket };
+async fn default_encryption_and_encrypt_existing(server: &Server, bucket: &Bucket, kms_key: &str) {
     let client = server.client(&server.admin_token);
     let cse = client
         .upload_reader(
@@ -92,16 +72,20 @@ async fn default_encryption_and_encrypt_existing(
         })
         .collect();
     for (key, body) in &plain {
-        objects
-            .put_plain(key, body, &[("department", "finance"), ("origin", key)])
-            .await;
-        assert_eq!(objects.state(key).await.0, None);
+        put_plain(
+            bucket,
+            key,
+            body,
+            &[("department", "finance"), ("origin", key)],
+        )
+        .await;
+        assert_eq!(state(bucket, key).await.0, None);
     }
 
     let out = server.admin(&["encrypt-existing", "--dry-run"]).unwrap();
     assert!(out.contains("5  would encrypt with SSE-KMS"), "{out}");
     assert_eq!(
-        objects.state(&plain[0].0).await.0,
+        state(bucket, &plain[0].0).await.0,
         None,
         "dry run changes nothing"
     );
@@ -112,11 +96,9 @@ async fn default_encryption_and_encrypt_existing(
     assert!(out.contains("SSE-KMS"), "{out}");
     let out = server.admin(&["bucket-encryption", "get"]).unwrap();
     assert!(out.contains("aws:kms") && out.contains(kms_key), "{out}");
-    objects
-        .put_plain("admin/new.txt", b"after default", &[])
-        .await;
+    put_plain(bucket, "admin/new.txt", b"after default", &[]).await;
     assert_eq!(
-        objects.state("admin/new.txt").await.0.as_deref(),
+        state(bucket, "admin/new.txt").await.0.as_deref(),
         Some("aws:kms")
     );
 
@@ -125,7 +107,7 @@ async fn default_encryption_and_encrypt_existing(
         .unwrap();
     assert!(out.contains("5  encrypted with SSE-KMS"), "{out}");
     for (key, body) in &plain {
-        let (sse, metadata, content_type, stored) = objects.state(key).await;
+        let (sse, metadata, content_type, stored) = state(bucket, key).await;
         assert_eq!(sse.as_deref(), Some("aws:kms"), "{key}");
         assert_eq!(&stored, body, "identical content");
         assert_eq!(
@@ -135,7 +117,7 @@ async fn default_encryption_and_encrypt_existing(
         assert_eq!(metadata.get("origin"), Some(key));
         assert_eq!(content_type.as_deref(), Some("text/x-report"));
     }
-    let before = objects.state(&cse).await;
+    let before = state(bucket, &cse).await;
     let out = server.admin(&["encrypt-existing"]).unwrap();
     assert!(
         !out.contains("encrypted with SSE-KMS"),
@@ -147,7 +129,7 @@ async fn default_encryption_and_encrypt_existing(
         "{out}"
     );
     assert_eq!(
-        objects.state(&cse).await,
+        state(bucket, &cse).await,
         before,
         "client-side objects untouched"
     );
@@ -161,7 +143,11 @@ async fn moto_bucket_encryption_and_encrypt_existing() {
     let moto = Moto::start().unwrap();
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, ServerOptions::default()).unwrap();
-    default_encryption_and_encrypt_existing(&server, &moto.s3().await, BUCKET, &kms_key).await;
+    let bucket = Bucket {
+        s3: moto.s3().await,
+        name: BUCKET.into(),
+    };
+    default_encryption_and_encrypt_existing(&server, &bucket, &kms_key).await;
 }
 
 #[tokio::test]
@@ -173,8 +159,11 @@ async fn embedded_bucket_encryption_and_encrypt_existing() {
         .await
         .unwrap()
         .kms_key_id;
-    let s3 = server.store_s3().await.unwrap();
-    default_encryption_and_encrypt_existing(&server, &s3, "sealdrop", &key_id).await;
+    let bucket = Bucket {
+        s3: server.store_s3().await.unwrap(),
+        name: "sealdrop".into(),
+    };
+    default_encryption_and_encrypt_existing(&server, &bucket, &key_id).await;
 }
 
 #[tokio::test]
@@ -184,10 +173,9 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
     let new_key = moto.create_key().await.unwrap();
     let server = Server::aws(&moto, BUCKET, &old_key, ServerOptions::default()).unwrap();
     let client = server.client(&server.admin_token);
-    let s3 = moto.s3().await;
-    let objects = Objects {
-        s3: &s3,
-        bucket: BUCKET,
+    let bucket = Bucket {
+        s3: moto.s3().await,
+        name: BUCKET.into(),
     };
     let mut keys = Vec::new();
     for (i, size) in [0usize, 17, 70_000].into_iter().enumerate() {
@@ -210,7 +198,7 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
         .await
         .unwrap();
     let before: Vec<_> =
-        futures::future::join_all(keys.iter().map(|(k, _)| objects.state(k))).await;
+        futures::future::join_all(keys.iter().map(|(k, _)| state(&bucket, k))).await;
 
     // The operator's order: new key primary, old key still allowed, then rotate.
     let server = server
@@ -230,7 +218,7 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
     );
 
     for ((key, _), (_, old_metadata, old_type, old_body)) in keys.iter().zip(&before) {
-        let (_, metadata, content_type, body) = objects.state(key).await;
+        let (_, metadata, content_type, body) = state(&bucket, key).await;
         assert_eq!(&body, old_body, "content bytes unchanged: {key}");
         assert_eq!(&content_type, old_type);
         assert_ne!(
