@@ -307,53 +307,27 @@ async fn copy_in_place(
     result
 }
 
-/// `sealdrop admin encrypt-existing`
-pub async fn encrypt_existing(config: &Config, args: EncryptExistingArgs) -> Result<()> {
-    let stack = stack::connect(config).await?;
-    let kms_key = args
-        .kms_key
-        .clone()
-        .unwrap_or_else(|| stack.keys.key_id().to_owned());
-    let client = stack.storage.client();
-    let bucket = stack.storage.bucket();
+/// Runs `per_object` over every key under `prefix`, a few at a time, with a
+/// progress bar; prints how many objects ended which way, and fails if any failed.
+async fn for_each_object<F, Fut>(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    label: &'static str,
+    per_object: F,
+) -> Result<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<&'static str>>,
+{
     let tally = Tally::default();
-    let bar = progress(if args.dry_run {
-        "checking"
-    } else {
-        "encrypting"
-    });
-    let keys = keys(client, bucket, &args.prefix).await?;
+    let bar = progress(label);
+    let keys = keys(client, bucket, prefix).await?;
     stream::iter(keys)
         .for_each_concurrent(CONCURRENCY, |key| {
-            let (tally, bar, kms_key) = (&tally, &bar, &kms_key);
+            let (tally, bar, per_object) = (&tally, &bar, &per_object);
             async move {
-                let outcome = async {
-                    let head = client.head_object().bucket(bucket).key(&key).send().await?;
-                    if head.server_side_encryption() == Some(&ServerSideEncryption::AwsKms) {
-                        return Ok::<_, anyhow::Error>("already SSE-KMS");
-                    }
-                    if !matches!(envelope(&user_metadata(&head)), Ok(None)) {
-                        // Client-side encrypted (or claims to be): storage only ever
-                        // sees ciphertext of it; leave it alone.
-                        return Ok("client-side encrypted (left as is)");
-                    }
-                    if args.dry_run {
-                        return Ok("would encrypt with SSE-KMS");
-                    }
-                    copy_in_place(
-                        client,
-                        bucket,
-                        &key,
-                        &head,
-                        &Change::Encrypt {
-                            kms_key: kms_key.clone(),
-                        },
-                    )
-                    .await?;
-                    Ok("encrypted with SSE-KMS")
-                }
-                .await;
-                match outcome {
+                match per_object(key.clone()).await {
                     Ok(what) => tally.add(what),
                     Err(e) => tally.fail(&key, &e),
                 }
@@ -364,76 +338,139 @@ pub async fn encrypt_existing(config: &Config, args: EncryptExistingArgs) -> Res
     tally.finish(&bar)
 }
 
+/// `sealdrop admin encrypt-existing`
+pub async fn encrypt_existing(config: &Config, args: EncryptExistingArgs) -> Result<()> {
+    let stack = stack::connect(config).await?;
+    let kms_key = args
+        .kms_key
+        .clone()
+        .unwrap_or_else(|| stack.keys.key_id().to_owned());
+    let client = stack.storage.client();
+    let bucket = stack.storage.bucket();
+    let label = if args.dry_run {
+        "checking"
+    } else {
+        "encrypting"
+    };
+    for_each_object(client, bucket, &args.prefix, label, |key| {
+        encrypt_one(client, bucket, key, &kms_key, args.dry_run)
+    })
+    .await
+}
+
+async fn encrypt_one(
+    client: &Client,
+    bucket: &str,
+    key: String,
+    kms_key: &str,
+    dry_run: bool,
+) -> Result<&'static str> {
+    let head = client.head_object().bucket(bucket).key(&key).send().await?;
+    if head.server_side_encryption() == Some(&ServerSideEncryption::AwsKms) {
+        return Ok("already SSE-KMS");
+    }
+    if !matches!(envelope(&user_metadata(&head)), Ok(None)) {
+        // Client-side encrypted (or claims to be): storage only ever sees
+        // ciphertext of it; leave it alone.
+        return Ok("client-side encrypted (left as is)");
+    }
+    if dry_run {
+        return Ok("would encrypt with SSE-KMS");
+    }
+    let change = Change::Encrypt {
+        kms_key: kms_key.to_owned(),
+    };
+    copy_in_place(client, bucket, &key, &head, &change).await?;
+    Ok("encrypted with SSE-KMS")
+}
+
+/// What every object of one rotation shares.
+struct Rotation<'a> {
+    stack: &'a Stack,
+    kms: aws_sdk_kms::Client,
+    /// The target as given, its key id and its ARN: any names an object's hint may use.
+    target_names: Vec<String>,
+    target_arn: String,
+    to_key: &'a str,
+    dry_run: bool,
+    rotated: AtomicU64,
+}
+
 /// `sealdrop admin rotate`
 pub async fn rotate(config: &Config, args: RotateArgs) -> Result<()> {
     let stack = stack::connect(config).await?;
     let Some(kms) = stack.kms.clone() else {
         bail!("key rotation needs KMS; this deployment uses the local keyring");
     };
-    let target = kms
+    let described = kms
         .describe_key()
         .key_id(&args.to_key)
         .send()
         .await
         .with_context(|| format!("looking up KMS key {}", args.to_key))?;
-    let target = target
+    let target = described
         .key_metadata()
         .ok_or_else(|| anyhow!("KMS returned no metadata for {}", args.to_key))?;
-    let to_key = args.to_key.as_str();
-    let target_names = [Some(to_key), Some(target.key_id()), target.arn()];
-    let target_arn = target.arn().unwrap_or(target.key_id()).to_owned();
-
+    let rotation = Rotation {
+        stack: &stack,
+        target_names: [
+            Some(args.to_key.as_str()),
+            Some(target.key_id()),
+            target.arn(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect(),
+        target_arn: target.arn().unwrap_or(target.key_id()).to_owned(),
+        kms,
+        to_key: &args.to_key,
+        dry_run: args.dry_run,
+        rotated: AtomicU64::new(0),
+    };
+    let label = if args.dry_run { "checking" } else { "rotating" };
     let client = stack.storage.client();
-    let bucket = stack.storage.bucket();
-    let tally = Tally::default();
-    let rotated = AtomicU64::new(0);
-    let bar = progress(if args.dry_run { "checking" } else { "rotating" });
-    let keys = keys(client, bucket, &args.prefix).await?;
-    stream::iter(keys)
-        .for_each_concurrent(CONCURRENCY, |key| {
-            let (tally, bar, rotated, stack, kms) = (&tally, &bar, &rotated, &stack, &kms);
-            let (target_names, target_arn) = (&target_names, &target_arn);
-            async move {
-                let outcome = async {
-                    let head = client.head_object().bucket(bucket).key(&key).send().await?;
-                    let mut metadata = user_metadata(&head);
-                    let Some(envelope) = envelope(&metadata)? else {
-                        return Ok::<_, anyhow::Error>("not client-side encrypted");
-                    };
-                    if matches!(envelope.wrapping(), KeyWrapping::AesGcm { .. }) {
-                        return Ok("local keyring (cannot rotate to KMS)");
-                    }
-                    let hint = metadata.get(KMS_KEY_HINT).map(String::as_str);
-                    if hint.is_some() && target_names.contains(&hint) {
-                        return Ok("already under the target key");
-                    }
-                    if args.dry_run {
-                        return Ok("would rotate");
-                    }
-                    let (data_key, key_arn) = stack.keys.rewrap(&envelope, &key, to_key).await?;
-                    let rewrapped = envelope.with_encrypted_data_key(data_key)?;
-                    metadata.retain(|k, _| !is_envelope_key(k));
-                    metadata.extend(rewrapped.to_map());
-                    metadata.insert(KMS_KEY_HINT.to_owned(), key_arn);
-                    copy_in_place(client, bucket, &key, &head, &Change::Metadata(metadata)).await?;
-                    if (rotated.fetch_add(1, Ordering::Relaxed) + 1) % VERIFY_EVERY == 1 {
-                        verify(stack, kms, &key, target_arn)
-                            .await
-                            .with_context(|| format!("verification after rotating {key} failed"))?;
-                        return Ok("rotated (verified)");
-                    }
-                    Ok("rotated")
-                }
-                .await;
-                match outcome {
-                    Ok(what) => tally.add(what),
-                    Err(e) => tally.fail(&key, &e),
-                }
-                bar.inc(1);
-            }
-        })
-        .await;
-    tally.finish(&bar)
+    for_each_object(client, stack.storage.bucket(), &args.prefix, label, |key| {
+        rotation.rotate_one(key)
+    })
+    .await
+}
+
+impl Rotation<'_> {
+    async fn rotate_one(&self, key: String) -> Result<&'static str> {
+        let client = self.stack.storage.client();
+        let bucket = self.stack.storage.bucket();
+        let head = client.head_object().bucket(bucket).key(&key).send().await?;
+        let mut metadata = user_metadata(&head);
+        let Some(envelope) = envelope(&metadata)? else {
+            return Ok("not client-side encrypted");
+        };
+        if matches!(envelope.wrapping(), KeyWrapping::AesGcm { .. }) {
+            return Ok("local keyring (cannot rotate to KMS)");
+        }
+        if metadata
+            .get(KMS_KEY_HINT)
+            .is_some_and(|hint| self.target_names.contains(hint))
+        {
+            return Ok("already under the target key");
+        }
+        if self.dry_run {
+            return Ok("would rotate");
+        }
+        let (data_key, key_arn) = self.stack.keys.rewrap(&envelope, &key, self.to_key).await?;
+        let rewrapped = envelope.with_encrypted_data_key(data_key)?;
+        metadata.retain(|k, _| !is_envelope_key(k));
+        metadata.extend(rewrapped.to_map());
+        metadata.insert(KMS_KEY_HINT.to_owned(), key_arn);
+        copy_in_place(client, bucket, &key, &head, &Change::Metadata(metadata)).await?;
+        if (self.rotated.fetch_add(1, Ordering::Relaxed) + 1) % VERIFY_EVERY == 1 {
+            verify(self.stack, &self.kms, &key, &self.target_arn)
+                .await
+                .with_context(|| format!("verification after rotating {key} failed"))?;
+            return Ok("rotated (verified)");
+        }
+        Ok("rotated")
+    }
 }
 
 fn is_envelope_key(key: &str) -> bool {
