@@ -152,6 +152,8 @@ pub async fn cors(config: &Config, command: CorsCommand) -> Result<()> {
                 .expose_headers("x-amz-server-side-encryption")
                 .expose_headers("x-amz-server-side-encryption-aws-kms-key-id")
                 .expose_headers("x-amz-request-id")
+                // Downloads resume with Range requests and read the answer's range.
+                .expose_headers("Content-Range")
                 .max_age_seconds(3600)
                 .build()?;
             client
