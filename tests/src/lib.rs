@@ -465,13 +465,15 @@ impl Peer {
         Ok(std::fs::read(out)?)
     }
 
-    /// Encrypts and uploads `file` as `key` with the official client.
+    /// Encrypts and uploads `file` as `key` with the official client, in format
+    /// `format` (`"v3"`, its default, or `"v2"`).
     pub fn put(
         &self,
         bucket: &str,
         key: &str,
         kms_key_id: &str,
         file: &Path,
+        format: &str,
         multipart: bool,
     ) -> Result<()> {
         let context = format!("sealdrop:key={key}");
@@ -487,6 +489,8 @@ impl Peer {
             kms_key_id,
             "--context",
             &context,
+            "--format",
+            format,
         ];
         if multipart {
             args.push("--multipart");

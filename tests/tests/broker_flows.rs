@@ -107,40 +107,53 @@ async fn moto_cse_round_trips_and_official_client_interop_both_ways() {
         interop.push(format!("sealdrop→official {size} B ok"));
     }
 
-    // The official client writes, sealdrop reads (single and multipart).
-    for (size, multipart) in [
-        (0, false),
-        (17, false),
-        (MIB + 3, false),
-        (11 * MIB + 7, true),
+    // The official client writes, sealdrop reads (V3 and V2, single and multipart).
+    for (size, format, multipart) in [
+        (0, "v3", false),
+        (17, "v3", false),
+        (MIB + 3, "v3", false),
+        (11 * MIB + 7, "v3", true),
+        (17, "v2", false),
+        (MIB + 5, "v2", false),
     ] {
         let data = content(size, 100 + size as u64);
-        let file = scratch.path().join(format!("in-{size}"));
+        let file = scratch.path().join(format!("in-{format}-{size}"));
         std::fs::write(&file, &data).unwrap();
-        let key = format!("admin/official-{size}.bin");
-        peer.put(BUCKET, &key, &kms_key, &file, multipart).unwrap();
-        let out = scratch.path().join(format!("out-{size}"));
+        let key = format!("admin/official-{format}-{size}.bin");
+        peer.put(BUCKET, &key, &kms_key, &file, format, multipart)
+            .unwrap();
+        let out = scratch.path().join(format!("out-{format}-{size}"));
         let report = client.download_to(&key, &out, NoProgress).await.unwrap();
         assert_eq!(
             std::fs::read(&out).unwrap(),
             data,
-            "sealdrop decrypts the official {size} bytes"
+            "sealdrop decrypts the official {format} {size} bytes"
         );
-        assert_eq!(report.mode, ObjectMode::CseV3);
+        let expected = if format == "v3" {
+            ObjectMode::CseV3
+        } else {
+            ObjectMode::CseV2
+        };
+        assert_eq!(report.mode, expected);
         interop.push(format!(
-            "official→sealdrop {size} B (multipart {multipart}) ok"
+            "official→sealdrop {format} {size} B (multipart {multipart}) ok"
         ));
     }
     println!("{}", interop.join("\n"));
 
     // Listing shows the modes.
     let objects = client.list_all(None).await.unwrap();
+    assert_eq!(objects.len(), 12);
+    let v2 = objects
+        .iter()
+        .filter(|o| o.encryption.mode == ObjectMode::CseV2)
+        .count();
+    assert_eq!(v2, 2, "listing tells V2 from V3");
     assert!(
         objects
             .iter()
-            .all(|o| o.encryption.mode == ObjectMode::CseV3)
+            .all(|o| matches!(o.encryption.mode, ObjectMode::CseV3 | ObjectMode::CseV2))
     );
-    assert_eq!(objects.len(), 10);
 }
 
 #[tokio::test]

@@ -303,6 +303,33 @@ async fn failures_exit_with_their_class_and_one_line() {
         .unwrap();
     assert_eq!(no_url.status.code(), Some(2));
 
+    // The server and operator commands document their flags and environment.
+    for command in [
+        &["serve", "--help"][..],
+        &["admin", "--help"],
+        &["admin", "user", "add", "--help"],
+        &["admin", "bucket-encryption", "set", "--help"],
+        &["admin", "encrypt-existing", "--help"],
+        &["admin", "rotate", "--help"],
+        &["admin", "cors", "set", "--help"],
+    ] {
+        let help = admin.run(command).await.ok().stdout;
+        for needle in [
+            "--config",
+            "SEALDROP_CONFIG",
+            "--data-dir",
+            "SEALDROP_DATA_DIR",
+        ] {
+            assert!(help.contains(needle), "{command:?} lacks {needle}:\n{help}");
+        }
+    }
+    let rotate = admin.run(&["admin", "rotate", "--help"]).await.ok().stdout;
+    assert!(
+        rotate.contains("--to-key") && rotate.contains("--dry-run") && rotate.contains("--prefix")
+    );
+    let serve = admin.run(&["serve", "--help"]).await.ok().stdout;
+    assert!(serve.contains("SEALDROP_BUCKET") && serve.contains("SEALDROP_KMS_KEY_ID"));
+
     // Every command documents its flags, environment and exit codes.
     for command in ["put", "get", "ls", "rm"] {
         let help = admin.run(&[command, "--help"]).await.ok().stdout;
@@ -343,6 +370,23 @@ async fn against_aws_apis_the_official_client_reads_what_put_writes() {
             official, bytes,
             "the official S3EC decrypts the CLI's {size} bytes"
         );
+
+        // …and `get` decrypts what the official client wrote.
+        let theirs = format!("admin/official-{size}");
+        let input = user.write(&format!("official-in-{size}"), &bytes);
+        peer.put("cli-bucket", &theirs, &kms_key, &input, "v3", size > MIB)
+            .unwrap();
+        let out = user.path(&format!("official-out-{size}"));
+        let run = user
+            .run(&["get", &theirs, "-o", out.to_str().unwrap()])
+            .await
+            .ok();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            bytes,
+            "get decrypts the official client's {size} bytes"
+        );
+        assert!(run.stderr.contains("V3"), "{}", run.stderr);
 
         let key = user
             .put(&format!("aws-sse-{size}"), &bytes, &["--sse"])

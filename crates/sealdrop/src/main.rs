@@ -54,10 +54,16 @@ enum Command {
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConfigArgs {
     /// Configuration file (TOML). Environment variables `SEALDROP_*` override it.
-    #[arg(long, short = 'c', env = "SEALDROP_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short = 'c',
+        env = "SEALDROP_CONFIG",
+        value_name = "FILE",
+        global = true
+    )]
     pub config: Option<PathBuf>,
     /// Data directory (users, local keyring, embedded store, audit log).
-    #[arg(long, env = "SEALDROP_DATA_DIR", value_name = "DIR")]
+    #[arg(long, env = "SEALDROP_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 
