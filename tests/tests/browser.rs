@@ -648,3 +648,56 @@ async fn one_gib_round_trip_with_bounded_memory() {
     );
     app.browser.close().await.unwrap();
 }
+
+/// The static `dist/` hosted on another origin than the broker: `config.json`
+/// names the broker, the broker allows the site's origin (CORS), and so does
+/// the embedded store. Sign in with the token field, upload, download.
+#[tokio::test]
+async fn web_app_hosted_on_another_origin() {
+    if skip() {
+        return;
+    }
+    // The site: a copy of dist/ whose config.json points at the broker.
+    let site = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(web_root()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), site.path().join(entry.file_name())).unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_url = format!("http://{}", listener.local_addr().unwrap());
+    let server = Server::embedded(ServerOptions {
+        env: vec![("SEALDROP_CORS_ORIGINS".into(), site_url.clone())],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    std::fs::write(
+        site.path().join("config.json"),
+        json!({"api_base": server.url}).to_string(),
+    )
+    .unwrap();
+    let root = site.path().to_path_buf();
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(root));
+        axum::serve(listener, app).await.unwrap();
+    });
+
+    let work = tempfile::tempdir().unwrap();
+    let app = App {
+        browser: Browser::start().await.unwrap(),
+        url: site_url.clone(),
+        shots: workspace().join("tests/artifacts/screenshots/elsewhere"),
+    };
+    app.browser.client().goto(&site_url).await.unwrap();
+    app.sign_in_with_field(&server.admin_token).await;
+    let data = content(3 * MIB + 1, 11);
+    app.choose(&[write(work.path(), "remote.bin", &data)]).await;
+    app.wait_uploaded("remote.bin", WAIT).await;
+    app.download("admin/remote.bin", WAIT).await.unwrap();
+    let saved = app
+        .browser
+        .wait_for_download("remote.bin", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(saved).unwrap(), data);
+    app.browser.close().await.unwrap();
+}
