@@ -180,6 +180,22 @@ impl App {
     }
 }
 
+/// Writes a large file quickly: 1 MiB of test content, each MiB stamped with its
+/// index so that no two MiB are alike.
+fn write_large(dir: &Path, name: &str, mib: u64, seed: u64) -> PathBuf {
+    use std::io::Write as _;
+    let path = dir.join(name);
+    let block = content(MIB, seed);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    for i in 0..mib {
+        let mut b = block.clone();
+        b[..8].copy_from_slice(&i.to_le_bytes());
+        file.write_all(&b).unwrap();
+    }
+    file.flush().unwrap();
+    path
+}
+
 fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, data).unwrap();
@@ -379,7 +395,7 @@ async fn app_end_to_end(
 
     // Cancel a multipart upload mid-way: no object and no pending upload remain.
     app.click("[data-testid=mode-cse]").await;
-    let big = write(work.path(), "cancelled.bin", &content(120 * MIB, 5));
+    let big = write_large(work.path(), "cancelled.bin", 256, 5);
     app.choose(&[big]).await;
     let row = App::upload_row("cancelled.bin");
     let deadline = Instant::now() + WAIT;
@@ -420,7 +436,7 @@ async fn app_end_to_end(
     );
 
     // Pause and resume: the object is still byte-identical.
-    let paused = content(40 * MIB, 6);
+    let paused = content(200 * MIB, 6);
     app.choose(&[write(work.path(), "paused.bin", &paused)])
         .await;
     let row = App::upload_row("paused.bin");
@@ -589,17 +605,7 @@ async fn one_gib_round_trip_with_bounded_memory() {
     })
     .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let path = work.path().join("large.bin");
-    {
-        use std::io::Write as _;
-        let block = content(MIB, 1);
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        for i in 0..1024u64 {
-            let mut b = block.clone();
-            b[..8].copy_from_slice(&i.to_le_bytes());
-            file.write_all(&b).unwrap();
-        }
-    }
+    let path = write_large(work.path(), "large.bin", 1024, 1);
     let app = App::open(&server, "large").await;
     app.sign_in_with_link(&server.admin_token).await;
     let probe = app.browser.memory_probe();
