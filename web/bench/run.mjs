@@ -2,7 +2,11 @@
 //
 //   node web/bench/run.mjs [--runs 5] [--mib 256]     throughput: encrypt and decrypt vs WebCrypto one-shot
 //   node web/bench/run.mjs --memory [--mib 2048]      peak memory of an upload and a download
+//   node web/bench/run.mjs --e2e [--mib 1024] [--runs 3]
+//                                                    end-to-end upload against a release `sealdrop serve`
+//                                                    (embedded store): CSE vs unencrypted, same presigned path
 //   tuning knobs: --segment-kib N (bytes per WebCrypto call), --workers N, --inflight N (parts at once)
+//   --trace: the page also prints the workers' time per stage (web/src/trace.rs)
 //
 // Writes a random plaintext file of --mib MiB, serves dist/ (build it first:
 // `trunk build --release`) with the production Content Security Policy plus a
@@ -17,7 +21,7 @@
 
 import { createServer } from "node:http";
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize } from "node:path";
@@ -30,8 +34,10 @@ const option = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const memory = args.includes("--memory");
-const mib = Number(option("mib", memory ? 2048 : 256));
-const runs = Number(option("runs", memory ? 1 : 5));
+const e2e = args.includes("--e2e");
+const trace = args.includes("--trace");
+const mib = Number(option("mib", memory ? 2048 : e2e ? 1024 : 256));
+const runs = Number(option("runs", memory ? 1 : e2e ? 3 : 5));
 const segmentKib = option("segment-kib", null);
 const dist = option("dist", join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist"));
 
@@ -75,7 +81,31 @@ const server = createServer((request, response) => {
   response.end(body);
 });
 await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-const origin = `http://127.0.0.1:${server.address().port}`;
+let origin = `http://127.0.0.1:${server.address().port}`;
+
+// --e2e: a release `sealdrop serve` (embedded store, fresh data directory)
+// serves dist/ and the API; its login URL (stdout) signs the page in.
+let serve = null;
+let loginHash = "";
+if (e2e) {
+  const binary = option("sealdrop", join(process.env.CARGO_TARGET_DIR || join(dirname(fileURLToPath(import.meta.url)), "..", "..", "target"), "release", "sealdrop"));
+  const dataDir = mkdtempSync(join(tmpdir(), "sealdrop-bench-data-"));
+  serve = spawn(binary, ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--store-listen", "127.0.0.1:0", "--web-root", dist], { stdio: ["ignore", "pipe", "pipe"] });
+  serve.dataDir = dataDir;
+  const login = await new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    serve.stdout.on("data", (d) => {
+      out += d;
+      const url = /(http:\/\/\S+)#token=(\S+)/.exec(out);
+      if (url) resolve(url);
+    });
+    serve.stderr.on("data", (d) => (err += d));
+    serve.on("exit", (code) => reject(new Error(`sealdrop serve exited (${code}): ${err}`)));
+  });
+  origin = new URL(login[1]).origin;
+  loginHash = `#token=${login[2]}`;
+}
 
 // Memory of the browser's processes: the Chromium started with this session's
 // profile and all its descendants (other Chromium instances on the machine are
@@ -152,10 +182,11 @@ const plaintext = join(store, "plaintext.bin");
 
 const results = [];
 try {
-  const query = new URLSearchParams({ bench: memory ? "memory" : "", mib: String(mib), runs: String(runs), file: "1" });
+  const query = new URLSearchParams({ bench: memory ? "memory" : e2e ? "e2e" : "", mib: String(mib), runs: String(runs), file: "1" });
   if (segmentKib) query.set("segment_kib", segmentKib);
+  if (trace) query.set("trace", "1");
   for (const k of ["workers", "inflight"]) if (option(k, null)) query.set(k, option(k, null));
-  await browser.open(`${origin}/?${query}`);
+  await browser.open(`${origin}/?${query}${loginHash}`);
   await browser.type(await browser.find("#bench-file"), plaintext);
   let seen = 0;
   await browser.waitUntil(async () => {
@@ -173,10 +204,14 @@ try {
   await sampler;
   await browser.quit();
   server.close();
+  if (serve) {
+    serve.kill();
+    rmSync(serve.dataDir, { recursive: true, force: true });
+  }
   rmSync(store, { recursive: true, force: true });
 }
 
-for (const name of ["encrypt", "decrypt"]) {
+for (const name of ["encrypt-memory", "encrypt", "decrypt-memory", "decrypt", "e2e-upload"]) {
   const lines = results.filter((l) => l.name === name);
   if (!lines.length) continue;
   const summary = {
@@ -185,14 +220,14 @@ for (const name of ["encrypt", "decrypt"]) {
     baseline_mbps: median(lines.map((l) => l.baseline_mbps)),
     ratio: median(lines.map((l) => l.ratio)),
     runs: lines.length,
-    correct: lines.every((l) => l.tag_matches_one_shot ?? l.verified),
+    correct: lines.every((l) => l.tag_matches_one_shot ?? l.verified ?? true),
   };
-  for (const extra of ["baseline_with_file_read_mbps", "same_download_without_decryption_mbps"]) {
+  for (const extra of ["baseline_with_file_read_mbps", "ratio_to_baseline_with_file_read", "same_download_without_decryption_mbps", "same_pipeline_without_decryption_mbps"]) {
     if (extra in lines[0]) summary[extra] = median(lines.map((l) => l[extra]));
   }
   console.log(JSON.stringify(summary));
 }
-if (memory) {
+if (memory || e2e) {
   const MiB = 1024 * 1024;
   const during = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v / MiB)]));
   console.log(JSON.stringify({

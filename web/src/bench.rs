@@ -7,21 +7,35 @@
 //! The plaintext is the file chosen on `#bench-file` (read from disk like an
 //! upload; `&file` makes the page wait for it), or generated.
 //!
-//! - `?bench` (`&mib=256&runs=3`): *encrypt* = the file cut into 8 MiB parts,
-//!   sealed by the worker pool (read, AES-CTR, GHASH-via-AAD, tag combined on
-//!   the page; no upload), against one-shot `encrypt` of the file's bytes already
-//!   in memory (`baseline_mbps`) and including reading them
-//!   (`baseline_with_file_read_mbps`). *decrypt* = the stored object (ciphertext ‖
-//!   tag, put on the bench server's store) streamed by a worker with its helper,
-//!   decrypted into an OPFS staging file and verified, against one-shot
-//!   `decrypt` in memory; plus the same download without decryption. Tags are
-//!   checked against the one-shot results.
+//! - `?bench` (`&mib=256&runs=3`), per run, each against WebCrypto's one-shot
+//!   AES-256-GCM of the same bytes in memory (`baseline_mbps`, measured once
+//!   per run in the same page):
+//!   - *encrypt-memory*: the app's encrypt path (8 MiB parts sealed by the worker
+//!     pool: read, AES-CTR, GHASH-via-AAD, tag combined on the page; no upload)
+//!     fed from the baseline's in-memory bytes as a `Blob`, sliced per part as
+//!     an upload slices a `File`;
+//!   - *encrypt*: the same from the file on disk, also against one-shot
+//!     including reading the file (`baseline_with_file_read_mbps`);
+//!   - *decrypt-memory*: the app's download pipeline (worker + helper, OPFS
+//!     staging, tag check) fed from an in-memory stream (a `Response` over a
+//!     copy of the stored object, transferred to the worker), plus the same
+//!     pipeline without decryption;
+//!   - *decrypt*: the same over HTTP from the bench server's store, plus the
+//!     same download without decryption.
+//!
+//!   Tags are checked against the one-shot results. `&trace=1` adds the
+//!   workers' time per stage (`trace` lines, summed over both workers).
 //! - `?bench=memory` (`&mib=2048`): a real upload of the parts to the bench
 //!   store and the download back, for the runner's memory sampler.
+//! - `?bench=e2e` (`&mib=1024`, page served by `sealdrop serve`, `#token=`): a
+//!   CSE upload through the app's upload queue against the same file sent
+//!   unencrypted through a CSE upload's presigned part requests (see
+//!   [`end_to_end`]).
 //! - Knobs: `&segment_kib=` (bytes per WebCrypto call), `&workers=`,
 //!   `&inflight=` (parts at once).
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use futures::StreamExt;
@@ -29,9 +43,10 @@ use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
 use sealdrop_api::PresignedRequest;
 use sealdrop_envelope::PartPlan;
 use serde_json::json;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AesGcmParams, Blob, HtmlInputElement, UrlSearchParams};
+use web_sys::{AesGcmParams, Blob, HtmlInputElement, MessageEvent, UrlSearchParams};
 use zeroize::Zeroizing;
 
 use crate::download;
@@ -40,6 +55,7 @@ use crate::js;
 use crate::opfs;
 use crate::pool::{self, Job, WorkerPool};
 use crate::protocol::{Attachments, Command, Event, JobId, OpenJob, SealJob};
+use crate::trace;
 use crate::tuning;
 use crate::ui::dom::{self, El};
 
@@ -54,22 +70,34 @@ struct Settings {
     workers: usize,
     inflight: usize,
     memory: bool,
+    e2e: bool,
     bytes: u64,
     runs: u32,
     segment_len: u64,
+    download_segment_len: u64,
 }
 
 impl Settings {
     fn from_query(query: &UrlSearchParams) -> Settings {
         let number = |name: &str| query.get(name).and_then(|v| v.parse::<u64>().ok());
         let memory = query.get("bench").as_deref() == Some("memory");
+        let e2e = query.get("bench").as_deref() == Some("e2e");
         Settings {
             workers: number("workers").map_or(tuning::WORKERS, |w| w as usize),
             inflight: number("inflight").map_or(tuning::PARTS_IN_FLIGHT, |w| w as usize),
             memory,
-            bytes: number("mib").unwrap_or(if memory { 2048 } else { 256 }) * MIB,
+            e2e,
+            bytes: number("mib").unwrap_or(if memory {
+                2048
+            } else if e2e {
+                1024
+            } else {
+                256
+            }) * MIB,
             runs: number("runs").map_or(if memory { 1 } else { 3 }, |r| r as u32),
             segment_len: number("segment_kib").map_or(tuning::SEGMENT_LEN, |k| k * 1024),
+            download_segment_len: number("segment_kib")
+                .map_or(tuning::DOWNLOAD_SEGMENT_LEN, |k| k * 1024),
         }
     }
 }
@@ -103,16 +131,21 @@ pub async fn run(query: UrlSearchParams) {
         if query.has("file") {
             wait_for_file().await?;
         }
+        if settings.e2e {
+            return end_to_end(&settings, &report).await;
+        }
         let pool = WorkerPool::start(settings.workers).await?;
         report(
             json!({"name": "setup", "workers": settings.workers, "bytes": settings.bytes,
-                      "segment_len": settings.segment_len, "part_size": PART_SIZE}),
+                      "segment_len": settings.segment_len,
+                      "download_segment_len": settings.download_segment_len, "part_size": PART_SIZE}),
         );
         if settings.memory {
             memory(&pool, &settings, &report).await
         } else {
+            let shared = Shared::new(query.has("trace"));
             for run in 1..=settings.runs {
-                throughput(&pool, &settings, run, &report).await?;
+                throughput(&pool, &settings, run, &report, &shared).await?;
             }
             Ok(())
         }
@@ -183,6 +216,7 @@ async fn throughput(
     settings: &Settings,
     run: u32,
     report: &impl Fn(serde_json::Value),
+    shared: &Shared,
 ) -> Result<(), String> {
     let source = plaintext_source(settings.bytes).await?;
     let bytes = source.size() as u64;
@@ -197,18 +231,41 @@ async fn throughput(
     let sealed = one_shot(&keys, &plaintext, true).await?;
     let baseline_encrypt = mbps(bytes, js::now_ms() - started);
     let baseline_read_encrypt = mbps(bytes, js::now_ms() - read_started);
+    // The baseline's bytes as a `Blob`: the app's path from the same in-memory
+    // source, sliced per part exactly as an upload slices a `File`. Made once:
+    // the page collects dropped `Blob`s late, and Chromium fails reads once too
+    // much blob memory is held.
+    let in_memory = shared
+        .memory_source
+        .borrow_mut()
+        .get_or_insert_with(|| blob_of(&plaintext))
+        .clone()?;
     drop(plaintext);
     let expected_tag = Uint8Array::new(&sealed)
         .subarray(bytes as u32, bytes as u32 + 16)
         .to_vec();
 
+    shared.start();
+    let started = js::now_ms();
+    let tag = seal(pool, &in_memory, &keys, settings, None).await?;
+    let encrypt = mbps(bytes, js::now_ms() - started);
+    shared.report("encrypt-memory", run, report).await;
+    report(
+        json!({"name": "encrypt-memory", "run": run, "bytes": bytes, "mbps": round(encrypt),
+                  "baseline_mbps": round(baseline_encrypt), "ratio": ratio(encrypt, baseline_encrypt),
+                  "tag_matches_one_shot": tag[..] == expected_tag[..]}),
+    );
+
+    shared.start();
     let started = js::now_ms();
     let tag = seal(pool, &source, &keys, settings, None).await?;
     let encrypt = mbps(bytes, js::now_ms() - started);
+    shared.report("encrypt", run, report).await;
     report(
         json!({"name": "encrypt", "run": run, "bytes": bytes, "mbps": round(encrypt),
                   "baseline_mbps": round(baseline_encrypt), "ratio": ratio(encrypt, baseline_encrypt),
                   "baseline_with_file_read_mbps": round(baseline_read_encrypt),
+                  "ratio_to_baseline_with_file_read": ratio(encrypt, baseline_read_encrypt),
                   "tag_matches_one_shot": tag[..] == expected_tag[..]}),
     );
 
@@ -216,21 +273,125 @@ async fn throughput(
     one_shot(&keys, &Uint8Array::new(&sealed), false).await?;
     let baseline_decrypt = mbps(bytes, js::now_ms() - started);
 
+    // The stored object as an in-memory stream (a `Response` over a copy of the
+    // one-shot output, made before timing and transferred to the worker),
+    // through the real download pipeline.
+    let copy = || sealed.slice(0);
+    let (first, second) = (copy(), copy());
+    shared.start();
+    let started = js::now_ms();
+    let verified = open(
+        pool,
+        Some(&keys),
+        settings,
+        "memory",
+        bytes + 16,
+        Some(first),
+    )
+    .await;
+    let decrypt = mbps(bytes, js::now_ms() - started);
+    shared.report("decrypt-memory", run, report).await;
+    opfs::remove(&verified?).await;
+    let started = js::now_ms();
+    let staged = open(pool, None, settings, "memory", bytes + 16, Some(second)).await?;
+    let stage_only = mbps(bytes, js::now_ms() - started);
+    opfs::remove(&staged).await;
+    report(
+        json!({"name": "decrypt-memory", "run": run, "bytes": bytes, "mbps": round(decrypt),
+                  "baseline_mbps": round(baseline_decrypt), "ratio": ratio(decrypt, baseline_decrypt),
+                  "same_pipeline_without_decryption_mbps": round(stage_only),
+                  "verified": true}),
+    );
+
     let stored = store(&sealed).await?;
     drop(sealed);
+    shared.start();
     let started = js::now_ms();
-    let verified = open(pool, Some(&keys), settings, &stored, bytes + 16).await;
+    let verified = open(pool, Some(&keys), settings, &stored, bytes + 16, None).await;
     let decrypt = mbps(bytes, js::now_ms() - started);
+    shared.report("decrypt", run, report).await;
+    if let Ok(staged) = &verified {
+        opfs::remove(staged).await;
+    }
     let started = js::now_ms();
-    open(pool, None, settings, &stored, bytes + 16).await?;
+    let staged = open(pool, None, settings, &stored, bytes + 16, None).await?;
     let stage_only = mbps(bytes, js::now_ms() - started);
+    opfs::remove(&staged).await;
     report(
         json!({"name": "decrypt", "run": run, "bytes": bytes, "mbps": round(decrypt),
                   "baseline_mbps": round(baseline_decrypt), "ratio": ratio(decrypt, baseline_decrypt),
                   "same_download_without_decryption_mbps": round(stage_only),
                   "verified": verified.is_ok()}),
     );
-    verified
+    verified.map(drop)
+}
+
+/// The trace channel and its message handler.
+type TraceChannel = (web_sys::BroadcastChannel, Closure<dyn FnMut(MessageEvent)>);
+
+/// What the throughput runs share: the in-memory plaintext source and, for
+/// `&trace=1`, the workers' stage timings (see `trace.rs`).
+struct Shared {
+    enabled: bool,
+    /// The in-memory plaintext `Blob` (the same file every run).
+    memory_source: RefCell<Option<Result<Blob, String>>>,
+    sums: Rc<RefCell<BTreeMap<String, (f64, u32)>>>,
+    _channel: Option<TraceChannel>,
+}
+
+impl Shared {
+    fn new(enabled: bool) -> Shared {
+        let sums: Rc<RefCell<BTreeMap<String, (f64, u32)>>> = Rc::default();
+        let channel = enabled.then(|| {
+            let channel = web_sys::BroadcastChannel::new(trace::CHANNEL).ok()?;
+            let into = sums.clone();
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let data = event.data();
+                let Ok(keys) = Reflect::own_keys(&data) else {
+                    return;
+                };
+                let mut sums = into.borrow_mut();
+                for key in keys.iter() {
+                    let pair = Reflect::get(&data, &key).unwrap_or_default();
+                    let ms = Reflect::get_u32(&pair, 0).ok().and_then(|v| v.as_f64());
+                    let count = Reflect::get_u32(&pair, 1).ok().and_then(|v| v.as_f64());
+                    if let (Some(name), Some(ms), Some(count)) = (key.as_string(), ms, count) {
+                        let entry = sums.entry(name).or_default();
+                        entry.0 += ms;
+                        entry.1 += count as u32;
+                    }
+                }
+            });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            Some((channel, on_message))
+        });
+        Shared {
+            enabled,
+            memory_source: RefCell::new(None),
+            sums,
+            _channel: channel.flatten(),
+        }
+    }
+
+    fn start(&self) {
+        self.sums.borrow_mut().clear();
+    }
+
+    /// Reports the stages' total milliseconds (summed over workers) since `start`.
+    async fn report(&self, phase: &str, run: u32, report: &impl Fn(serde_json::Value)) {
+        if !self.enabled {
+            return;
+        }
+        // Jobs post their sums when they end (helpers when cancelled).
+        js::sleep(300, None).await;
+        let stages: serde_json::Map<String, serde_json::Value> = self
+            .sums
+            .borrow()
+            .iter()
+            .map(|(name, (ms, count))| (name.clone(), json!({"ms": round(*ms), "n": count})))
+            .collect();
+        report(json!({"name": "trace", "phase": phase, "run": run, "stages": stages}));
+    }
 }
 
 fn ratio(ours: f64, baseline: f64) -> f64 {
@@ -319,6 +480,7 @@ async fn seal(
                 keys: Some(keys.segment.clone()),
                 secret: None,
                 port: None,
+                data: None,
             };
             let job = pool.submit(
                 |job| {
@@ -368,14 +530,17 @@ async fn seal(
 }
 
 /// Downloads (and with `keys`, decrypts and verifies) through the workers, as
-/// a download does.
+/// a download does; returns the staging file's name. Removing it is not part
+/// of a download (the app hands it to the browser): callers do that after
+/// their clock stopped.
 async fn open(
     pool: &Rc<WorkerPool>,
     keys: Option<&ContentKeys>,
     settings: &Settings,
     url: &str,
     stored_size: u64,
-) -> Result<(), String> {
+    source: Option<ArrayBuffer>,
+) -> Result<String, String> {
     let staging_name = opfs::new_name().map_err(describe)?;
     let (events, mut receiver) = pool::channel();
     let jobs = download::start_open(
@@ -390,9 +555,10 @@ async fn open(
             stored_size,
             decrypt_aad: keys.map(|_| AAD.to_vec()),
             staging_name: staging_name.clone(),
-            segment_len: settings.segment_len,
+            segment_len: settings.download_segment_len,
         },
         keys,
+        source,
         &events,
     )?;
     let outcome = loop {
@@ -404,8 +570,7 @@ async fn open(
             None => break Err("worker events ended".into()),
         }
     };
-    opfs::remove(&staging_name).await;
-    outcome
+    outcome.map(|()| staging_name)
 }
 
 async fn memory(
@@ -430,11 +595,12 @@ async fn memory(
     );
 
     let started = js::now_ms();
-    open(pool, Some(&keys), settings, &target, bytes + 16).await?;
+    let staged = open(pool, Some(&keys), settings, &target, bytes + 16, None).await?;
     report(
         json!({"name": "memory-download", "bytes": bytes, "mbps": round(mbps(bytes, js::now_ms() - started)),
                   "verified": true}),
     );
+    opfs::remove(&staged).await;
     Ok(())
 }
 
@@ -458,6 +624,21 @@ fn chosen_file() -> Option<web_sys::File> {
         .get(0)
 }
 
+/// A `Blob` of `data`, built from 8 MiB `Blob`s (Chromium fails to read back a
+/// `Blob` built at once from 256 MiB or more of bytes; 240 MiB worked).
+fn blob_of(data: &Uint8Array) -> Result<Blob, String> {
+    let parts = Array::new();
+    let mut start = 0;
+    while start < data.length() {
+        let end = data.length().min(start + PART_SIZE as u32);
+        let piece = Blob::new_with_u8_array_sequence(&Array::of1(&data.subarray(start, end)))
+            .map_err(describe)?;
+        parts.push(&piece);
+        start = end;
+    }
+    Blob::new_with_blob_sequence(&parts).map_err(describe)
+}
+
 /// A large `Blob` without a large buffer: one random MiB, referenced repeatedly
 /// (the browser keeps blob data outside the page's memory).
 fn generated_blob(bytes: u64) -> Result<Blob, String> {
@@ -470,4 +651,174 @@ fn generated_blob(bytes: u64) -> Result<Blob, String> {
         left -= u64::from(len);
     }
     Blob::new_with_u8_array_sequence(&parts).map_err(describe)
+}
+
+/// `?bench=e2e` against a real `sealdrop serve` (the page is served by it and
+/// signed in with `#token=`): the chosen file uploaded (a) through the app's
+/// real client-side encrypted upload (the upload queue, as the UI uses it) and
+/// (b) unencrypted through the same presigned path — a CSE upload created via
+/// the API, then plaintext parts of the same sizes sent by the same worker jobs
+/// with `encrypt: false`, the same parts in flight; the multipart upload is then
+/// aborted. Timed in turns, `runs` times.
+async fn end_to_end(
+    settings: &Settings,
+    report: &impl Fn(serde_json::Value),
+) -> Result<(), String> {
+    let token = crate::session::take_from_address_bar().ok_or("no #token= in the address")?;
+    let config = crate::config::load().await;
+    let api = crate::api::Api::new(&config.api_base, &token, Rc::new(|| {}));
+    let me = api.me().await.map_err(|e| e.to_string())?;
+    let services = crate::services::Services::new(api, me);
+    let pool = services.pool().await?;
+    let file = chosen_file().ok_or("no file was chosen")?;
+    let bytes = file.size() as u64;
+    report(
+        json!({"name": "setup", "workers": pool.size(), "bytes": bytes,
+                  "inflight": tuning::PARTS_IN_FLIGHT, "segment_len": tuning::SEGMENT_LEN}),
+    );
+    for run in 1..=settings.runs {
+        let started = js::now_ms();
+        let key = app_upload(&services, &file).await?;
+        let cse = mbps(bytes, js::now_ms() - started);
+        services
+            .api
+            .delete_object(&key)
+            .await
+            .map_err(|e| e.to_string())?;
+
+        let started = js::now_ms();
+        plain_upload(&services, &pool, &file).await?;
+        let plain = mbps(bytes, js::now_ms() - started);
+        report(
+            json!({"name": "e2e-upload", "run": run, "bytes": bytes, "mbps": round(cse),
+                      "baseline_mbps": round(plain), "ratio": ratio(cse, plain)}),
+        );
+    }
+    Ok(())
+}
+
+/// The app's upload of `file` with client-side encryption; returns the key.
+async fn app_upload(
+    services: &Rc<crate::services::Services>,
+    file: &web_sys::File,
+) -> Result<String, String> {
+    use crate::upload::{Change, State, UploadQueue};
+    let (sender, mut changes) = futures::channel::mpsc::unbounded::<State>();
+    let queue = UploadQueue::new(
+        services.clone(),
+        Box::new(move |change| {
+            if let Change::Row(upload) = change {
+                let _ = sender.unbounded_send(upload.state());
+            }
+        }),
+    );
+    queue.add(vec![file.clone()], sealdrop_api::Mode::Cse);
+    while let Some(state) = changes.next().await {
+        match state {
+            State::Done { key } => return Ok(key),
+            State::Failed(failure) => return Err(failure.message),
+            _ => {}
+        }
+    }
+    Err("the upload queue stopped".into())
+}
+
+/// The same file, unencrypted, through a CSE upload's presigned part requests.
+async fn plain_upload(
+    services: &Rc<crate::services::Services>,
+    pool: &Rc<WorkerPool>,
+    file: &web_sys::File,
+) -> Result<(), String> {
+    use sealdrop_api::{AbortUploadRequest, CreateUploadRequest, SignPartsRequest, Transfer};
+    let size = file.size() as u64;
+    let api = &services.api;
+    let created = api
+        .create_upload(&CreateUploadRequest {
+            name: format!("bench-plain-{}", opfs::new_name().map_err(describe)?),
+            key: None,
+            size,
+            content_type: None,
+            mode: sealdrop_api::Mode::Cse,
+            overwrite: true,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let parts = crate::upload::plan::parts(&created, size, true)?;
+    let (upload_id, mut urls) = match &created.transfer {
+        Transfer::Multipart {
+            upload_id, parts, ..
+        } => (
+            upload_id.clone(),
+            parts
+                .iter()
+                .map(|p| (p.part_number, p.request.clone()))
+                .collect::<HashMap<_, _>>(),
+        ),
+        Transfer::Single { .. } => return Err("the e2e bench needs a multipart upload".into()),
+    };
+    let (events, mut receiver) = pool::channel();
+    let mut pending = parts.iter();
+    let mut in_flight: HashMap<JobId, Job> = HashMap::new();
+    let mut sent = 0;
+    while sent < parts.len() {
+        while in_flight.len() < tuning::PARTS_IN_FLIGHT
+            && let Some(part) = pending.next()
+        {
+            if !urls.contains_key(&part.number) {
+                let numbers = parts
+                    .iter()
+                    .map(|p| p.number)
+                    .filter(|n| *n >= part.number)
+                    .take(tuning::SIGN_BATCH)
+                    .collect();
+                let signed = api
+                    .sign_parts(&SignPartsRequest {
+                        key: created.key.clone(),
+                        upload_id: upload_id.clone(),
+                        part_numbers: numbers,
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                urls.extend(signed.parts.into_iter().map(|p| (p.part_number, p.request)));
+            }
+            let request = urls.remove(&part.number).ok_or("a part was not signed")?;
+            let blob = file
+                .slice_with_f64_and_f64(part.offset as f64, (part.offset + part.len) as f64)
+                .map_err(describe)?;
+            let attachments = Attachments {
+                blob: Some(blob),
+                ..Attachments::default()
+            };
+            let job = pool.submit(
+                |job| {
+                    Command::Seal(SealJob {
+                        job,
+                        offset: part.offset,
+                        encrypt: false,
+                        needs_tag: false,
+                        request: Some(request),
+                        segment_len: tuning::SEGMENT_LEN,
+                    })
+                },
+                &attachments,
+                &events,
+            )?;
+            in_flight.insert(job.id(), job);
+        }
+        match receiver.next().await {
+            Some((Event::Sent { job, .. }, _)) => {
+                in_flight.remove(&job);
+                sent += 1;
+            }
+            Some((Event::Failed { error, .. }, _)) => return Err(error.message),
+            Some(_) => {}
+            None => return Err("worker events ended".into()),
+        }
+    }
+    api.abort_upload(&AbortUploadRequest {
+        key: created.key.clone(),
+        upload_id,
+    })
+    .await
+    .map_err(|e| e.to_string())
 }

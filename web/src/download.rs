@@ -72,9 +72,10 @@ pub async fn download(
             stored_size,
             decrypt_aad: keys.as_ref().map(|k| k.aad.clone()),
             staging_name: staging_name.clone(),
-            segment_len: tuning::SEGMENT_LEN,
+            segment_len: tuning::DOWNLOAD_SEGMENT_LEN,
         },
         keys.as_ref(),
+        None,
         &events,
     )?;
     drop(keys);
@@ -128,11 +129,14 @@ impl OpenJobs {
     }
 }
 
-/// Starts downloading an object through the pool (see [`OpenJobs`]).
+/// Starts downloading an object through the pool (see [`OpenJobs`]). With
+/// `source`, the worker reads those bytes (transferred) instead of sending the
+/// request (the benchmark's in-memory source).
 pub fn start_open(
     pool: &Rc<WorkerPool>,
     make: impl FnOnce(JobId) -> OpenJob,
     keys: Option<&ContentKeys>,
+    source: Option<js_sys::ArrayBuffer>,
     events: &EventSender,
 ) -> Result<OpenJobs, String> {
     let channel = match keys {
@@ -144,6 +148,7 @@ pub fn start_open(
         keys: keys.map(|k| k.segment.clone()),
         secret: keys.map(|k| Zeroizing::new(k.ghash.to_bytes().to_vec())),
         port: channel.as_ref().map(MessageChannel::port1),
+        data: source,
     };
     let main = pool.submit(|job| Command::Open(make(job)), &attachments, events)?;
     let helper = match (&channel, keys) {

@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod services;
 pub mod session;
 pub mod storage_error;
+pub mod trace;
 pub mod tuning;
 pub mod ui;
 pub mod upload;

@@ -1,6 +1,6 @@
 //! Messages between the page and its workers.
 //!
-//! A message is a plain JS object `{ json, blob?, ctr?, gcm?, iv?, secret?, port? }`:
+//! A message is a plain JS object `{ json, blob?, ctr?, gcm?, iv?, secret?, port?, data? }`:
 //! `json` is a serde-encoded [`Command`] or [`Event`]; the other fields carry what
 //! JSON cannot (a `Blob`, `CryptoKey`s, a `MessagePort`, transferred) or should
 //! not (`secret`: GHASH key material or segment results, as bytes the receiver
@@ -8,7 +8,9 @@
 //!
 //! A download's worker and its helper talk directly over a `MessagePort`:
 //! `{ offset, len, data }` (ciphertext, transferred) one way, `{ offset, len,
-//! data, secret }` (plaintext, transferred, and `T'`) back.
+//! data, spare }` (plaintext and the ciphertext's buffer for reuse, both
+//! transferred) back. The segments' `T'` are computed by the download's worker
+//! and never cross the port.
 
 use js_sys::{Object, Reflect, Uint8Array};
 use sealdrop_api::PresignedRequest;
@@ -221,12 +223,19 @@ pub struct Attachments {
     pub secret: Option<Zeroizing<Vec<u8>>>,
     /// A channel to another worker (transferred).
     pub port: Option<MessagePort>,
+    /// Bytes for an open job to read instead of sending its request
+    /// (transferred; the benchmark's in-memory source).
+    pub data: Option<js_sys::ArrayBuffer>,
 }
 
 impl Attachments {
     /// The objects to transfer rather than copy.
     pub fn transfer_list(&self) -> js_sys::Array {
-        self.port.iter().collect()
+        let list: js_sys::Array = self.port.iter().collect();
+        if let Some(data) = &self.data {
+            list.push(data);
+        }
+        list
     }
 }
 
@@ -248,6 +257,9 @@ pub fn encode<T: Serialize>(body: &T, attachments: &Attachments) -> Result<JsVal
     }
     if let Some(port) = &attachments.port {
         Reflect::set(&message, &"port".into(), port)?;
+    }
+    if let Some(data) = &attachments.data {
+        Reflect::set(&message, &"data".into(), data)?;
     }
     Ok(message.into())
 }
@@ -295,6 +307,7 @@ pub fn decode<T: DeserializeOwned>(message: &JsValue) -> Result<(T, Attachments)
         bytes
     });
     let port = field("port").and_then(|v| v.dyn_into::<MessagePort>().ok());
+    let data = field("data").and_then(|v| v.dyn_into::<js_sys::ArrayBuffer>().ok());
     Ok((
         body,
         Attachments {
@@ -302,6 +315,7 @@ pub fn decode<T: DeserializeOwned>(message: &JsValue) -> Result<(T, Attachments)
             keys,
             secret,
             port,
+            data,
         },
     ))
 }

@@ -21,7 +21,7 @@ pub struct Services {
     pub api: Api,
     /// Who is signed in, with their limits.
     pub me: Me,
-    /// Parts in flight over all uploads.
+    /// The byte budget of parts in flight over all uploads.
     pub slots: Rc<Slots>,
     pool: PoolFuture,
 }
@@ -35,7 +35,7 @@ impl Services {
         Rc::new(Services {
             api,
             me,
-            slots: Slots::new(tuning::PARTS_IN_FLIGHT),
+            slots: Slots::new(tuning::BYTES_IN_FLIGHT),
             pool,
         })
     }

@@ -237,7 +237,8 @@ impl<'a> Uploading<'a> {
         while self.flights.len() < tuning::PARTS_IN_FLIGHT
             && let Some(&index) = self.pending.first()
         {
-            let Some(slot) = self.services.slots.try_take() else {
+            let bytes = self.parts[index].stored_len(self.encrypted);
+            let Some(slot) = self.services.slots.try_take(bytes) else {
                 return Ok(());
             };
             let request = self.request_for(index).await?;
@@ -252,6 +253,7 @@ impl<'a> Uploading<'a> {
                 keys: self.keys.as_ref().map(|k| k.segment.clone()),
                 secret: None,
                 port: None,
+                data: None,
             };
             let encrypted = self.encrypted;
             let pool = self

@@ -35,7 +35,12 @@ pub async fn run(attachments: Attachments, ctx: &JobContext) -> Result<Event, Jo
     if let Some(signal) = ctx.signal() {
         let _ = signal.add_event_listener_with_callback("abort", stop.as_ref().unchecked_ref());
     }
-    while let Some(Some(request)) = requests.next().await {
+    loop {
+        let idle = crate::trace::span("assist.idle");
+        let Some(Some(request)) = requests.next().await else {
+            break;
+        };
+        drop(idle);
         let reply = match serve(&keys, &request).await {
             Ok(reply) => reply,
             Err(error) => error_reply(&js::describe(&error)),
@@ -44,7 +49,6 @@ pub async fn run(attachments: Attachments, ctx: &JobContext) -> Result<Event, Jo
         if let Err(error) = port.post_message_with_transferable(&message, &transfer) {
             web_sys::console::error_1(&error);
         }
-        segment::wipe_secret(&message);
     }
     port.set_onmessage(None);
     port.close();
@@ -57,12 +61,12 @@ pub async fn run(attachments: Attachments, ctx: &JobContext) -> Result<Event, Jo
 async fn serve(keys: &SegmentKeys, request: &JsValue) -> Result<(JsValue, Array), JsValue> {
     let request = segment::Request::decode(request)?;
     let ciphertext = Uint8Array::new_with_byte_offset_and_length(&request.data, 0, request.len);
-    let (t_prime, plaintext) = segment::open(keys, request.offset, &ciphertext).await?;
+    let plaintext = segment::decrypt(keys, request.offset, &ciphertext).await?;
     let reply = segment::Reply {
         offset: request.offset,
         len: request.len,
         data: plaintext,
-        t_prime,
+        spare: Some(request.data),
     };
     reply.encode()
 }

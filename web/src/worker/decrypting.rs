@@ -1,13 +1,20 @@
 //! Decrypting a download as it streams in, with bounded memory.
 //!
-//! Bytes are assembled into segments; a segment is processed only once 16 more
-//! bytes arrived behind it (the last 16 bytes of the object are its tag). Each
-//! segment is hashed (GHASH-via-AAD) and decrypted (AES-CTR) either here or by a
-//! helper worker, if the page gave us a port to one: whole segment buffers are
-//! transferred (not copied) to the helper while it has fewer than
-//! [`HELPER_DEPTH`] in hand, otherwise processed here — so both cores work and
-//! neither waits. Plaintext is written at its offset (order does not matter);
-//! `T'` results go into the tag accumulator, checked in constant time at the end.
+//! The stream is read straight into a segment buffer (BYOB reads where the
+//! stream is a byte stream, as fetch bodies are in Chromium: no chunk buffers,
+//! no copies); a segment is processed only once 16 more bytes arrived behind it
+//! (the last 16 bytes of the object are its tag). With a helper worker (the
+//! page gave us a port to one), the two WebCrypto calls of a segment run on both
+//! cores: this worker computes the segment's GHASH-via-AAD `T'` and transfers
+//! the buffer to the helper, which decrypts it (AES-CTR) while this worker
+//! reads and hashes the next segment; the helper sends back the plaintext and
+//! the buffer (reused for a later segment). When the helper holds
+//! [`HELPER_DEPTH`] segments, this worker waits for one of its results. Without
+//! a helper, both calls run here. Plaintext is written at its offset (order does
+//! not matter); `T'` values go into the tag accumulator (they never leave this
+//! worker), checked in constant time at the end. Memory: the buffer being
+//! filled, [`HELPER_DEPTH`] at the helper, [`SPARES`] kept for reuse, and the
+//! plaintext results — a few segments, whatever the object's size.
 
 use futures::StreamExt;
 use futures::channel::mpsc;
@@ -25,8 +32,18 @@ use crate::protocol::{FailureKind, JobError};
 
 /// The GCM tag length.
 pub const TAG_LEN: u32 = 16;
-/// Segments a helper may hold at once (one being decrypted, one queued).
-const HELPER_DEPTH: usize = 4;
+/// Segments a helper may hold at once (one being decrypted, others queued).
+const HELPER_DEPTH: usize = 2;
+/// Segment buffers the helper returned, kept for reuse (warm memory, less garbage).
+const SPARES: usize = 2;
+
+/// How long [`Decrypting::collect`] waits for the helper.
+#[derive(Clone, Copy)]
+enum Wait {
+    No,
+    One,
+    All,
+}
 
 /// The other worker of a download, behind a `MessagePort`.
 pub struct Helper {
@@ -78,6 +95,10 @@ pub struct Decrypting {
     tags: TagBuilder,
     helper: Option<Helper>,
     buffer: Uint8Array,
+    /// The segment buffer's length: a segment and the 16 bytes behind it.
+    capacity: u32,
+    /// Segment buffers to reuse.
+    spares: Vec<Uint8Array>,
     segment_len: u32,
     filled: u32,
     /// Content offset of the buffer's first byte.
@@ -96,10 +117,53 @@ impl Decrypting {
             tags,
             helper,
             buffer: Uint8Array::new_with_length(segment_len + TAG_LEN),
+            capacity: segment_len + TAG_LEN,
+            spares: Vec::new(),
             segment_len,
             filled: 0,
             offset: 0,
         }
+    }
+
+    /// Where a BYOB read should put the next bytes: the free end of the segment
+    /// buffer. The stream takes the buffer and gives it back with the bytes in
+    /// place ([`Decrypting::commit_read`]): no chunk buffers, no copies.
+    pub fn read_target(&self) -> Uint8Array {
+        self.buffer.subarray(self.filled, self.capacity)
+    }
+
+    /// Takes back the buffer of a BYOB read into [`Decrypting::read_target`]
+    /// (`value` = the bytes read, a view at their place in the buffer).
+    pub async fn commit_read(
+        &mut self,
+        value: &Uint8Array,
+        staging: &StagingFile,
+    ) -> Result<(), JobError> {
+        let buffer = value.buffer();
+        if buffer.byte_length() != self.capacity || value.byte_offset() != self.filled {
+            return Err(JobError::new(
+                FailureKind::Internal,
+                "the download stream returned another buffer",
+            ));
+        }
+        self.buffer = Uint8Array::new(&buffer);
+        self.filled += value.length();
+        if self.filled == self.capacity {
+            self.dispatch(staging).await?;
+            self.filled = TAG_LEN;
+        }
+        self.collect(staging, Wait::No).await
+    }
+
+    /// A failed BYOB read keeps the buffer, and the bytes already in it: starts
+    /// a fresh one and returns the stored offset to resume the download from.
+    pub fn restart_segment(&mut self) -> u64 {
+        self.buffer = self
+            .spares
+            .pop()
+            .unwrap_or_else(|| Uint8Array::new_with_length(self.capacity));
+        self.filled = 0;
+        self.offset
     }
 
     /// Takes the next piece of the stored object.
@@ -112,8 +176,10 @@ impl Decrypting {
         let mut taken = 0;
         while taken < chunk.length() {
             let take = (capacity - self.filled).min(chunk.length() - taken);
+            let span = crate::trace::span("open.copy");
             self.buffer
                 .set(&chunk.subarray(taken, taken + take), self.filled);
+            drop(span);
             self.filled += take;
             taken += take;
             if self.filled == capacity {
@@ -121,33 +187,51 @@ impl Decrypting {
                 self.filled = TAG_LEN;
             }
         }
-        self.collect(staging, false).await
+        self.collect(staging, Wait::No).await
     }
 
-    /// Processes the full buffer's segment, keeping its last 16 bytes.
+    /// Processes the full buffer's segment, keeping its last 16 bytes. With a
+    /// helper, every segment goes to it (when it is full, this waits for one of
+    /// its results): this worker reads the stream and writes the staging file,
+    /// which keeps it as busy as the helper is with the crypto. (Deciding by
+    /// "has the helper room?" without waiting starved it: its replies are only
+    /// delivered when this worker yields to its event loop.)
     async fn dispatch(&mut self, staging: &StagingFile) -> Result<(), JobError> {
         let len = self.segment_len;
         let capacity = self.buffer.length();
-        match &mut self.helper {
-            Some(helper) if helper.has_room() => {
-                let full =
-                    std::mem::replace(&mut self.buffer, Uint8Array::new_with_length(capacity));
-                self.buffer.set(&full.subarray(len, capacity), 0);
-                let request = Request {
-                    offset: self.offset,
-                    len,
-                    data: full.buffer(),
-                };
-                helper
-                    .send(&request)
-                    .map_err(|e| internal("could not reach the helper worker", &e))?;
-                self.offset += u64::from(len);
-            }
-            _ => {
-                self.process_here(len, staging).await?;
-                self.buffer.copy_within(0, len as i32, capacity as i32);
-            }
+        if self.helper.is_none() {
+            self.process_here(len, staging).await?;
+            self.buffer.copy_within(0, len as i32, capacity as i32);
+            return Ok(());
         }
+        if self.helper.as_ref().is_some_and(|h| !h.has_room()) {
+            self.collect(staging, Wait::One).await?;
+        }
+        let next = self
+            .spares
+            .pop()
+            .unwrap_or_else(|| Uint8Array::new_with_length(capacity));
+        let full = std::mem::replace(&mut self.buffer, next);
+        self.buffer.set(&full.subarray(len, capacity), 0);
+        // This segment's GHASH here while the helper decrypts the previous one.
+        let t_prime = segment::ghash(&self.keys, &full.subarray(0, len))
+            .await
+            .map_err(|e| internal("decryption failed", &e))?;
+        self.tags
+            .add(self.offset, u64::from(len), &t_prime)
+            .map_err(integrity)?;
+        let request = Request {
+            offset: self.offset,
+            len,
+            data: full.buffer(),
+        };
+        if let Some(helper) = self.helper.as_mut() {
+            let _span = crate::trace::span("open.send");
+            helper
+                .send(&request)
+                .map_err(|e| internal("could not reach the helper worker", &e))?;
+        }
+        self.offset += u64::from(len);
         Ok(())
     }
 
@@ -158,13 +242,10 @@ impl Decrypting {
         let (t_prime, plaintext) = segment::open(&self.keys, self.offset, &ciphertext)
             .await
             .map_err(|e| internal("decryption failed", &e))?;
-        self.store(
-            self.offset,
-            len,
-            &t_prime,
-            &Uint8Array::new(&plaintext),
-            staging,
-        )?;
+        self.tags
+            .add(self.offset, u64::from(len), &t_prime)
+            .map_err(integrity)?;
+        self.store(self.offset, &Uint8Array::new(&plaintext), staging)?;
         self.offset += u64::from(len);
         Ok(())
     }
@@ -172,19 +253,18 @@ impl Decrypting {
     fn store(
         &mut self,
         offset: u64,
-        len: u32,
-        t_prime: &[u8; 16],
         plaintext: &Uint8Array,
         staging: &StagingFile,
     ) -> Result<(), JobError> {
-        self.tags
-            .add(offset, u64::from(len), t_prime)
-            .map_err(integrity)?;
-        staging.write_at(plaintext, offset).map_err(staging_error)
+        let _span = crate::trace::span("open.write");
+        staging.write_at(plaintext, offset).map_err(staging_error)?;
+        Ok(())
     }
 
-    /// Stores the helper's results: those already there, or (`wait`) all.
-    async fn collect(&mut self, staging: &StagingFile, wait: bool) -> Result<(), JobError> {
+    /// Stores the helper's results: those already delivered, or at least one,
+    /// or all.
+    async fn collect(&mut self, staging: &StagingFile, wait: Wait) -> Result<(), JobError> {
+        let mut stored = 0;
         loop {
             let Some(helper) = self.helper.as_mut() else {
                 return Ok(());
@@ -192,7 +272,13 @@ impl Decrypting {
             if helper.outstanding == 0 {
                 return Ok(());
             }
-            let message = if wait {
+            let block = match wait {
+                Wait::All => true,
+                Wait::One => stored == 0,
+                Wait::No => false,
+            };
+            let message = if block {
+                let _span = crate::trace::span("open.wait_helper");
                 helper.replies.next().await
             } else {
                 match helper.replies.try_recv() {
@@ -212,7 +298,14 @@ impl Decrypting {
                 JobError::new(FailureKind::Internal, format!("decryption failed: {why}"))
             })?;
             let plaintext = Uint8Array::new_with_byte_offset_and_length(&reply.data, 0, reply.len);
-            self.store(reply.offset, reply.len, &reply.t_prime, &plaintext, staging)?;
+            self.store(reply.offset, &plaintext, staging)?;
+            if let Some(spare) = reply.spare
+                && spare.byte_length() == self.capacity
+                && self.spares.len() < SPARES
+            {
+                self.spares.push(Uint8Array::new(&spare));
+            }
+            stored += 1;
         }
     }
 
@@ -225,7 +318,8 @@ impl Decrypting {
         if content > 0 {
             self.process_here(content, staging).await?;
         }
-        self.collect(staging, true).await?;
+        self.collect(staging, Wait::All).await?;
+        let _span = crate::trace::span("open.verify");
         let stored_tag = self.buffer.subarray(content, self.filled).to_vec();
         self.tags.verify(&stored_tag).map_err(integrity)?;
         Ok(self.offset)

@@ -127,6 +127,7 @@ fn register(job: JobId, needs_tag: bool) -> (JobContext, Option<oneshot::Receive
 
 fn finish(context: JobContext, outcome: Result<Event, protocol::JobError>) {
     RUNNING.with_borrow_mut(|running| running.remove(&context.job));
+    crate::trace::flush();
     let event = match outcome {
         Ok(event) => event,
         Err(error) => Event::Failed {

@@ -8,13 +8,14 @@
 //! file, so unauthenticated plaintext never reaches the user. An interrupted
 //! stream is resumed with a `Range` request from the first missing byte.
 
-use js_sys::Uint8Array;
+use js_sys::{ArrayBuffer, Uint8Array};
 use sealdrop_api::PresignedRequest;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Headers, ReadableStreamDefaultReader, RequestCache, RequestInit, RequestMode, Response,
-    WorkerGlobalScope,
+    Headers, ReadableStream, ReadableStreamByobReader, ReadableStreamDefaultReader,
+    ReadableStreamGetReaderOptions, ReadableStreamReaderMode, RequestCache, RequestInit,
+    RequestMode, Response, WorkerGlobalScope,
 };
 
 use super::decrypting::{Decrypting, Helper, TAG_LEN};
@@ -33,17 +34,24 @@ pub async fn run(
     attachments: Attachments,
     ctx: &JobContext,
 ) -> Result<Event, JobError> {
+    // A `data` attachment replaces the request (the benchmark's in-memory source).
+    let source = attachments.data.clone();
     let mut sink = Sink::new(&job, attachments)?;
+    let span = crate::trace::span("open.create_staging");
     let staging = StagingFile::create(&job.staging_name)
         .await
         .map_err(staging_error)?;
-    let outcome = match transfer(&job, &mut sink, &staging, ctx).await {
+    drop(span);
+    let outcome = match transfer(&job, source.as_ref(), &mut sink, &staging, ctx).await {
         Ok(headers) => sink.finish(&staging).await.map(|bytes| (bytes, headers)),
         Err(error) => Err(error),
     };
     match outcome {
         Ok((bytes, headers)) => {
-            if let Err(error) = staging.close() {
+            let span = crate::trace::span("open.close_staging");
+            let closed = staging.close();
+            drop(span);
+            if let Err(error) = closed {
                 crate::opfs::remove(&job.staging_name).await;
                 return Err(staging_error(error));
             }
@@ -96,6 +104,7 @@ impl ResponseHeaders {
 /// Fetches the object (resuming after interruptions) and feeds it to `sink`.
 async fn transfer(
     job: &OpenJob,
+    source: Option<&ArrayBuffer>,
     sink: &mut Sink,
     staging: &StagingFile,
     ctx: &JobContext,
@@ -106,7 +115,11 @@ async fn transfer(
     loop {
         ctx.check()?;
         let resume_from = (received > 0).then_some(received);
-        let failure = match fetch(&job.request, resume_from, ctx).await {
+        let response = match source {
+            Some(data) => from_memory(data, resume_from),
+            None => fetch(&job.request, resume_from, ctx).await,
+        };
+        let failure = match response {
             Ok(response) => {
                 let headers = headers.get_or_insert_with(|| ResponseHeaders::of(&response));
                 match pump(&response, sink, staging, ctx, &mut received).await {
@@ -181,6 +194,14 @@ async fn fetch(
     ))
 }
 
+/// A response streaming `data` (from `resume_from`), as if storage sent it.
+fn from_memory(data: &ArrayBuffer, resume_from: Option<u64>) -> Result<Response, StorageFailure> {
+    let fatal = |e: JsValue| StorageFailure::fatal(internal("unreadable source", &e));
+    let from = resume_from.unwrap_or(0) as u32;
+    let view = Uint8Array::new_with_byte_offset(data, from);
+    Response::new_with_opt_buffer_source(Some(&view)).map_err(fatal)
+}
+
 /// A resumed response must start exactly where the previous one stopped.
 fn check_resumed_range(response: &Response, from: u64) -> Result<(), StorageFailure> {
     let range = response.headers().get("Content-Range").ok().flatten();
@@ -211,9 +232,17 @@ async fn pump(
             "storage sent no content",
         )));
     };
+    if let Sink::Decrypt(decrypting) = sink
+        && let Some(reader) = byob_reader(&body)
+    {
+        return pump_byob(&reader, decrypting, staging, ctx, received).await;
+    }
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     loop {
-        let step = match JsFuture::from(reader.read()).await {
+        let span = crate::trace::span("open.read");
+        let step = JsFuture::from(reader.read()).await;
+        drop(span);
+        let step = match step {
             Ok(step) => step,
             Err(_) if ctx.is_cancelled() => return Err(StorageFailure::fatal(cancelled())),
             Err(_) => return Err(storage_error::classify(0, "", None)),
@@ -229,6 +258,70 @@ async fn pump(
             .map_err(StorageFailure::fatal)?;
         *received += u64::from(chunk.length());
         ctx.progress(*received, false);
+    }
+}
+
+/// A BYOB reader on `body`, if it is a byte stream.
+fn byob_reader(body: &ReadableStream) -> Option<ReadableStreamByobReader> {
+    let options = ReadableStreamGetReaderOptions::new();
+    options.set_mode(ReadableStreamReaderMode::Byob);
+    let get_reader: js_sys::Function = js_sys::Reflect::get(body, &"getReader".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    get_reader.call1(body, &options).ok()?.dyn_into().ok()
+}
+
+/// [`pump`] for decryption, reading straight into the segment buffer.
+async fn pump_byob(
+    reader: &ReadableStreamByobReader,
+    decrypting: &mut Decrypting,
+    staging: &StagingFile,
+    ctx: &JobContext,
+    received: &mut u64,
+) -> Result<(), StorageFailure> {
+    loop {
+        let span = crate::trace::span("open.read");
+        let step =
+            JsFuture::from(reader.read_with_array_buffer_view(&decrypting.read_target())).await;
+        drop(span);
+        let step = match step {
+            Ok(step) => step,
+            Err(_) => {
+                // The buffer went with the failed read: resume from its start.
+                *received = decrypting.restart_segment();
+                if ctx.is_cancelled() {
+                    return Err(StorageFailure::fatal(cancelled()));
+                }
+                return Err(storage_error::classify(0, "", None));
+            }
+        };
+        let done = js_sys::Reflect::get(&step, &"done".into()).is_ok_and(|d| d.is_truthy());
+        let value = js_sys::Reflect::get(&step, &"value".into())
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok());
+        let Some(value) = value else {
+            // No buffer back (a cancelled stream): resume from the segment's start.
+            *received = decrypting.restart_segment();
+            return if done {
+                Err(storage_error::classify(0, "", None))
+            } else {
+                Err(StorageFailure::fatal(internal(
+                    "unreadable download stream",
+                    &JsValue::UNDEFINED,
+                )))
+            };
+        };
+        let len = value.length();
+        decrypting
+            .commit_read(&value, staging)
+            .await
+            .map_err(StorageFailure::fatal)?;
+        *received += u64::from(len);
+        ctx.progress(*received, false);
+        if done {
+            return Ok(());
+        }
     }
 }
 
@@ -276,6 +369,7 @@ impl Sink {
         match self {
             Sink::Plain { written, .. } => {
                 let len = u64::from(chunk.length());
+                let _span = crate::trace::span("open.write");
                 staging.write_at(chunk, *written).map_err(staging_error)?;
                 *written += len;
                 Ok(())

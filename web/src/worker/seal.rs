@@ -17,6 +17,7 @@ use super::put;
 use crate::fastgcm::{BLOCK_LEN, SegmentKeys, webcrypto};
 use crate::js;
 use crate::protocol::{Attachments, Event, FailureKind, JobError, SealJob};
+use crate::trace;
 
 /// The GCM tag length, appended to the last part.
 const TAG_LEN: u64 = 16;
@@ -45,7 +46,10 @@ pub async fn run(
         plaintext.into()
     };
     let sent = match &job.request {
-        Some(request) => put::send(request, &body, ctx).await,
+        Some(request) => {
+            let _span = trace::span("seal.put");
+            put::send(request, &body, ctx).await
+        }
         None => Ok(None),
     };
     Ok(Event::Sent {
@@ -88,12 +92,16 @@ async fn encrypt(
         let end = (start + job.segment_len).min(len);
         let segment = input.subarray(start as u32, end as u32);
         let offset = job.offset + start;
+        let span = trace::span("seal.ctr");
         let ciphertext = webcrypto::aes_ctr(keys, offset, &segment)
             .await
             .map_err(|e| internal("encryption failed", &e))?;
+        drop(span);
+        let span = trace::span("seal.ghash");
         let t_prime = webcrypto::ghash_segment(keys, &ciphertext)
             .await
             .map_err(|e| internal("encryption failed", &e))?;
+        drop(span);
         ctx.segment(offset, end - start, &t_prime);
         match &body {
             None => return Ok(ciphertext.into()),
@@ -122,6 +130,7 @@ async fn read(blob: &Blob) -> Result<Uint8Array, JobError> {
     };
     // For files on disk, one `arrayBuffer()` per part is the fastest read
     // Chromium offers a worker (faster than `stream()` or `FileReaderSync`).
+    let _span = trace::span("seal.read");
     let buffer = JsFuture::from(blob.array_buffer())
         .await
         .map_err(unreadable)?;

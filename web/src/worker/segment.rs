@@ -13,9 +13,25 @@ pub async fn open(
     offset: u64,
     ciphertext: &Uint8Array,
 ) -> Result<(Block, ArrayBuffer), JsValue> {
-    let t_prime = webcrypto::ghash_segment(keys, ciphertext).await?;
-    let plaintext = webcrypto::aes_ctr(keys, offset, ciphertext).await?;
+    let t_prime = ghash(keys, ciphertext).await?;
+    let plaintext = decrypt(keys, offset, ciphertext).await?;
     Ok((t_prime, plaintext))
+}
+
+/// The segment's `T'` (GHASH-via-AAD over the ciphertext).
+pub async fn ghash(keys: &SegmentKeys, ciphertext: &Uint8Array) -> Result<Block, JsValue> {
+    let _span = crate::trace::span("open.ghash");
+    webcrypto::ghash_segment(keys, ciphertext).await
+}
+
+/// The segment's plaintext (AES-CTR at its content offset).
+pub async fn decrypt(
+    keys: &SegmentKeys,
+    offset: u64,
+    ciphertext: &Uint8Array,
+) -> Result<ArrayBuffer, JsValue> {
+    let _span = crate::trace::span("open.ctr");
+    webcrypto::aes_ctr(keys, offset, ciphertext).await
 }
 
 fn get(object: &JsValue, key: &str) -> Result<JsValue, JsValue> {
@@ -54,13 +70,15 @@ impl Request {
     }
 }
 
-/// A decrypted segment: plaintext (transferred) and its `T'` (an integrity
-/// secret: wiped from the message buffers once read or sent).
+/// A decrypted segment: plaintext (transferred) and the ciphertext's buffer,
+/// handed back for reuse (transferred). The helper only decrypts (AES-CTR):
+/// the download's worker computes the segment's `T'` before sending it, so the
+/// two WebCrypto calls of consecutive segments run on both cores at once.
 pub struct Reply {
     pub offset: u64,
     pub len: u32,
     pub data: ArrayBuffer,
-    pub t_prime: Block,
+    pub spare: Option<ArrayBuffer>,
 }
 
 impl Reply {
@@ -69,12 +87,12 @@ impl Reply {
         Reflect::set(&message, &"offset".into(), &(self.offset as f64).into())?;
         Reflect::set(&message, &"len".into(), &self.len.into())?;
         Reflect::set(&message, &"data".into(), &self.data)?;
-        Reflect::set(
-            &message,
-            &"secret".into(),
-            &Uint8Array::from(&self.t_prime[..]),
-        )?;
-        Ok((message.into(), Array::of1(&self.data)))
+        let transfer = Array::of1(&self.data);
+        if let Some(spare) = &self.spare {
+            Reflect::set(&message, &"spare".into(), spare)?;
+            transfer.push(spare);
+        }
+        Ok((message.into(), transfer))
     }
 
     /// Decodes a reply, or the helper's error message.
@@ -83,31 +101,11 @@ impl Reply {
             return Err(error);
         }
         let bad = |e: JsValue| crate::js::describe(&e);
-        let secret: Uint8Array = get(message, "secret")
-            .map_err(bad)?
-            .dyn_into()
-            .map_err(bad)?;
-        let mut t_prime = [0u8; 16];
-        if secret.length() != 16 {
-            return Err("segment result of the wrong size".into());
-        }
-        secret.copy_to(&mut t_prime);
-        secret.fill(0, 0, 16);
         Ok(Reply {
             offset: number(message, "offset").map_err(bad)? as u64,
             len: number(message, "len").map_err(bad)? as u32,
             data: get(message, "data").map_err(bad)?.dyn_into().map_err(bad)?,
-            t_prime,
+            spare: get(message, "spare").ok().and_then(|s| s.dyn_into().ok()),
         })
-    }
-}
-
-/// Wipes the `T'` of a sent reply (the receiver got a copy).
-pub fn wipe_secret(message: &JsValue) {
-    if let Some(secret) = get(message, "secret")
-        .ok()
-        .and_then(|s| s.dyn_into::<Uint8Array>().ok())
-    {
-        secret.fill(0, 0, secret.length());
     }
 }
