@@ -209,6 +209,8 @@ try {
     rmSync(serve.dataDir, { recursive: true, force: true });
   }
   rmSync(store, { recursive: true, force: true });
+  // The profile holds the OPFS staging files of the downloads (gigabytes).
+  rmSync(profile, { recursive: true, force: true });
 }
 
 for (const name of ["encrypt-memory", "encrypt", "decrypt-memory", "decrypt", "e2e-upload"]) {

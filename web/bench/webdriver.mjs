@@ -2,7 +2,6 @@
 // used by the benchmark runner.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
@@ -39,7 +38,9 @@ async function waitFor(check, timeoutMs, what) {
 }
 
 export class Browser {
+  /** `profile`: a fresh directory the caller owns (and removes). */
   static async start({ downloadDir, windowSize = "1280,900", extraArgs = [], profile } = {}) {
+    if (!profile) throw new Error("Browser.start needs a profile directory");
     const port = await freePort();
     const driver = spawn(CHROMEDRIVER, [`--port=${port}`], { stdio: "ignore" });
     const base = `http://127.0.0.1:${port}`;
@@ -47,7 +48,7 @@ export class Browser {
     const args = [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      `--user-data-dir=${profile ?? mkdtempSync(join(tmpdir(), "sealdrop-chrome-"))}`,
+      `--user-data-dir=${profile}`,
       `--window-size=${windowSize}`, ...extraArgs,
     ];
     const response = await fetch(`${base}/session`, {

@@ -59,11 +59,12 @@ pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> Result<TempDir> {
-        let dir = std::env::temp_dir().join(format!(
-            "sealdrop-{label}-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("sealdrop-{label}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         Ok(TempDir(dir))
     }
@@ -94,25 +95,38 @@ fn start_release_serve(env: &Env, extra: &[(&str, &str)]) -> Result<Serve> {
         .stderr(Stdio::piped())
         .spawn()
         .context("starting sealdrop serve")?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut url = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line?;
+    // Read both streams on threads until the URL (stderr) and the login token
+    // (stdout) have appeared; keep draining them so the server never blocks.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stderr.take().context("stderr")?) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stdout.take().context("stdout")?),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut url, mut token) = (None, None);
+    while url.is_none() || token.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            bail!("sealdrop serve printed no URL and login token within 60 s");
+        };
         if let Some(u) = line.split(" serving ").nth(1) {
             url = Some(u.trim().to_owned());
-            break;
+        }
+        if let Some(t) = line.split("#token=").nth(1) {
+            token = Some(t.trim().to_owned());
         }
     }
-    let token = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("#token=").nth(1).map(str::to_owned))
-        .context("no login token printed")?;
     Ok(Serve {
         child,
         url: url.context("no serving URL printed")?,
-        token,
+        token: token.context("no login token printed")?,
         _data: data,
     })
 }
