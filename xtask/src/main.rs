@@ -37,7 +37,11 @@ fn run() -> Result<()> {
         "setup" => Env::prepare().map(|_| ()),
         "test" => test(rest),
         "run" => run_app(rest),
-        "bench" => bench::run(&Env::prepare()?, rest),
+        "bench" => {
+            let env = Env::prepare()?;
+            step("setup: wrk and node (benchmarks)", setup::bench_tools)?;
+            bench::run(&env, rest)
+        }
         "help" | "-h" | "--help" => {
             println!("{}", HELP.trim());
             Ok(())

@@ -158,23 +158,7 @@ impl Env {
             println!("chromium and chromedriver present");
             return Ok(());
         }
-        let install = || {
-            run_cmd(
-                Command::new("apt-get")
-                    .args([
-                        "install",
-                        "-y",
-                        "--no-install-recommends",
-                        "chromium",
-                        "chromium-driver",
-                    ])
-                    .env("DEBIAN_FRONTEND", "noninteractive"),
-            )
-        };
-        if install().is_err() {
-            run_cmd(Command::new("apt-get").arg("update"))?;
-            install()?;
-        }
+        apt_install(&["chromium", "chromium-driver"])?;
         if !self.chromedriver.exists() {
             bail!("chromedriver is still missing after apt-get install");
         }
@@ -218,4 +202,36 @@ fn wasm_bindgen_version(root: &Path) -> Result<String> {
         }
     }
     bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+/// The Debian packages a benchmark needs that a test run does not.
+pub fn bench_tools() -> Result<()> {
+    if which("wrk") && which("node") {
+        println!("wrk and node present");
+        return Ok(());
+    }
+    apt_install(&["wrk", "nodejs"])
+}
+
+/// `apt-get install`, refreshing the package lists once if the first attempt fails
+/// (a fresh machine often has none).
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let install = || {
+        run_cmd(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(packages)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    };
+    if install().is_err() {
+        run_cmd(Command::new("apt-get").arg("update"))?;
+        install()?;
+    }
+    Ok(())
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
