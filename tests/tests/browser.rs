@@ -395,21 +395,31 @@ async fn app_end_to_end(
 
     // Cancel a multipart upload mid-way: no object and no pending upload remain.
     app.click("[data-testid=mode-cse]").await;
-    let big = write_large(work.path(), "cancelled.bin", 256, 5);
+    let big = write_large(work.path(), "cancelled.bin", 512, 5);
     app.choose(&[big]).await;
     let row = App::upload_row("cancelled.bin");
+    // Progress shows bytes, percentage, speed and time left (speed needs 300 ms of
+    // samples); wait for all of them while the upload is still early enough to cancel.
+    let meta = format!("{row} .upload-meta");
     let deadline = Instant::now() + WAIT;
-    while app
-        .js(
-            "const p = document.querySelector(arguments[0] + ' progress'); return p ? p.value : 0;",
-            vec![json!(row)],
-        )
-        .await
-        .as_f64()
-        .unwrap_or(0.0)
-        < 5.0
-    {
-        assert!(Instant::now() < deadline, "the upload did not progress");
+    loop {
+        let percent = app
+            .js(
+                "const p = document.querySelector(arguments[0] + ' progress'); return p ? p.value : 0;",
+                vec![json!(row)],
+            )
+            .await
+            .as_f64()
+            .unwrap_or(0.0);
+        let text = app.text(&meta).await;
+        if percent >= 1.0 && text.contains("/s") && text.contains(" left") {
+            assert!(text.contains(" of ") && text.contains('%'), "{text}");
+            break;
+        }
+        assert!(
+            percent < 50.0 && Instant::now() < deadline,
+            "no speed and time left by {percent}%: {text:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The row is below the finished uploads: bring it into the picture.
