@@ -148,6 +148,9 @@ fn test(args: &[String]) -> Result<()> {
     step(
         "envelope and web app tests in headless Chromium (wasm-bindgen-test)",
         || {
+            // ChromeDriver leaves Chromium's scratch directories behind in TMPDIR;
+            // give it one that goes away with this step.
+            let scratch = bench::TempDir::new("wasm-tests")?;
             run_cmd(
                 env.cargo()
                     .args([
@@ -159,7 +162,8 @@ fn test(args: &[String]) -> Result<()> {
                         "-p",
                         "sealdrop-web",
                     ])
-                    .env("CHROMEDRIVER", &env.chromedriver),
+                    .env("CHROMEDRIVER", &env.chromedriver)
+                    .env("TMPDIR", &scratch.0),
             )
         },
     )?;
