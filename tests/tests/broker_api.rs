@@ -447,3 +447,119 @@ async fn cors_allow_list_and_security_headers() {
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["cache-control"], "no-store");
 }
+
+/// Sends a presigned request with `body` (headers as signed, but Content-Length
+/// from the body, as browsers do); returns the status and the `ETag`.
+async fn send_presigned(request: &Value, body: Vec<u8>) -> (StatusCode, Option<String>) {
+    let method =
+        reqwest::Method::from_bytes(request["method"].as_str().unwrap().as_bytes()).unwrap();
+    let mut send = reqwest::Client::new().request(method, request["url"].as_str().unwrap());
+    for (name, value) in request["headers"].as_object().unwrap() {
+        if name != "content-length" {
+            send = send.header(name, value.as_str().unwrap());
+        }
+    }
+    let response = send.body(body).send().await.unwrap();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), etag)
+}
+
+/// The size the broker checks is the size storage accepts: a single PUT is
+/// signed for its exact length, and a multipart upload whose parts add up to
+/// more than the limit is removed at completion.
+#[tokio::test]
+async fn storage_takes_no_more_than_the_size_limit() {
+    const MIB: u64 = 1024 * 1024;
+    let server = Server::embedded(ServerOptions {
+        env: vec![
+            ("SEALDROP_MAX_OBJECT_SIZE".into(), (6 * MIB).to_string()),
+            ("SEALDROP_MULTIPART_THRESHOLD".into(), (5 * MIB).to_string()),
+            ("SEALDROP_PART_SIZE".into(), (5 * MIB).to_string()),
+        ],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let api = Api::new(&server);
+    let token = server.admin_token.clone();
+    let s3 = server.store_s3().await.unwrap();
+
+    // Single PUT: declared 1,000 bytes, so 1,016 stored (with the tag).
+    let (status, created) = api
+        .post(
+            "/api/v1/uploads",
+            &token,
+            json!({"name": "small.bin", "size": 1000, "mode": "cse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let request = &created["transfer"]["request"];
+    assert_eq!(request["headers"]["content-length"], "1016");
+    for wrong in [1017, 4 * MIB as usize] {
+        let (status, _) = send_presigned(request, vec![0; wrong]).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{wrong} bytes on a 1,016-byte URL"
+        );
+    }
+    let exists = |key: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            s3.head_object()
+                .bucket("sealdrop")
+                .key(key)
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    assert!(!exists("admin/small.bin").await);
+    let (status, _) = send_presigned(request, vec![0; 1016]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(exists("admin/small.bin").await);
+
+    // Multipart: declared 6 MiB, but two 5 MiB parts are sent.
+    let (status, created) = api
+        .post(
+            "/api/v1/uploads",
+            &token,
+            json!({"name": "big.bin", "size": 6 * MIB, "mode": "cse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let upload_id = created["transfer"]["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(created["transfer"]["kind"], "multipart");
+    let (status, signed) = api
+        .post(
+            "/api/v1/uploads/parts",
+            &token,
+            json!({"key": "admin/big.bin", "upload_id": upload_id, "part_numbers": [1, 2]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let mut parts = Vec::new();
+    for part in signed["parts"].as_array().unwrap() {
+        let (status, etag) = send_presigned(&part["request"], vec![7; 5 * MIB as usize]).await;
+        assert_eq!(status, StatusCode::OK);
+        parts.push(json!({"part_number": part["part_number"], "etag": etag.unwrap()}));
+    }
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads/complete",
+            &token,
+            json!({"key": "admin/big.bin", "upload_id": upload_id, "parts": parts}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(code(&body), "too_large");
+    assert!(
+        !exists("admin/big.bin").await,
+        "the oversized object is gone"
+    );
+}

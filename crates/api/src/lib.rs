@@ -198,7 +198,9 @@ pub struct PresignedRequest {
     pub method: String,
     /// The presigned URL.
     pub url: String,
-    /// Headers to send (lower-case names); all of them are signed.
+    /// Headers to send (lower-case names); all of them are signed. A
+    /// `content-length` is the exact body length the request accepts (HTTP
+    /// stacks set it from the body; browsers refuse to set it themselves).
     pub headers: BTreeMap<String, String>,
 }
 

@@ -363,6 +363,12 @@ impl Config {
                 "part_size must be at most 5 GiB".into(),
             ));
         }
+        if self.max_object_size > sealdrop_envelope::MAX_PLAINTEXT_LEN {
+            return Err(ConfigError::Invalid(format!(
+                "max_object_size must be at most {} bytes (AES-GCM's limit for one object)",
+                sealdrop_envelope::MAX_PLAINTEXT_LEN
+            )));
+        }
         if self.presign_ttl_secs == 0 || self.presign_ttl_secs > 7 * 24 * 3600 {
             return Err(ConfigError::Invalid(
                 "presign_ttl_secs must be between 1 second and 7 days".into(),
@@ -477,6 +483,12 @@ mod tests {
             ..Config::default()
         };
         assert!(config.validate().is_err());
+        let config = Config {
+            max_object_size: sealdrop_envelope::MAX_PLAINTEXT_LEN + 1,
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("max_object_size"), "{err}");
         let mut config = Config::default();
         assert!(
             config

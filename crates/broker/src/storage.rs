@@ -270,17 +270,23 @@ impl Storage {
             .map_err(classify)
     }
 
-    /// A presigned single-request upload with these headers signed.
+    /// A presigned single-request upload with these headers signed, and its
+    /// `Content-Length`: the body must be exactly `len` bytes, so the size the
+    /// broker checked is the size storage accepts.
     pub async fn presign_put(
         &self,
         key: &str,
+        len: u64,
         headers: &UploadHeaders,
     ) -> Result<PresignedRequest, StorageError> {
+        let len = i64::try_from(len)
+            .map_err(|_| StorageError::Invalid(format!("{len} bytes is too large")))?;
         let request = self
             .presigner
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .content_length(len)
             .content_type(&headers.content_type)
             .set_metadata(headers.user_metadata())
             .set_server_side_encryption(headers.sse_algorithm())

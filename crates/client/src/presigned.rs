@@ -35,7 +35,13 @@ fn build(http: &reqwest::Client, request: &PresignedRequest) -> Result<RequestBu
     let url = reqwest::Url::parse(&request.url)
         .map_err(|_| Error::Protocol("a presigned URL does not parse".into()))?;
     let mut headers = HeaderMap::with_capacity(request.headers.len());
-    for (name, value) in &request.headers {
+    // A signed Content-Length is the length of the body `upload` sends; the
+    // connection sets it from the body (as browsers do), never twice.
+    for (name, value) in request
+        .headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case(CONTENT_LENGTH.as_str()))
+    {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Protocol(format!("presigned header name {name:?}")))?;
         let value = HeaderValue::from_str(value).map_err(|_| {

@@ -126,8 +126,12 @@ impl LocalKeyring {
             Ok(_) => Ok((Self::open(path)?, Opened::Existing)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = WrappingKey::generate().map_err(|_| KeyringError::Randomness)?;
-                write_new(path, &key)?;
-                Ok((Self::from_key(key), Opened::Created))
+                if write_new(path, &key)? {
+                    Ok((Self::from_key(key), Opened::Created))
+                } else {
+                    // Another process created it first: its key is the keyring.
+                    Ok((Self::open(path)?, Opened::Existing))
+                }
             }
             Err(source) => Err(KeyringError::Io {
                 path: path.into(),
@@ -354,7 +358,11 @@ fn check_private(_path: &Path) -> Result<(), KeyringError> {
 }
 
 /// Writes a new keyring file atomically: temp file (0600) + fsync + rename.
-fn write_new(path: &Path, key: &WrappingKey) -> Result<(), KeyringError> {
+/// Writes a new keyring file at `path` unless one appears there meanwhile;
+/// returns whether this key was published. Never replaces an existing file: a
+/// second process starting on the same empty data directory must not swap the
+/// key under the first one.
+fn write_new(path: &Path, key: &WrappingKey) -> Result<bool, KeyringError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let keyring =
@@ -370,7 +378,8 @@ fn write_new(path: &Path, key: &WrappingKey) -> Result<(), KeyringError> {
         keyring.key_id(),
         encoded.as_str()
     ));
-    let tmp = path.with_extension("tmp");
+    // Named after this key: concurrent creators never share a temporary file.
+    let tmp = path.with_extension(format!("{}.tmp", keyring.key_id().replace(':', "-")));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -382,11 +391,25 @@ fn write_new(path: &Path, key: &WrappingKey) -> Result<(), KeyringError> {
     let mut file = options.open(&tmp).map_err(io_err(&tmp))?;
     file.write_all(content.as_bytes()).map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))?;
+    drop(file);
+    // A hard link publishes the complete file atomically and, unlike a rename,
+    // fails if the name exists.
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(source) => {
+            return Err(KeyringError::Io {
+                path: path.into(),
+                source,
+            });
+        }
+    }
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))?;
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -514,6 +537,29 @@ mod tests {
         let mut bad = wrapped.clone();
         bad[20] ^= 1;
         assert!(kr.decrypt_sse_key(&bad, b"bucket/key").is_err());
+    }
+
+    #[test]
+    fn concurrent_creators_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring");
+        let ids: Vec<(String, Opened)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (keyring, opened) = LocalKeyring::open_or_create(&path).unwrap();
+                        (keyring.key_id().to_owned(), opened)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let on_disk = LocalKeyring::open(&path).unwrap();
+        assert!(ids.iter().all(|(id, _)| id == on_disk.key_id()), "{ids:?}");
+        let created = ids.iter().filter(|(_, o)| *o == Opened::Created).count();
+        assert_eq!(created, 1, "{ids:?}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "only the keyring remains");
     }
 
     #[test]

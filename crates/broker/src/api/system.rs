@@ -24,16 +24,21 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let describe = |r: Result<(), String>| match r {
+    // The probe is unauthenticated: upstream messages (account ids, ARNs) go to
+    // the log, the response only says which dependency failed.
+    let describe = |what: &str, r: Result<(), String>| match r {
         Ok(()) => json!({"ok": true}),
-        Err(e) => json!({"ok": false, "error": e}),
+        Err(e) => {
+            tracing::warn!(dependency = what, error = %e, "readiness check failed");
+            json!({"ok": false})
+        }
     };
     (
         status,
         Json(json!({
             "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
-            "storage": describe(storage.map_err(|e| e.to_string())),
-            "key_provider": describe(keys.map_err(|e| e.to_string())),
+            "storage": describe("storage", storage.map_err(|e| e.to_string())),
+            "key_provider": describe("key provider", keys.map_err(|e| e.to_string())),
         })),
     )
 }

@@ -213,7 +213,7 @@ async fn transfer(
 ) -> Result<Transfer, ApiError> {
     if stored_size < state.config.multipart_threshold {
         return Ok(Transfer::Single {
-            request: state.storage.presign_put(key, headers).await?,
+            request: state.storage.presign_put(key, stored_size, headers).await?,
         });
     }
     let plan = plan(state, size)?;
@@ -306,10 +306,7 @@ pub async fn complete(
         .iter()
         .map(|p| (p.part_number, p.etag.clone()))
         .collect();
-    let result = state
-        .storage
-        .complete_multipart(&request.key, &request.upload_id, &parts)
-        .await;
+    let result = complete_within_limit(&state, &request.key, &request.upload_id, &parts).await;
     state
         .audit
         .record_result(&user.name, Action::Complete, &request.key, None, &result);
@@ -317,6 +314,31 @@ pub async fn complete(
         key: request.key,
         etag: result?,
     }))
+}
+
+/// Completes the upload, then enforces the size limit: part URLs are signed one
+/// by one (their number and sizes are up to the client), so the assembled
+/// object is checked, and removed if it is over the limit.
+async fn complete_within_limit(
+    state: &AppState,
+    key: &str,
+    upload_id: &str,
+    parts: &[(u32, String)],
+) -> Result<String, ApiError> {
+    let etag = state
+        .storage
+        .complete_multipart(key, upload_id, parts)
+        .await?;
+    let limit = state.config.max_object_size + TAG_LEN as u64;
+    let size = state.storage.head(key).await?.map_or(0, |head| head.size);
+    if size > limit {
+        state.storage.delete(key).await?;
+        return Err(ApiError::TooLarge(format!(
+            "the parts add up to {size} bytes, over this broker's limit of {limit} stored \
+             bytes; the object was removed"
+        )));
+    }
+    Ok(etag)
 }
 
 /// `POST /api/v1/uploads/abort`

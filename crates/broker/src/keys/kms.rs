@@ -116,7 +116,8 @@ fn no_key_worked(last: Option<String>) -> KeyError {
     KeyError::Integrity(
         "integrity check failed: no configured KMS key can unwrap this object's data key \
          (its metadata was modified, or it is wrapped by a key this broker is not configured \
-         to use: see kms_previous_key_ids)"
+         to use: see kms_previous_key_ids; if every object fails like this, check that the \
+         broker's identity has kms:Decrypt on its keys)"
             .into(),
     )
 }
