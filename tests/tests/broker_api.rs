@@ -497,7 +497,9 @@ async fn storage_takes_no_more_than_the_size_limit() {
     assert_eq!(status, StatusCode::OK, "{created}");
     let request = &created["transfer"]["request"];
     assert_eq!(request["headers"]["content-length"], "1016");
-    for wrong in [1017, 4 * MIB as usize] {
+    // (Small bodies: the store answers before reading a body, and a large one
+    // would end as a reset connection instead of a readable 403.)
+    for wrong in [1015, 1017, 2048] {
         let (status, _) = send_presigned(request, vec![0; wrong]).await;
         assert_eq!(
             status,
