@@ -157,6 +157,14 @@ impl Moto {
         )
     }
 
+    /// `bucket`, seen with moto's credentials.
+    pub async fn bucket(&self, bucket: &str) -> Bucket {
+        Bucket {
+            s3: self.s3().await,
+            name: bucket.to_owned(),
+        }
+    }
+
     /// A KMS client.
     pub async fn kms(&self) -> aws_sdk_kms::Client {
         aws_sdk_kms::Client::new(&self.sdk().await)
@@ -407,6 +415,14 @@ impl Server {
             .force_path_style(true)
             .build();
         Ok(aws_sdk_s3::Client::from_conf(conf))
+    }
+
+    /// The embedded store's bucket, seen with the store's credentials.
+    pub async fn store_bucket(&self) -> Result<Bucket> {
+        Ok(Bucket {
+            s3: self.store_s3().await?,
+            name: "sealdrop".into(),
+        })
     }
 }
 

@@ -143,10 +143,7 @@ async fn moto_bucket_encryption_and_encrypt_existing() {
     let moto = Moto::start().unwrap();
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, ServerOptions::default()).unwrap();
-    let bucket = Bucket {
-        s3: moto.s3().await,
-        name: BUCKET.into(),
-    };
+    let bucket = moto.bucket(BUCKET).await;
     default_encryption_and_encrypt_existing(&server, &bucket, &kms_key).await;
 }
 
@@ -159,10 +156,7 @@ async fn embedded_bucket_encryption_and_encrypt_existing() {
         .await
         .unwrap()
         .kms_key_id;
-    let bucket = Bucket {
-        s3: server.store_s3().await.unwrap(),
-        name: "sealdrop".into(),
-    };
+    let bucket = server.store_bucket().await.unwrap();
     default_encryption_and_encrypt_existing(&server, &bucket, &key_id).await;
 }
 
@@ -173,10 +167,7 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
     let new_key = moto.create_key().await.unwrap();
     let server = Server::aws(&moto, BUCKET, &old_key, ServerOptions::default()).unwrap();
     let client = server.client(&server.admin_token);
-    let bucket = Bucket {
-        s3: moto.s3().await,
-        name: BUCKET.into(),
-    };
+    let bucket = moto.bucket(BUCKET).await;
     let mut keys = Vec::new();
     for (i, size) in [0usize, 17, 70_000].into_iter().enumerate() {
         let data = content(size, i as u64);

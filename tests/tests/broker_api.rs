@@ -484,7 +484,7 @@ async fn storage_takes_no_more_than_the_size_limit() {
     .unwrap();
     let api = Api::new(&server);
     let token = server.admin_token.clone();
-    let s3 = server.store_s3().await.unwrap();
+    let bucket = server.store_bucket().await.unwrap();
 
     // Single PUT: declared 1,000 bytes, so 1,016 stored (with the tag).
     let (status, created) = api
@@ -507,21 +507,10 @@ async fn storage_takes_no_more_than_the_size_limit() {
             "{wrong} bytes on a 1,016-byte URL"
         );
     }
-    let exists = |key: &'static str| {
-        let s3 = s3.clone();
-        async move {
-            s3.head_object()
-                .bucket("sealdrop")
-                .key(key)
-                .send()
-                .await
-                .is_ok()
-        }
-    };
-    assert!(!exists("admin/small.bin").await);
+    assert!(!bucket.exists("admin/small.bin").await);
     let (status, _) = send_presigned(request, vec![0; 1016]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(exists("admin/small.bin").await);
+    assert!(bucket.exists("admin/small.bin").await);
 
     // Multipart: declared 6 MiB, but two 5 MiB parts are sent.
     let (status, created) = api
@@ -561,7 +550,7 @@ async fn storage_takes_no_more_than_the_size_limit() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(code(&body), "too_large");
     assert!(
-        !exists("admin/big.bin").await,
+        !bucket.exists("admin/big.bin").await,
         "the oversized object is gone"
     );
 }

@@ -72,10 +72,7 @@ async fn moto_cse_round_trips_and_official_client_interop_both_ways() {
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, five_mib_parts()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Bucket {
-        s3: moto.s3().await,
-        name: BUCKET.into(),
-    };
+    let storage = moto.bucket(BUCKET).await;
     let peer = Peer::new(&moto);
     let scratch = tempfile::tempdir().unwrap();
 
@@ -162,10 +159,7 @@ async fn moto_sse_kms_uploads_are_encrypted_by_storage() {
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, five_mib_parts()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Bucket {
-        s3: moto.s3().await,
-        name: BUCKET.into(),
-    };
+    let storage = moto.bucket(BUCKET).await;
     for size in [0, 17, 11 * MIB] {
         let data = content(size, 7);
         let key = round_trip(&client, &format!("sse-{size}.bin"), &data, Mode::Sse).await;
@@ -190,10 +184,7 @@ async fn moto_tampering_copying_and_kms_outage_fail_clearly() {
     let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
     let server = Server::aws(&moto, BUCKET, &kms_key, ServerOptions::default()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Bucket {
-        s3: moto.s3().await,
-        name: BUCKET.into(),
-    };
+    let storage = moto.bucket(BUCKET).await;
     check_tampering(&server, &client, &storage).await;
 
     // KMS unreachable: 503 JSON, not a hang or a 500.
@@ -468,10 +459,7 @@ async fn assert_no_secrets_in_logs(server: &Server, client: &sealdrop_client::Cl
 async fn embedded_default_cse_sse_tampering_and_logs() {
     let server = Server::embedded(five_mib_parts()).unwrap();
     let client = server.client(&server.admin_token);
-    let storage = Bucket {
-        s3: server.store_s3().await.unwrap(),
-        name: "sealdrop".into(),
-    };
+    let storage = server.store_bucket().await.unwrap();
     for (i, size) in [0, 1, 15, 16, 17, 15 * MIB + 5].into_iter().enumerate() {
         let data = content(size, i as u64);
         let key = round_trip(&client, &format!("cse-{size}.bin"), &data, Mode::Cse).await;

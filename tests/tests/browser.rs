@@ -28,6 +28,14 @@ fn web_root() -> PathBuf {
     dist
 }
 
+/// A server that also serves the built web app.
+fn serving_the_app() -> ServerOptions {
+    ServerOptions {
+        web_root: Some(web_root()),
+        ..ServerOptions::default()
+    }
+}
+
 fn skip() -> bool {
     // `cargo xtask test --quick` skips the browser; CI never does.
     std::env::var_os("SEALDROP_SKIP_BROWSER_TESTS").is_some()
@@ -567,15 +575,8 @@ async fn web_app_on_the_embedded_default() {
     if skip() {
         return;
     }
-    let server = Server::embedded(ServerOptions {
-        web_root: Some(web_root()),
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let bucket = Bucket {
-        s3: server.store_s3().await.unwrap(),
-        name: "sealdrop".into(),
-    };
+    let server = Server::embedded(serving_the_app()).unwrap();
+    let bucket = server.store_bucket().await.unwrap();
     app_end_to_end(&server, &bucket, "embedded", None).await;
 }
 
@@ -586,40 +587,25 @@ async fn web_app_against_moto_with_the_official_client() {
     }
     let moto = Moto::start().unwrap();
     let kms_key = moto.bucket_and_key("web").await.unwrap();
-    let server = Server::aws(
-        &moto,
-        "web",
-        &kms_key,
-        ServerOptions {
-            web_root: Some(web_root()),
-            ..ServerOptions::default()
-        },
-    )
-    .unwrap();
+    let server = Server::aws(&moto, "web", &kms_key, serving_the_app()).unwrap();
     // The app and storage are on different origins: the bucket needs CORS.
     server
         .admin(&["cors", "set", "--origin", &server.url])
         .unwrap();
-    let bucket = Bucket {
-        s3: moto.s3().await,
-        name: "web".into(),
-    };
+    let bucket = moto.bucket("web").await;
     let peer = Peer::new(&moto);
     app_end_to_end(&server, &bucket, "moto", Some((&peer, &kms_key))).await;
 }
 
 /// A 1 GiB upload and download complete with the browser's memory bounded; the
-/// peak is printed and saved in `tests/artifacts/large-transfer.txt` (BENCHMARKS.md has the 2 GiB measurement and the target).
+/// peak is printed and saved in `tests/artifacts/large-transfer.txt`
+/// (BENCHMARKS.md has the 2 GiB measurement and the target).
 #[tokio::test]
 async fn one_gib_round_trip_with_bounded_memory() {
     if skip() {
         return;
     }
-    let server = Server::embedded(ServerOptions {
-        web_root: Some(web_root()),
-        ..ServerOptions::default()
-    })
-    .unwrap();
+    let server = Server::embedded(serving_the_app()).unwrap();
     let work = tempfile::tempdir().unwrap();
     let path = write_large(work.path(), "large.bin", 1024, 1);
     let app = App::open(&server, "large").await;

@@ -150,7 +150,7 @@ fn test(args: &[String]) -> Result<()> {
         || {
             // ChromeDriver leaves Chromium's scratch directories behind in TMPDIR;
             // give it one that goes away with this step.
-            let scratch = bench::TempDir::new("wasm-tests")?;
+            let scratch = TempDir::new("wasm-tests")?;
             run_cmd(
                 env.cargo()
                     .args([
@@ -251,4 +251,26 @@ fn run_app(args: &[String]) -> Result<()> {
         bail!("sealdrop exited with {status}");
     }
     Ok(())
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("sealdrop-{label}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

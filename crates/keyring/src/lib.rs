@@ -357,11 +357,10 @@ fn check_private(_path: &Path) -> Result<(), KeyringError> {
     Ok(())
 }
 
-/// Writes a new keyring file atomically: temp file (0600) + fsync + rename.
-/// Writes a new keyring file at `path` unless one appears there meanwhile;
-/// returns whether this key was published. Never replaces an existing file: a
-/// second process starting on the same empty data directory must not swap the
-/// key under the first one.
+/// Writes a new keyring file at `path` atomically (temp file (0600) + fsync +
+/// hard link) unless one appears there meanwhile; returns whether this key was
+/// published. Never replaces an existing file: a second process starting on the
+/// same empty data directory must not swap the key under the first one.
 fn write_new(path: &Path, key: &WrappingKey) -> Result<bool, KeyringError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -399,12 +398,7 @@ fn write_new(path: &Path, key: &WrappingKey) -> Result<bool, KeyringError> {
     match linked {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(source) => {
-            return Err(KeyringError::Io {
-                path: path.into(),
-                source,
-            });
-        }
+        Err(e) => return Err(io_err(path)(e)),
     }
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
