@@ -354,9 +354,10 @@ impl Server {
         self.data_dir.path()
     }
 
-    /// Runs `sealdrop admin ARGS` with this server's configuration; returns stdout.
-    pub fn admin(&self, args: &[&str]) -> Result<String> {
-        let output = Command::new(sealdrop_bin())
+    /// `sealdrop admin ARGS` with this server's configuration, not started.
+    pub fn admin_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(sealdrop_bin());
+        command
             .arg("admin")
             .arg("--data-dir")
             .arg(self.data_dir())
@@ -368,8 +369,13 @@ impl Server {
                     .as_deref()
                     .and_then(|u| u.strip_prefix("http://"))
                     .unwrap_or("127.0.0.1:8081"),
-            )
-            .output()?;
+            );
+        command
+    }
+
+    /// Runs `sealdrop admin ARGS` with this server's configuration; returns stdout.
+    pub fn admin(&self, args: &[&str]) -> Result<String> {
+        let output = self.admin_command(args).output()?;
         if !output.status.success() {
             bail!(
                 "sealdrop admin {} failed: {}",

@@ -263,3 +263,97 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
         .await
         .unwrap();
 }
+
+/// The data loss this guards against: `encrypt-existing` copies a large
+/// plaintext object onto itself; while it copies, the owner replaces the object
+/// with a new (client-side encrypted) upload. The copy must not bring the old
+/// bytes back: it is discarded, the object inspected again, and the owner's
+/// upload kept. `cutoff` selects the path: one CopyObject, or (small cutoff)
+/// UploadPartCopy parts and a conditional CompleteMultipartUpload.
+async fn a_write_during_encrypt_existing_is_kept(cutoff: Option<&str>) {
+    const SIZE: usize = 768 << 20;
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let bucket = server.store_bucket().await.unwrap();
+    let key = "admin/big";
+    // Straight into the store, as any S3 client would (not through sealdrop).
+    let old: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    put_plain(&bucket, key, &old, &[]).await;
+    drop(old);
+    let tmp = server.data_dir().join("store/tmp");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+
+    let mut args = vec!["encrypt-existing"];
+    if let Some(cutoff) = cutoff {
+        args.extend(["--copy-cutoff", cutoff]);
+    }
+    let copying = server
+        .admin_command(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The copy has started once the store stages its first bytes.
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&tmp).unwrap().count() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the copy never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let small = content(5000, 7);
+    let client = server.client(&server.admin_token);
+    client
+        .upload_reader(&small[..], 5000, "big", Mode::Cse, true, NoProgress)
+        .await
+        .unwrap();
+    let output = copying.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("big");
+    client.download_to(key, &path, NoProgress).await.unwrap();
+    let read = std::fs::read(&path).unwrap();
+    assert!(
+        read == small,
+        "the owner's 5000-byte upload was replaced by {} bytes",
+        read.len()
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "note: {key} was written while it was being copied"
+        )),
+        "the overwrite landed during the copy, and it is reported: {stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1  changed while being copied (newer version kept)")
+            && stdout.contains("1  client-side encrypted (left as is)"),
+        "inspected again and left alone: {stdout}"
+    );
+
+    assert_eq!(bucket.head(key).await.content_length(), Some(5016));
+    let pending = bucket
+        .s3
+        .list_multipart_uploads()
+        .bucket(&bucket.name)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        pending.uploads().is_empty(),
+        "the discarded copy is aborted"
+    );
+}
+
+#[tokio::test]
+async fn a_write_during_an_in_place_copy_is_kept() {
+    a_write_during_encrypt_existing_is_kept(None).await;
+}
+
+#[tokio::test]
+async fn a_write_during_a_multipart_in_place_copy_is_kept() {
+    a_write_during_encrypt_existing_is_kept(Some("5242880")).await;
+}

@@ -150,7 +150,8 @@ pub(crate) struct PutCondition {
     pub if_none_match_any: bool,
     /// `If-Match: "etag"`: fail unless the current ETag equals this.
     pub if_match: Option<String>,
-    /// Fail with `InvalidRequest` if the current version differs (in-place copy sanity).
+    /// Fail with [`StoreError::Conflict`] unless the key still holds this version
+    /// (an in-place copy must not bring back the version it read).
     pub expect_version: Option<String>,
 }
 

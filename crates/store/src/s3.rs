@@ -389,6 +389,44 @@ fn copy_source_conditions(
     Ok(())
 }
 
+/// The precondition of a write from its `If-Match` / `If-None-Match: *`.
+fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> PutCondition {
+    PutCondition {
+        if_none_match_any: if_none_match.is_some_and(ETagCondition::is_any),
+        if_match: if_match
+            .and_then(|c| c.as_etag())
+            .map(|e| e.value().to_owned()),
+        expect_version: None,
+    }
+}
+
+/// `If-Match` / `If-None-Match` of a CopyObject request: conditions on the
+/// destination, which s3s 0.14 does not parse for this operation.
+fn destination_conditions(
+    headers: &http::HeaderMap,
+) -> S3Result<(Option<ETagCondition>, Option<ETagCondition>)> {
+    let parse = |name: http::HeaderName| {
+        headers
+            .get(&name)
+            .map(|v| {
+                ETagCondition::parse_http_header(v.as_bytes()).map_err(|_| {
+                    S3Error::with_message(
+                        S3ErrorCode::InvalidArgument,
+                        format!("The {name} header is not a valid entity tag."),
+                    )
+                })
+            })
+            .transpose()
+    };
+    Ok((
+        parse(http::header::IF_MATCH)?,
+        parse(http::header::IF_NONE_MATCH)?,
+    ))
+}
+
 impl S3Impl {
     async fn bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
         let engine = self.engine();
@@ -880,18 +918,7 @@ impl S3 for S3Impl {
             sse: sse_rec,
             parts_count: None,
         };
-        let cond = PutCondition {
-            if_none_match_any: input
-                .if_none_match
-                .as_ref()
-                .is_some_and(ETagCondition::is_any),
-            if_match: input
-                .if_match
-                .as_ref()
-                .and_then(|c| c.as_etag())
-                .map(|e| e.value().to_owned()),
-            expect_version: None,
-        };
+        let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let rec = self.commit(&input.bucket, &input.key, rec, cond).await?;
         let (sse, kid, bke) = sse_output(rec.sse.as_ref());
         let mut out = PutObjectOutput {
@@ -1261,6 +1288,7 @@ impl S3 for S3Impl {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let (if_match, if_none_match) = destination_conditions(&req.headers)?;
         let input = req.input;
         reject_sse_c(input.sse_customer_algorithm.as_ref())?;
         reject_sse_c(input.copy_source_sse_customer_algorithm.as_ref())?;
@@ -1392,9 +1420,24 @@ impl S3 for S3Impl {
             sse: sse_rec,
             parts_count,
         };
-        let rec = self
-            .commit(&input.bucket, &input.key, rec, PutCondition::default())
-            .await?;
+        let mut cond = write_condition(if_match.as_ref(), if_none_match.as_ref());
+        // Copying can take minutes; a write that landed on the key meanwhile is
+        // newer than the copied bytes, so an in-place copy commits only over the
+        // version it read. With conditions given, that is their failure (412);
+        // without, a conflict to retry.
+        let conditional = cond.if_match.is_some() || input.copy_source_if_match.is_some();
+        if same_object {
+            cond.expect_version = Some(src.version.clone());
+        }
+        let rec = match self.commit(&input.bucket, &input.key, rec, cond).await {
+            Err(e) if conditional && *e.code() == S3ErrorCode::OperationAborted => {
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
+            }
+            other => other?,
+        };
         let (sse, kid, bke) = sse_output(rec.sse.as_ref());
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
@@ -1663,18 +1706,7 @@ impl S3 for S3Impl {
             ));
         }
         let min_part = self.inner.config.min_part_size;
-        let cond = PutCondition {
-            if_none_match_any: input
-                .if_none_match
-                .as_ref()
-                .is_some_and(ETagCondition::is_any),
-            if_match: input
-                .if_match
-                .as_ref()
-                .and_then(|c| c.as_etag())
-                .map(|e| e.value().to_owned()),
-            expect_version: None,
-        };
+        let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let engine = self.engine();
         let (b, k, u) = (
             input.bucket.clone(),

@@ -9,15 +9,22 @@
 //!   the metadata replaced. Content and key commitment stay valid.
 //!
 //! Both are idempotent (finished objects are recognised and skipped) and so
-//! resumable: rerun after an interruption. Every copy is conditional on the ETag
-//! that was inspected, so an object changed concurrently is reported, not
-//! clobbered.
+//! resumable: rerun after an interruption.
+//!
+//! A copy onto the same key must never bring back an older version: the object
+//! may be overwritten while its bytes are being copied (minutes, for a large
+//! object). So both the read and the write are conditional on the ETag that was
+//! inspected: `x-amz-copy-source-if-match` for the source and `If-Match` for the
+//! destination (CopyObject, or CompleteMultipartUpload beyond the single-copy
+//! limit). A copy that loses that race is reported and the object inspected
+//! again, never clobbered.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption,
@@ -34,8 +41,12 @@ use crate::stack::{self, Stack};
 
 /// Largest object CopyObject copies in one request (S3's limit).
 const COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
-/// Part size for UploadPartCopy of larger objects.
+/// Smallest multipart part S3 accepts (all but the last).
+const MIN_PART: u64 = 5 * 1024 * 1024;
+/// Largest part size for UploadPartCopy of larger objects.
 const COPY_PART: u64 = 512 * 1024 * 1024;
+/// Times an object that changed while it was copied is inspected again.
+const ATTEMPTS_PER_OBJECT: u32 = 3;
 /// Objects processed concurrently.
 const CONCURRENCY: usize = 4;
 /// Rotated objects between two verifications.
@@ -53,6 +64,26 @@ pub struct EncryptExistingArgs {
     /// KMS key to encrypt with (default: the configured key).
     #[arg(long, value_name = "KEY")]
     kms_key: Option<String>,
+    #[command(flatten)]
+    copy: CopyArgs,
+}
+
+/// How objects are copied in place.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct CopyArgs {
+    /// Objects larger than this many bytes are copied in parts (UploadPartCopy)
+    /// instead of one CopyObject. Some S3-compatible services copy less than
+    /// S3's 5 GiB in one request.
+    #[arg(long, value_name = "BYTES", default_value_t = COPY_LIMIT,
+          value_parser = clap::value_parser!(u64).range(MIN_PART..=COPY_LIMIT))]
+    copy_cutoff: u64,
+}
+
+impl CopyArgs {
+    /// Bytes per UploadPartCopy.
+    fn part_size(self) -> u64 {
+        self.copy_cutoff.min(COPY_PART)
+    }
 }
 
 /// Rotate client-side encrypted objects to another KMS key.
@@ -67,6 +98,8 @@ pub struct RotateArgs {
     /// Report what would change without changing anything.
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    copy: CopyArgs,
 }
 
 /// Counters printed at the end.
@@ -181,16 +214,51 @@ fn copy_source(bucket: &str, key: &str) -> String {
     )
 }
 
-/// Copies an object onto itself with `change`, conditional on its ETag.
+/// How an in-place copy ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Copied {
+    /// The object now holds the copy.
+    Done,
+    /// The object changed after it was inspected; the newer version was kept.
+    Changed,
+}
+
+/// Whether storage refused a conditional request because the object is no
+/// longer the version it was inspected as (412 Precondition Failed).
+fn lost_race<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.code() == Some("PreconditionFailed")
+}
+
+/// Sends a conditional request: a precondition failure is [`Copied::Changed`].
+async fn conditional<T, E, R>(
+    what: &'static str,
+    request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match request.await {
+        Ok(out) => Ok(Some(out)),
+        Err(err) if lost_race(&err) => Ok(None),
+        Err(err) => Err(anyhow::Error::new(err).context(what)),
+    }
+}
+
+/// Copies an object onto itself with `change`, reading and writing only the
+/// version `head` describes (see the module docs).
 async fn copy_in_place(
     client: &Client,
     bucket: &str,
     key: &str,
     head: &HeadObjectOutput,
     change: &Change,
-) -> Result<()> {
+    copy: CopyArgs,
+) -> Result<Copied> {
     let size = head.content_length().unwrap_or(0).max(0) as u64;
-    let etag = head.e_tag().unwrap_or_default();
+    let Some(etag) = head.e_tag() else {
+        bail!("storage returned no ETag for {key}; cannot copy it safely");
+    };
     let (sse, kms_key) = match change {
         Change::Encrypt { kms_key } => (Some(ServerSideEncryption::AwsKms), Some(kms_key.clone())),
         Change::Metadata(_) => (
@@ -202,13 +270,14 @@ async fn copy_in_place(
         Change::Metadata(m) => Some(m.clone()),
         Change::Encrypt { .. } => None,
     };
-    if size <= COPY_LIMIT {
+    if size <= copy.copy_cutoff {
         let mut request = client
             .copy_object()
             .bucket(bucket)
             .key(key)
             .copy_source(copy_source(bucket, key))
             .copy_source_if_match(etag)
+            .if_match(etag)
             .set_server_side_encryption(sse)
             .set_ssekms_key_id(kms_key)
             .set_bucket_key_enabled(head.bucket_key_enabled());
@@ -224,11 +293,14 @@ async fn copy_in_place(
                 .set_content_language(head.content_language().map(str::to_owned)),
             None => request.metadata_directive(MetadataDirective::Copy),
         };
-        request.send().await.context("CopyObject")?;
-        return Ok(());
+        return Ok(match conditional("CopyObject", request.send()).await? {
+            Some(_) => Copied::Done,
+            None => Copied::Changed,
+        });
     }
 
-    // Beyond 5 GiB: a multipart upload of the same key, parts copied server-side.
+    // Beyond the cutoff: a multipart upload of the same key, parts copied
+    // server-side, completed only if the key still holds what was copied.
     let metadata = replaced.unwrap_or_else(|| user_metadata(head));
     let upload = client
         .create_multipart_upload()
@@ -253,8 +325,8 @@ async fn copy_in_place(
         let mut start = 0;
         let mut number = 1;
         while start < size {
-            let end = (start + COPY_PART).min(size) - 1;
-            let out = client
+            let end = (start + copy.part_size()).min(size) - 1;
+            let request = client
                 .upload_part_copy()
                 .bucket(bucket)
                 .key(key)
@@ -263,9 +335,10 @@ async fn copy_in_place(
                 .copy_source(copy_source(bucket, key))
                 .copy_source_if_match(etag)
                 .copy_source_range(format!("bytes={start}-{end}"))
-                .send()
-                .await
-                .context("UploadPartCopy")?;
+                .send();
+            let Some(out) = conditional("UploadPartCopy", request).await? else {
+                return Ok(Copied::Changed);
+            };
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
@@ -279,23 +352,27 @@ async fn copy_in_place(
             start = end + 1;
             number += 1;
         }
-        client
+        let complete = client
             .complete_multipart_upload()
             .bucket(bucket)
             .key(key)
             .upload_id(upload_id)
+            .if_match(etag)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
                     .build(),
             )
-            .send()
-            .await
-            .context("CompleteMultipartUpload")?;
-        Ok::<_, anyhow::Error>(())
+            .send();
+        Ok::<_, anyhow::Error>(
+            match conditional("CompleteMultipartUpload", complete).await? {
+                Some(_) => Copied::Done,
+                None => Copied::Changed,
+            },
+        )
     }
     .await;
-    if result.is_err() {
+    if !matches!(result, Ok(Copied::Done)) {
         let _ = client
             .abort_multipart_upload()
             .bucket(bucket)
@@ -305,6 +382,54 @@ async fn copy_in_place(
             .await;
     }
     result
+}
+
+/// Runs one object's step again while the object keeps changing under it:
+/// each attempt inspects the current version afresh. Objects that changed are
+/// named on stderr, so an operator sees that a newer write was kept.
+async fn with_reinspection<F, Fut>(key: &str, tally: &Tally, step: F) -> Result<&'static str>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Step>>,
+{
+    for attempt in 1..=ATTEMPTS_PER_OBJECT {
+        match step().await? {
+            Step::Finished(what) => return Ok(what),
+            Step::Changed => {
+                tally.add("changed while being copied (newer version kept)");
+                eprintln!(
+                    "note: {key} was written while it was being copied; the copy was \
+                     discarded and the newer version kept{}",
+                    if attempt < ATTEMPTS_PER_OBJECT {
+                        ", inspecting it again"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+    }
+    bail!(
+        "it was written again during each of {ATTEMPTS_PER_OBJECT} copies; run again to process it"
+    )
+}
+
+/// What one inspection of an object did.
+enum Step {
+    /// Done with the object, this way.
+    Finished(&'static str),
+    /// It changed before the copy could commit.
+    Changed,
+}
+
+impl Step {
+    /// `done` if the copy committed.
+    fn copied(copied: Copied, done: &'static str) -> Step {
+        match copied {
+            Copied::Done => Step::Finished(done),
+            Copied::Changed => Step::Changed,
+        }
+    }
 }
 
 /// Runs `per_object` over every key under `prefix`, a few at a time, with a
@@ -318,7 +443,7 @@ async fn for_each_object<F, Fut>(
 ) -> Result<()>
 where
     F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Result<&'static str>>,
+    Fut: std::future::Future<Output = Result<Step>>,
 {
     let tally = Tally::default();
     let bar = progress(label);
@@ -327,7 +452,8 @@ where
         .for_each_concurrent(CONCURRENCY, |key| {
             let (tally, bar, per_object) = (&tally, &bar, &per_object);
             async move {
-                match per_object(key.clone()).await {
+                let outcome = with_reinspection(&key, tally, || per_object(key.clone())).await;
+                match outcome {
                     Ok(what) => tally.add(what),
                     Err(e) => tally.fail(&key, &e),
                 }
@@ -353,7 +479,7 @@ pub async fn encrypt_existing(config: &Config, args: EncryptExistingArgs) -> Res
         "encrypting"
     };
     for_each_object(client, bucket, &args.prefix, label, |key| {
-        encrypt_one(client, bucket, key, &kms_key, args.dry_run)
+        encrypt_one(client, bucket, key, &kms_key, args.copy, args.dry_run)
     })
     .await
 }
@@ -363,25 +489,26 @@ async fn encrypt_one(
     bucket: &str,
     key: String,
     kms_key: &str,
+    copy: CopyArgs,
     dry_run: bool,
-) -> Result<&'static str> {
+) -> Result<Step> {
     let head = client.head_object().bucket(bucket).key(&key).send().await?;
     if head.server_side_encryption() == Some(&ServerSideEncryption::AwsKms) {
-        return Ok("already SSE-KMS");
+        return Ok(Step::Finished("already SSE-KMS"));
     }
     if !matches!(envelope(&user_metadata(&head)), Ok(None)) {
         // Client-side encrypted (or claims to be): storage only ever sees
         // ciphertext of it; leave it alone.
-        return Ok("client-side encrypted (left as is)");
+        return Ok(Step::Finished("client-side encrypted (left as is)"));
     }
     if dry_run {
-        return Ok("would encrypt with SSE-KMS");
+        return Ok(Step::Finished("would encrypt with SSE-KMS"));
     }
     let change = Change::Encrypt {
         kms_key: kms_key.to_owned(),
     };
-    copy_in_place(client, bucket, &key, &head, &change).await?;
-    Ok("encrypted with SSE-KMS")
+    let copied = copy_in_place(client, bucket, &key, &head, &change, copy).await?;
+    Ok(Step::copied(copied, "encrypted with SSE-KMS"))
 }
 
 /// What every object of one rotation shares.
@@ -393,6 +520,7 @@ struct Rotation<'a> {
     target_arn: String,
     to_key: &'a str,
     dry_run: bool,
+    copy: CopyArgs,
     rotated: AtomicU64,
 }
 
@@ -426,6 +554,7 @@ pub async fn rotate(config: &Config, args: RotateArgs) -> Result<()> {
         kms,
         to_key: &args.to_key,
         dry_run: args.dry_run,
+        copy: args.copy,
         rotated: AtomicU64::new(0),
     };
     let label = if args.dry_run { "checking" } else { "rotating" };
@@ -437,39 +566,43 @@ pub async fn rotate(config: &Config, args: RotateArgs) -> Result<()> {
 }
 
 impl Rotation<'_> {
-    async fn rotate_one(&self, key: String) -> Result<&'static str> {
+    async fn rotate_one(&self, key: String) -> Result<Step> {
         let client = self.stack.storage.client();
         let bucket = self.stack.storage.bucket();
         let head = client.head_object().bucket(bucket).key(&key).send().await?;
         let mut metadata = user_metadata(&head);
         let Some(envelope) = envelope(&metadata)? else {
-            return Ok("not client-side encrypted");
+            return Ok(Step::Finished("not client-side encrypted"));
         };
         if matches!(envelope.wrapping(), KeyWrapping::AesGcm { .. }) {
-            return Ok("local keyring (cannot rotate to KMS)");
+            return Ok(Step::Finished("local keyring (cannot rotate to KMS)"));
         }
         if metadata
             .get(KMS_KEY_HINT)
             .is_some_and(|hint| self.target_names.contains(hint))
         {
-            return Ok("already under the target key");
+            return Ok(Step::Finished("already under the target key"));
         }
         if self.dry_run {
-            return Ok("would rotate");
+            return Ok(Step::Finished("would rotate"));
         }
         let (data_key, key_arn) = self.stack.keys.rewrap(&envelope, &key, self.to_key).await?;
         let rewrapped = envelope.with_encrypted_data_key(data_key)?;
         metadata.retain(|k, _| !is_envelope_key(k));
         metadata.extend(rewrapped.to_map());
         metadata.insert(KMS_KEY_HINT.to_owned(), key_arn);
-        copy_in_place(client, bucket, &key, &head, &Change::Metadata(metadata)).await?;
+        let change = Change::Metadata(metadata);
+        if copy_in_place(client, bucket, &key, &head, &change, self.copy).await? == Copied::Changed
+        {
+            return Ok(Step::Changed);
+        }
         if (self.rotated.fetch_add(1, Ordering::Relaxed) + 1) % VERIFY_EVERY == 1 {
             verify(self.stack, &self.kms, &key, &self.target_arn)
                 .await
                 .with_context(|| format!("verification after rotating {key} failed"))?;
-            return Ok("rotated (verified)");
+            return Ok(Step::Finished("rotated (verified)"));
         }
-        Ok("rotated")
+        Ok(Step::Finished("rotated"))
     }
 }
 

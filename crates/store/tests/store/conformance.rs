@@ -614,6 +614,39 @@ async fn copy_object_directives() {
     );
     assert_eq!(body_bytes(got).await, data);
 
+    // conditions on the destination (If-Match / If-None-Match: *)
+    let dst_etag = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("dst2")
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    for (if_match, if_none_match) in [(Some("\"0000\""), None), (None, Some("*"))] {
+        let e = c
+            .copy_object()
+            .bucket(BUCKET)
+            .key("dst2")
+            .copy_source(format!("{BUCKET}/src"))
+            .set_if_match(if_match.map(str::to_owned))
+            .set_if_none_match(if_none_match.map(str::to_owned))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err_code(&e), "PreconditionFailed");
+    }
+    c.copy_object()
+        .bucket(BUCKET)
+        .key("dst2")
+        .copy_source(format!("{BUCKET}/src"))
+        .if_match(&dst_etag)
+        .send()
+        .await
+        .unwrap();
+
     // the copy still reads fine after the source is deleted (hard links, no shared files)
     c.delete_object()
         .bucket(BUCKET)
