@@ -6,7 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::StatusCode;
-use sealdrop_client::api::{CreateUploadRequest, Mode, ObjectMode, Transfer};
+use sealdrop_client::api::{
+    CreateUploadRequest, Decryption, Encryption, Mode, ObjectMode, Transfer, UploadEncryption,
+    UploadTarget,
+};
 use sealdrop_client::{ErrorKind, NoProgress};
 use sealdrop_tests::{Bucket, Moto, Peer, Server, ServerOptions, content, free_port};
 use serde_json::json;
@@ -143,14 +146,10 @@ async fn moto_cse_round_trips_and_official_client_interop_both_ways() {
     assert_eq!(objects.len(), 12);
     let v2 = objects
         .iter()
-        .filter(|o| o.encryption.mode == ObjectMode::CseV2)
+        .filter(|o| o.encryption.mode() == ObjectMode::CseV2)
         .count();
     assert_eq!(v2, 2, "listing tells V2 from V3");
-    assert!(
-        objects
-            .iter()
-            .all(|o| matches!(o.encryption.mode, ObjectMode::CseV3 | ObjectMode::CseV2))
-    );
+    assert!(objects.iter().all(|o| o.encryption.mode().is_client_side()));
 }
 
 #[tokio::test]
@@ -170,10 +169,11 @@ async fn moto_sse_kms_uploads_are_encrypted_by_storage() {
         );
         assert!(head.ssekms_key_id().unwrap().contains(&kms_key));
         let info = client.object_info(&key).await.unwrap();
-        assert_eq!(info.encryption.mode, ObjectMode::SseKms);
         assert_eq!(
-            info.encryption.server_side_encryption.as_deref(),
-            Some("aws:kms")
+            info.encryption,
+            Encryption::SseKms {
+                kms_key_id: head.ssekms_key_id().map(str::to_owned)
+            }
         );
     }
 }
@@ -376,8 +376,7 @@ async fn assert_no_secrets_in_logs(server: &Server, client: &sealdrop_client::Cl
     let mut secrets = vec![server.admin_token.clone()];
     let created = client
         .create_upload(&CreateUploadRequest {
-            name: "secret-probe.bin".into(),
-            key: None,
+            target: UploadTarget::Name("secret-probe.bin".into()),
             size: 3,
             content_type: None,
             mode: Mode::Cse,
@@ -385,7 +384,9 @@ async fn assert_no_secrets_in_logs(server: &Server, client: &sealdrop_client::Cl
         })
         .await
         .unwrap();
-    let cse = created.cse.as_ref().unwrap();
+    let UploadEncryption::Cse(cse) = &created.encryption else {
+        panic!("a CSE upload has materials")
+    };
     secrets.push(cse.data_key.expose().to_owned());
     let Transfer::Single { request } = &created.transfer else {
         panic!("small uploads are single PUTs")
@@ -409,7 +410,10 @@ async fn assert_no_secrets_in_logs(server: &Server, client: &sealdrop_client::Cl
         .await
         .unwrap();
     let opened = client.open_object(&key).await.unwrap();
-    secrets.push(opened.cse.as_ref().unwrap().data_key.expose().to_owned());
+    let Decryption::Client(materials) = &opened.decryption else {
+        panic!("a CSE object opens with its key")
+    };
+    secrets.push(materials.data_key.expose().to_owned());
     secrets.push(
         opened
             .download

@@ -8,8 +8,8 @@
 //   tuning knobs: --segment-kib N (bytes per WebCrypto call), --workers N, --inflight N (parts at once)
 //   --trace: the page also prints the workers' time per stage (web/src/trace.rs)
 //
-// Writes a random plaintext file of --mib MiB, serves dist/ (build it first:
-// `trunk build --release`) with the production Content Security Policy plus a
+// Writes a random plaintext file of --mib MiB, serves dist-bench/ (build it first:
+// `trunk build web/bench.html --release --dist dist-bench`) with the production Content Security Policy plus a
 // scratch object store (`bench-store/…`: PUT parts, GET the object), opens
 // `index.html?bench…` in headless Chromium through ChromeDriver, chooses the
 // file on the page (so it is read from disk like an upload), and prints the
@@ -39,7 +39,7 @@ const trace = args.includes("--trace");
 const mib = Number(option("mib", memory ? 2048 : e2e ? 1024 : 256));
 const runs = Number(option("runs", memory ? 1 : e2e ? 3 : 5));
 const segmentKib = option("segment-kib", null);
-const dist = option("dist", join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist"));
+const dist = option("dist", join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist-bench"));
 
 const MIME = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css", ".svg": "image/svg+xml", ".json": "application/json" };
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";

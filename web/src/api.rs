@@ -1,17 +1,18 @@
-//! The broker's JSON API (`sealdrop-api`), with errors people can act on.
+//! The broker's JSON API (`sealdrop-api`). Failures are the transfer core's
+//! [`Failure`]s, repeated under its [`RetryPolicy`].
 //!
 //! Responses are read as bytes, copied into zeroizing memory and the JS buffer
 //! wiped, because some of them carry plaintext data keys.
 
-use std::fmt;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use sealdrop_api::{
     AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
-    CreateUploadResponse, ErrorBody, ErrorCode, ListObjectsResponse, Me, OpenObjectRequest,
-    OpenObjectResponse, SignPartsRequest, SignPartsResponse, routes,
+    CreateUploadResponse, ListObjectsResponse, Me, OpenObjectRequest, OpenObjectResponse,
+    SignPartsRequest, SignPartsResponse, routes,
 };
+use sealdrop_transfer::{Endpoint, Failure, FailureKind, Idempotence, RetryPolicy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,137 +22,9 @@ use zeroize::Zeroizing;
 
 use crate::js;
 
-/// Attempts for requests the broker may answer with 429/503, or that fail on
-/// the network when they are safe to repeat.
-const MAX_ATTEMPTS: u32 = 4;
-/// Longest `Retry-After` the client waits for by itself.
-const MAX_AUTOMATIC_WAIT_SECS: u32 = 30;
-
-/// What kind of failure an API call had.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApiErrorKind {
-    /// No HTTP answer (offline, DNS, TLS, CORS).
-    Network,
-    /// 401.
-    Unauthenticated,
-    /// 403.
-    Forbidden,
-    /// 404.
-    NotFound,
-    /// 409.
-    Conflict,
-    /// 413.
-    TooLarge,
-    /// 422: encryption metadata, context or commitment invalid.
-    Integrity,
-    /// 429.
-    RateLimited,
-    /// 503: storage or KMS unreachable.
-    Unavailable,
-    /// 502: storage or KMS answered with an error.
-    Upstream,
-    /// 400.
-    BadRequest,
-    /// 500, or an answer the app does not understand.
-    Internal,
-}
-
-/// A failed API call.
-#[derive(Clone, Debug)]
-pub struct ApiError {
-    /// The category.
-    pub kind: ApiErrorKind,
-    /// The broker's message (or what went wrong locally).
-    pub detail: String,
-    /// For 429: seconds to wait.
-    pub retry_after_secs: Option<u32>,
-}
-
-impl ApiError {
-    fn new(kind: ApiErrorKind, detail: impl Into<String>) -> Self {
-        ApiError {
-            kind,
-            detail: detail.into(),
-            retry_after_secs: None,
-        }
-    }
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let detail = &self.detail;
-        match self.kind {
-            ApiErrorKind::Network => write!(
-                f,
-                "Cannot reach the sealdrop server ({detail}). Check your connection and try again."
-            ),
-            ApiErrorKind::Unauthenticated => f.write_str(
-                "Your session has expired or the token is not valid. Please sign in again.",
-            ),
-            ApiErrorKind::Forbidden => write!(f, "You are not allowed to do this: {detail}"),
-            ApiErrorKind::NotFound => write!(f, "Not found: {detail}"),
-            ApiErrorKind::Conflict => write!(f, "{detail}"),
-            ApiErrorKind::TooLarge => write!(f, "Too large: {detail}"),
-            ApiErrorKind::Integrity => write!(
-                f,
-                "Integrity check failed — the object's encryption metadata was modified or does not belong to it; nothing was saved ({detail})"
-            ),
-            ApiErrorKind::RateLimited => match self.retry_after_secs {
-                Some(secs) => write!(f, "Too many requests — try again in {secs} s."),
-                None => f.write_str("Too many requests — try again in a moment."),
-            },
-            ApiErrorKind::Unavailable => write!(
-                f,
-                "Storage or the key service is unavailable right now; try again shortly ({detail})"
-            ),
-            ApiErrorKind::Upstream => {
-                write!(f, "Storage or the key service reported an error: {detail}")
-            }
-            ApiErrorKind::BadRequest => write!(f, "{detail}"),
-            ApiErrorKind::Internal => write!(f, "The server failed: {detail}"),
-        }
-    }
-}
-
-fn kind_of(code: ErrorCode) -> ApiErrorKind {
-    match code {
-        ErrorCode::BadRequest | ErrorCode::InvalidName => ApiErrorKind::BadRequest,
-        ErrorCode::Unauthenticated => ApiErrorKind::Unauthenticated,
-        ErrorCode::Forbidden => ApiErrorKind::Forbidden,
-        ErrorCode::NotFound => ApiErrorKind::NotFound,
-        ErrorCode::Conflict => ApiErrorKind::Conflict,
-        ErrorCode::TooLarge => ApiErrorKind::TooLarge,
-        ErrorCode::IntegrityError => ApiErrorKind::Integrity,
-        ErrorCode::RateLimited => ApiErrorKind::RateLimited,
-        ErrorCode::UpstreamError => ApiErrorKind::Upstream,
-        ErrorCode::Unavailable => ApiErrorKind::Unavailable,
-        ErrorCode::Internal => ApiErrorKind::Internal,
-    }
-}
-
-fn kind_of_status(status: u16) -> ApiErrorKind {
-    match status {
-        400 => ApiErrorKind::BadRequest,
-        401 => ApiErrorKind::Unauthenticated,
-        403 => ApiErrorKind::Forbidden,
-        404 => ApiErrorKind::NotFound,
-        409 => ApiErrorKind::Conflict,
-        413 => ApiErrorKind::TooLarge,
-        422 => ApiErrorKind::Integrity,
-        429 => ApiErrorKind::RateLimited,
-        502 => ApiErrorKind::Upstream,
-        503 | 504 => ApiErrorKind::Unavailable,
-        _ => ApiErrorKind::Internal,
-    }
-}
-
-/// Whether repeating a request is harmless if its answer was lost.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Repeat {
-    Safe,
-    /// Only when the broker said it did not process it (429/503).
-    IfRefused,
-}
+/// A failed API call, classified and worded by the transfer core (the same
+/// rules as the CLI): `kind` says what to offer, `message()` what to say.
+pub type ApiError = Failure;
 
 /// An authenticated API client.
 #[derive(Clone)]
@@ -174,7 +47,7 @@ impl Api {
 
     /// `GET /api/v1/me`: validates the token.
     pub async fn me(&self) -> Result<Me, ApiError> {
-        self.call("GET", routes::ME, None::<&()>, Repeat::Safe)
+        self.call("GET", routes::ME, None::<&()>, Idempotence::Idempotent)
             .await
     }
 
@@ -183,7 +56,7 @@ impl Api {
         &self,
         request: &CreateUploadRequest,
     ) -> Result<CreateUploadResponse, ApiError> {
-        self.call("POST", routes::UPLOADS, Some(request), Repeat::IfRefused)
+        self.call("POST", routes::UPLOADS, Some(request), Idempotence::Unsafe)
             .await
     }
 
@@ -192,8 +65,13 @@ impl Api {
         &self,
         request: &SignPartsRequest,
     ) -> Result<SignPartsResponse, ApiError> {
-        self.call("POST", routes::UPLOAD_PARTS, Some(request), Repeat::Safe)
-            .await
+        self.call(
+            "POST",
+            routes::UPLOAD_PARTS,
+            Some(request),
+            Idempotence::Idempotent,
+        )
+        .await
     }
 
     /// `POST /api/v1/uploads/complete`.
@@ -205,7 +83,7 @@ impl Api {
             "POST",
             routes::UPLOAD_COMPLETE,
             Some(request),
-            Repeat::IfRefused,
+            Idempotence::Unsafe,
         )
         .await
     }
@@ -223,7 +101,8 @@ impl Api {
     ) -> Result<ListObjectsResponse, ApiError> {
         let query = query(&[("limit", Some("100")), ("cursor", cursor)]);
         let path = format!("{}?{query}", routes::OBJECTS);
-        self.call("GET", &path, None::<&()>, Repeat::Safe).await
+        self.call("GET", &path, None::<&()>, Idempotence::Idempotent)
+            .await
     }
 
     /// `DELETE /api/v1/objects?key=`.
@@ -241,7 +120,7 @@ impl Api {
             "POST",
             routes::OBJECT_OPEN,
             Some(&request),
-            Repeat::IfRefused,
+            Idempotence::Unsafe,
         )
         .await
     }
@@ -251,15 +130,11 @@ impl Api {
         method: &str,
         path: &str,
         body: Option<&impl Serialize>,
-        repeat: Repeat,
+        idempotence: Idempotence,
     ) -> Result<T, ApiError> {
-        let bytes = self.send(method, path, body, repeat).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::new(
-                ApiErrorKind::Internal,
-                format!("unexpected answer to {path}: {e}"),
-            )
-        })
+        let bytes = self.send(method, path, body, idempotence).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| local_failure(format!("unexpected answer to {path}: {e}")))
     }
 
     async fn call_empty(
@@ -268,7 +143,9 @@ impl Api {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<(), ApiError> {
-        self.send(method, path, body, Repeat::Safe).await.map(drop)
+        self.send(method, path, body, Idempotence::Idempotent)
+            .await
+            .map(drop)
     }
 
     async fn send(
@@ -276,31 +153,30 @@ impl Api {
         method: &str,
         path: &str,
         body: Option<&impl Serialize>,
-        repeat: Repeat,
+        idempotence: Idempotence,
     ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
         let body = body
             .map(serde_json::to_string)
             .transpose()
-            .map_err(|e| ApiError::new(ApiErrorKind::Internal, e.to_string()))?;
+            .map_err(|e| local_failure(e.to_string()))?;
+        let policy = RetryPolicy::default();
         let mut attempt = 0;
         loop {
-            let outcome = self.send_once(method, path, body.as_deref()).await;
-            let retry_in = match &outcome {
-                Err(error) if attempt + 1 < MAX_ATTEMPTS => retry_delay(error, repeat, attempt),
-                _ => None,
+            let error = match self.send_once(method, path, body.as_deref()).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(error) => error,
             };
-            match (outcome, retry_in) {
-                (Err(_), Some(ms)) => {
-                    js::sleep(ms, None).await;
+            match policy.next_delay(&error, idempotence, attempt, js_sys::Math::random()) {
+                Some(delay) => {
+                    js::sleep(u32::try_from(delay.as_millis()).unwrap_or(u32::MAX), None).await;
                     attempt += 1;
                 }
-                (Err(error), None) => {
-                    if error.kind == ApiErrorKind::Unauthenticated {
+                None => {
+                    if error.kind == FailureKind::Unauthenticated {
                         (self.on_unauthenticated)();
                     }
                     return Err(error);
                 }
-                (Ok(bytes), _) => return Ok(bytes),
             }
         }
     }
@@ -311,7 +187,7 @@ impl Api {
         path: &str,
         body: Option<&str>,
     ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-        let local = |e: JsValue| ApiError::new(ApiErrorKind::Internal, js::describe(&e));
+        let local = |e: JsValue| local_failure(js::describe(&e));
         let headers = Headers::new().map_err(local)?;
         headers
             .set("Authorization", &format!("Bearer {}", self.token))
@@ -327,49 +203,38 @@ impl Api {
             init.set_body(&body.into());
         }
         init.set_headers(&headers);
-        let window =
-            web_sys::window().ok_or_else(|| ApiError::new(ApiErrorKind::Internal, "no window"))?;
+        let window = web_sys::window().ok_or_else(|| local_failure("no window".into()))?;
         let url = format!("{}{path}", self.base);
         let response: Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
             .await
-            .map_err(|e| ApiError::new(ApiErrorKind::Network, js::describe(&e)))?
+            .map_err(|e| Failure::unreachable(Endpoint::Broker, &js::describe(&e), false))?
             .unchecked_into();
         let bytes = read_and_wipe(&response).await.map_err(|e| {
-            ApiError::new(
-                ApiErrorKind::Network,
-                format!("the answer was cut off: {}", js::describe(&e)),
+            Failure::unreachable(
+                Endpoint::Broker,
+                &format!("the answer was cut off: {}", js::describe(&e)),
+                false,
             )
         })?;
         let status = response.status();
         if (200..300).contains(&status) {
             return Ok(bytes);
         }
-        let mut error = match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => ApiError::new(kind_of(body.error.code), body.error.message),
-            Err(_) => ApiError::new(kind_of_status(status), format!("HTTP {status}")),
-        };
-        error.retry_after_secs = response
-            .headers()
-            .get("Retry-After")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse().ok());
-        Err(error)
+        let retry_after = response.headers().get("Retry-After").ok().flatten();
+        Err(Failure::broker(status, &bytes, retry_after.as_deref()))
     }
 }
 
-/// How long to wait before repeating a failed request, if it should be.
-fn retry_delay(error: &ApiError, repeat: Repeat, attempt: u32) -> Option<u32> {
-    let backoff = 500 * (1 << attempt);
-    match error.kind {
-        ApiErrorKind::RateLimited => match error.retry_after_secs {
-            Some(secs) if secs > MAX_AUTOMATIC_WAIT_SECS => None,
-            Some(secs) => Some(secs * 1000),
-            None => Some(backoff),
-        },
-        ApiErrorKind::Unavailable => Some(backoff),
-        ApiErrorKind::Network if repeat == Repeat::Safe => Some(backoff),
-        _ => None,
+/// A failure of this page (a browser call, an answer it cannot read).
+fn local_failure(detail: String) -> Failure {
+    Failure {
+        endpoint: Endpoint::Broker,
+        kind: FailureKind::Internal,
+        status: None,
+        code: None,
+        detail,
+        retry_after_secs: None,
+        unprocessed: false,
     }
 }
 

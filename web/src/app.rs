@@ -5,7 +5,7 @@ use std::rc::{Rc, Weak};
 
 use web_sys::Element;
 
-use crate::api::{Api, ApiErrorKind};
+use crate::api::Api;
 use crate::config::{self, Config};
 use crate::opfs;
 use crate::services::Services;
@@ -16,6 +16,7 @@ use crate::ui::shell::Shell;
 use crate::ui::signin::SignIn;
 use crate::ui::uploader::Uploader;
 use crate::upload::{Change, UploadQueue};
+use sealdrop_transfer::FailureKind;
 
 /// Staging files older than this are leftovers of a closed tab.
 const STALE_STAGING_MS: f64 = 15.0 * 60.0 * 1000.0;
@@ -136,7 +137,7 @@ impl App {
                     session::clear();
                     app.show_sign_in();
                     let message = match error.kind {
-                        ApiErrorKind::Unauthenticated => {
+                        FailureKind::Unauthenticated => {
                             "That token was not accepted — it may be mistyped, expired or revoked."
                                 .to_owned()
                         }

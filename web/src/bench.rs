@@ -1,4 +1,5 @@
-//! The browser benchmark page (`index.html?bench`): measures the app's crypto
+//! The browser benchmark page (`bench.html?bench`, built with the `bench`
+//! feature only, so it never ships in the product's `dist/`): measures the app's crypto
 //! path — the same worker jobs uploads and downloads use, workers included —
 //! against WebCrypto's one-shot AES-256-GCM in the same page run, and prints
 //! JSON lines `{"name", "mbps", "baseline_mbps", …}` to the page and the console
@@ -40,7 +41,7 @@ use std::rc::Rc;
 
 use futures::StreamExt;
 use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
-use sealdrop_api::PresignedRequest;
+use sealdrop_api::{PresignedMethod, PresignedRequest};
 use sealdrop_envelope::PartPlan;
 use serde_json::json;
 use wasm_bindgen::closure::Closure;
@@ -54,7 +55,7 @@ use crate::fastgcm::{ContentKeys, webcrypto};
 use crate::js;
 use crate::opfs;
 use crate::pool::{self, Job, WorkerPool};
-use crate::protocol::{Attachments, Command, Event, JobId, OpenJob, SealJob};
+use crate::protocol::{Attachments, Command, Destination, Event, JobId, OpenJob, SealJob};
 use crate::trace;
 use crate::tuning;
 use crate::ui::dom::{self, El};
@@ -470,26 +471,28 @@ async fn seal(
             let blob = source
                 .slice_with_f64_and_f64(part.plaintext_offset as f64, end as f64)
                 .map_err(describe)?;
-            let request = target.map(|target| PresignedRequest {
-                method: "PUT".into(),
-                url: format!("{target}/{}", part.number),
-                headers: Default::default(),
-            });
+            let destination = match target {
+                Some(target) => Destination::Storage(PresignedRequest {
+                    method: PresignedMethod::Put,
+                    url: format!("{target}/{}", part.number),
+                    headers: Default::default(),
+                }),
+                None => Destination::Discard,
+            };
             let attachments = Attachments {
                 blob: Some(blob),
                 keys: Some(keys.segment.clone()),
-                secret: None,
-                port: None,
-                data: None,
+                ..Attachments::default()
             };
             let job = pool.submit(
                 |job| {
                     Command::Seal(SealJob {
                         job,
+                        part_number: part.number,
                         offset: part.plaintext_offset,
                         encrypt: true,
                         needs_tag: part.is_last,
-                        request,
+                        destination,
                         segment_len: settings.segment_len,
                     })
                 },
@@ -543,12 +546,12 @@ async fn open(
 ) -> Result<String, String> {
     let staging_name = opfs::new_name().map_err(describe)?;
     let (events, mut receiver) = pool::channel();
-    let jobs = download::start_open(
+    let jobs = download::start_open_with(
         pool,
         |job| OpenJob {
             job,
             request: PresignedRequest {
-                method: "GET".into(),
+                method: PresignedMethod::Get,
                 url: url.into(),
                 headers: Default::default(),
             },
@@ -558,8 +561,8 @@ async fn open(
             segment_len: settings.download_segment_len,
         },
         keys,
-        source,
         &events,
+        |attachments| attachments.data = source,
     )?;
     let outcome = loop {
         match receiver.next().await {
@@ -729,59 +732,67 @@ async fn plain_upload(
     pool: &Rc<WorkerPool>,
     file: &web_sys::File,
 ) -> Result<(), String> {
-    use sealdrop_api::{AbortUploadRequest, CreateUploadRequest, SignPartsRequest, Transfer};
+    use sealdrop_api::{
+        AbortUploadRequest, CreateUploadRequest, Mode, SignPartsRequest, Transfer, UploadTarget,
+    };
+    use sealdrop_transfer::{PartUrls, UploadPlan};
     let size = file.size() as u64;
     let api = &services.api;
     let created = api
         .create_upload(&CreateUploadRequest {
-            name: format!("bench-plain-{}", opfs::new_name().map_err(describe)?),
-            key: None,
+            target: UploadTarget::Name(format!(
+                "bench-plain-{}",
+                opfs::new_name().map_err(describe)?
+            )),
             size,
             content_type: None,
-            mode: sealdrop_api::Mode::Cse,
+            mode: Mode::Cse,
             overwrite: true,
         })
         .await
         .map_err(|e| e.to_string())?;
-    let parts = crate::upload::plan::parts(&created, size, true)?;
-    let (upload_id, mut urls) = match &created.transfer {
-        Transfer::Multipart {
-            upload_id, parts, ..
-        } => (
-            upload_id.clone(),
-            parts
-                .iter()
-                .map(|p| (p.part_number, p.request.clone()))
-                .collect::<HashMap<_, _>>(),
-        ),
-        Transfer::Single { .. } => return Err("the e2e bench needs a multipart upload".into()),
+    let plan = UploadPlan::check(size, Mode::Cse, &created).map_err(|e| e.to_string())?;
+    let Transfer::Multipart {
+        upload_id, parts, ..
+    } = created.transfer
+    else {
+        return Err("the e2e bench needs a multipart upload".into());
     };
+    let ttl = services.presign_ttl_ms();
+    let mut urls = PartUrls::new(plan.part_count());
+    urls.insert(parts, js::now_ms(), ttl, tuning::PRESIGN_MARGIN_MS)
+        .map_err(|e| e.to_string())?;
     let (events, mut receiver) = pool::channel();
-    let mut pending = parts.iter();
+    let mut pending = plan.parts();
     let mut in_flight: HashMap<JobId, Job> = HashMap::new();
     let mut sent = 0;
-    while sent < parts.len() {
+    while sent < plan.part_count() {
         while in_flight.len() < tuning::PARTS_IN_FLIGHT
             && let Some(part) = pending.next()
         {
-            if !urls.contains_key(&part.number) {
-                let numbers = parts
-                    .iter()
-                    .map(|p| p.number)
-                    .filter(|n| *n >= part.number)
-                    .take(tuning::SIGN_BATCH)
-                    .collect();
-                let signed = api
-                    .sign_parts(&SignPartsRequest {
-                        key: created.key.clone(),
-                        upload_id: upload_id.clone(),
-                        part_numbers: numbers,
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                urls.extend(signed.parts.into_iter().map(|p| (p.part_number, p.request)));
-            }
-            let request = urls.remove(&part.number).ok_or("a part was not signed")?;
+            let request = match urls.take(part.number, js::now_ms()) {
+                Some(request) => request,
+                None => {
+                    let numbers = urls.to_sign(
+                        part.number,
+                        part.number..=plan.part_count(),
+                        js::now_ms(),
+                        tuning::SIGN_BATCH,
+                    );
+                    let signed = api
+                        .sign_parts(&SignPartsRequest {
+                            key: created.key.clone(),
+                            upload_id: upload_id.clone(),
+                            part_numbers: numbers,
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    urls.insert(signed.parts, js::now_ms(), ttl, tuning::PRESIGN_MARGIN_MS)
+                        .map_err(|e| e.to_string())?;
+                    urls.take(part.number, js::now_ms())
+                        .ok_or("a part was not signed")?
+                }
+            };
             let blob = file
                 .slice_with_f64_and_f64(part.offset as f64, (part.offset + part.len) as f64)
                 .map_err(describe)?;
@@ -793,10 +804,11 @@ async fn plain_upload(
                 |job| {
                     Command::Seal(SealJob {
                         job,
+                        part_number: part.number,
                         offset: part.offset,
                         encrypt: false,
                         needs_tag: false,
-                        request: Some(request),
+                        destination: Destination::Storage(request),
                         segment_len: tuning::SEGMENT_LEN,
                     })
                 },

@@ -1,17 +1,17 @@
 //! From the broker's key material to the fast path's [`ContentKeys`].
 //!
-//! The envelope crate owns the format: metadata parsing, the key commitment and
-//! the content-key derivation (`hazmat::v3_encryption_parts` /
+//! The transfer core checks the broker's material (`UploadKeys`,
+//! `DownloadKeys`); the envelope crate owns the format: metadata parsing, the
+//! key commitment and the content-key derivation (`hazmat::v3_encryption_parts` /
 //! `hazmat::decryption_parts` hand out the raw key, IV and AAD the fast path
 //! imports into WebCrypto); `tests/fastgcm.rs` checks the result against
 //! `Encryptor::v3`.
 
 use std::fmt;
 
-use sealdrop_api::{CseMaterials, CseOpen, SecretString};
-use sealdrop_envelope::{
-    ContentMetadata, ContentParams, DataKey, DecryptError, MessageId, hazmat, verify_commitment,
-};
+use sealdrop_api::{CseMaterials, OpenObjectResponse};
+use sealdrop_envelope::{DataKey, DecryptError, MessageId, hazmat};
+use sealdrop_transfer::{DownloadKeys, MaterialsError, UploadKeys};
 use wasm_bindgen::JsValue;
 
 use crate::fastgcm::ContentKeys;
@@ -23,6 +23,9 @@ pub enum ContentError {
     Materials(String),
     /// The data key does not open the object (commitment mismatch).
     Integrity(DecryptError),
+    /// The data key does not match the object's commitment (as the core
+    /// checked it).
+    Mismatch(String),
     /// WebCrypto refused the key.
     WebCrypto(String),
 }
@@ -34,6 +37,7 @@ impl fmt::Display for ContentError {
                 write!(f, "the broker sent unusable key material: {why}")
             }
             ContentError::Integrity(why) => write!(f, "{why}"),
+            ContentError::Mismatch(why) => write!(f, "{why}"),
             ContentError::WebCrypto(why) => write!(f, "the browser could not use the key: {why}"),
         }
     }
@@ -58,55 +62,37 @@ pub async fn v3_keys(
     import(hazmat::v3_encryption_parts(data_key, message_id)).await
 }
 
-fn decode_data_key(encoded: &SecretString) -> Result<DataKey, ContentError> {
-    DataKey::from_base64(encoded.expose()).map_err(|e| ContentError::Materials(e.to_string()))
-}
-
-/// Keys for an upload. Checks that the metadata the broker signed into the
-/// upload describes exactly this data key and message ID, so a broker bug cannot
-/// produce objects nobody can decrypt.
+/// Keys for an upload, from materials the transfer core checked (the
+/// metadata the broker signed into the upload commits to exactly this data key
+/// and message ID, so a broker bug cannot produce objects nobody can decrypt).
 pub async fn for_upload(materials: &CseMaterials) -> Result<ContentKeys, ContentError> {
-    let data_key = decode_data_key(&materials.data_key)?;
-    if materials.format != "v3" {
-        return Err(ContentError::Materials(format!(
-            "format {:?} (expected v3)",
-            materials.format
-        )));
-    }
-    let message_id = MessageId::from_base64(&materials.message_id)
-        .map_err(|e| ContentError::Materials(e.to_string()))?;
-    let metadata = ContentMetadata::parse(
-        materials
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .map_err(|e| ContentError::Materials(e.to_string()))?;
-    let ContentParams::V3 {
-        message_id: stored_id,
-        commitment,
-    } = metadata.params()
-    else {
-        return Err(ContentError::Materials("metadata is not format V3".into()));
-    };
-    if *stored_id != message_id {
-        return Err(ContentError::Materials(
-            "metadata names another message ID".into(),
-        ));
-    }
-    verify_commitment(&data_key, &message_id, commitment).map_err(|_| {
-        ContentError::Materials("the key commitment does not match the data key".into())
-    })?;
+    let UploadKeys {
+        data_key,
+        message_id,
+    } = UploadKeys::check(materials).map_err(ContentError::from)?;
     v3_keys(&data_key, &message_id).await
 }
 
-/// Keys for a download, for V3 (commitment checked in constant time first) and
-/// V2 objects.
-pub async fn for_download(open: &CseOpen) -> Result<ContentKeys, ContentError> {
-    let data_key = decode_data_key(&open.data_key)?;
-    let metadata =
-        ContentMetadata::parse(open.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .map_err(|e| ContentError::Materials(e.to_string()))?;
+/// Keys for a download (V3: the commitment is checked in constant time
+/// first; V2), or `None` when storage hands out plaintext. The core refuses
+/// answers whose mode and key material disagree.
+pub async fn for_download(
+    opened: &OpenObjectResponse,
+) -> Result<Option<ContentKeys>, ContentError> {
+    let Some(DownloadKeys { metadata, data_key }) =
+        DownloadKeys::check(opened).map_err(ContentError::from)?
+    else {
+        return Ok(None);
+    };
     let parts = hazmat::decryption_parts(&metadata, &data_key).map_err(ContentError::Integrity)?;
-    import(parts).await
+    import(parts).await.map(Some)
+}
+
+impl From<MaterialsError> for ContentError {
+    fn from(error: MaterialsError) -> Self {
+        match error {
+            MaterialsError::Inconsistent(why) => ContentError::Materials(why),
+            MaterialsError::Integrity(why) => ContentError::Mismatch(why),
+        }
+    }
 }

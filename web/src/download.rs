@@ -15,7 +15,6 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlAnchorElement, MessageChannel, Url};
 use zeroize::Zeroizing;
 
-use crate::api::ApiErrorKind;
 use crate::content::{self, ContentError};
 use crate::fastgcm::ContentKeys;
 use crate::js;
@@ -26,6 +25,7 @@ use crate::protocol::{
 };
 use crate::services::Services;
 use crate::tuning;
+use sealdrop_transfer::FailureKind as TransferKind;
 
 /// How long a handed-over staging file is kept for the browser to copy it.
 const KEEP_STAGED_MS: u32 = 10 * 60 * 1000;
@@ -50,16 +50,13 @@ pub async fn download(
         .open_object(&object.key)
         .await
         .map_err(|e| match e.kind {
-            ApiErrorKind::Integrity => INTEGRITY_MESSAGE.to_owned(),
+            TransferKind::Integrity => INTEGRITY_MESSAGE.to_owned(),
             _ => e.to_string(),
         })?;
-    let keys = match &opened.cse {
-        Some(cse) => Some(content::for_download(cse).await.map_err(|e| match e {
-            ContentError::Integrity(_) => INTEGRITY_MESSAGE.to_owned(),
-            other => other.to_string(),
-        })?),
-        None => None,
-    };
+    let keys = content::for_download(&opened).await.map_err(|e| match e {
+        ContentError::Integrity(_) | ContentError::Mismatch(_) => INTEGRITY_MESSAGE.to_owned(),
+        other => other.to_string(),
+    })?;
     let stored_size = opened.object.stored_size;
     let staging_name = opfs::new_name().map_err(|e| js::describe(&e))?;
     let pool = services.pool().await?;
@@ -75,7 +72,6 @@ pub async fn download(
             segment_len: tuning::DOWNLOAD_SEGMENT_LEN,
         },
         keys.as_ref(),
-        None,
         &events,
     )?;
     drop(keys);
@@ -100,7 +96,7 @@ pub async fn download(
             }
             Event::Failed { error, .. } => {
                 return Err(match error.kind {
-                    FailureKind::Integrity => INTEGRITY_MESSAGE.to_owned(),
+                    FailureKind::Transfer(TransferKind::Integrity) => INTEGRITY_MESSAGE.to_owned(),
                     _ => error.message,
                 });
             }
@@ -129,27 +125,36 @@ impl OpenJobs {
     }
 }
 
-/// Starts downloading an object through the pool (see [`OpenJobs`]). With
-/// `source`, the worker reads those bytes (transferred) instead of sending the
-/// request (the benchmark's in-memory source).
+/// Starts downloading an object through the pool (see [`OpenJobs`]).
 pub fn start_open(
     pool: &Rc<WorkerPool>,
     make: impl FnOnce(JobId) -> OpenJob,
     keys: Option<&ContentKeys>,
-    source: Option<js_sys::ArrayBuffer>,
     events: &EventSender,
+) -> Result<OpenJobs, String> {
+    start_open_with(pool, make, keys, events, |_| {})
+}
+
+/// [`start_open`], with `extra` filling in more of the job's attachments (the
+/// benchmark's in-memory source).
+pub(crate) fn start_open_with(
+    pool: &Rc<WorkerPool>,
+    make: impl FnOnce(JobId) -> OpenJob,
+    keys: Option<&ContentKeys>,
+    events: &EventSender,
+    extra: impl FnOnce(&mut Attachments),
 ) -> Result<OpenJobs, String> {
     let channel = match keys {
         Some(_) if pool.size() > 1 => Some(MessageChannel::new().map_err(|e| js::describe(&e))?),
         _ => None,
     };
-    let attachments = Attachments {
-        blob: None,
+    let mut attachments = Attachments {
         keys: keys.map(|k| k.segment.clone()),
         secret: keys.map(|k| Zeroizing::new(k.ghash.to_bytes().to_vec())),
         port: channel.as_ref().map(MessageChannel::port1),
-        data: source,
+        ..Attachments::default()
     };
+    extra(&mut attachments);
     let main = pool.submit(|job| Command::Open(make(job)), &attachments, events)?;
     let helper = match (&channel, keys) {
         (Some(channel), Some(keys)) => {

@@ -8,6 +8,7 @@
 
 pub mod api;
 mod app;
+#[cfg(feature = "bench")]
 mod bench;
 pub mod config;
 pub mod content;
@@ -31,14 +32,17 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Entry point of the page (called by `boot.js`): the app, or with `?bench`
-/// the benchmark page.
+/// Entry point of the page (called by `boot.js`): the app. Built with the
+/// `bench` feature (`web/bench.html`, never the product's `dist/`), `?bench`
+/// runs the benchmark page instead.
 #[wasm_bindgen]
 pub fn start_app() {
-    match bench::requested() {
-        Some(query) => wasm_bindgen_futures::spawn_local(bench::run(query)),
-        None => wasm_bindgen_futures::spawn_local(app::start()),
+    #[cfg(feature = "bench")]
+    if let Some(query) = bench::requested() {
+        wasm_bindgen_futures::spawn_local(bench::run(query));
+        return;
     }
+    wasm_bindgen_futures::spawn_local(app::start());
 }
 
 /// Entry point of a worker (called by `worker.js`).

@@ -67,17 +67,33 @@ pub enum Command {
 pub struct SealJob {
     /// The job.
     pub job: JobId,
+    /// The part's number (for messages).
+    pub part_number: u32,
     /// Offset of the part in the plaintext (a multiple of 16 when encrypting).
     pub offset: u64,
-    /// Encrypt with the attached keys (client-side encryption).
+    /// Encrypt with the attached keys (client-side encryption). When the part
+    /// was encrypted before, `secret` carries the GHASH shares recorded then
+    /// (16 bytes per segment, from the first): each segment must come out the
+    /// same before anything is sent.
     pub encrypt: bool,
     /// The last part of an encrypted object: wait for [`Command::Tag`] and
     /// append it.
     pub needs_tag: bool,
-    /// Where to send the part; `None` only encrypts (the benchmark).
-    pub request: Option<PresignedRequest>,
+    /// Where the part goes.
+    pub destination: Destination,
     /// Plaintext bytes per WebCrypto call (a multiple of 16).
     pub segment_len: u64,
+}
+
+/// Where a sealed part goes.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Destination {
+    /// Storage, through this presigned request.
+    Storage(PresignedRequest),
+    /// Nowhere (the benchmark's encrypt-only measurement; not in the product).
+    #[cfg(feature = "bench")]
+    Discard,
 }
 
 /// One object download.
@@ -173,19 +189,12 @@ impl Event {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
-    /// No HTTP answer from storage (offline, DNS, TLS, CORS), after retries.
-    Unreachable,
-    /// Storage refused a presigned request that has expired: sign it again.
-    Expired,
-    /// Storage refused the request (403 other than expiry, 404, 4xx).
-    Refused,
-    /// Storage kept failing (5xx, 429) after retries.
-    Storage,
-    /// The downloaded object did not authenticate.
-    Integrity,
+    /// A transfer failure as the transfer core classifies it (storage
+    /// answers, no answer, integrity, a file that changed).
+    Transfer(sealdrop_transfer::FailureKind),
     /// The local file could not be read (moved, changed, or permission lost).
     ReadFile,
-    /// The browser's private storage (OPFS) failed, e.g. out of quota.
+    /// The browser's private storage (OPFS) failed.
     Staging,
     /// The page cancelled the job.
     Cancelled,
@@ -224,7 +233,8 @@ pub struct Attachments {
     /// A channel to another worker (transferred).
     pub port: Option<MessagePort>,
     /// Bytes for an open job to read instead of sending its request
-    /// (transferred; the benchmark's in-memory source).
+    /// (transferred; the benchmark's in-memory source, not in the product).
+    #[cfg(feature = "bench")]
     pub data: Option<js_sys::ArrayBuffer>,
 }
 
@@ -232,6 +242,7 @@ impl Attachments {
     /// The objects to transfer rather than copy.
     pub fn transfer_list(&self) -> js_sys::Array {
         let list: js_sys::Array = self.port.iter().collect();
+        #[cfg(feature = "bench")]
         if let Some(data) = &self.data {
             list.push(data);
         }
@@ -258,6 +269,7 @@ pub fn encode<T: Serialize>(body: &T, attachments: &Attachments) -> Result<JsVal
     if let Some(port) = &attachments.port {
         Reflect::set(&message, &"port".into(), port)?;
     }
+    #[cfg(feature = "bench")]
     if let Some(data) = &attachments.data {
         Reflect::set(&message, &"data".into(), data)?;
     }
@@ -307,7 +319,6 @@ pub fn decode<T: DeserializeOwned>(message: &JsValue) -> Result<(T, Attachments)
         bytes
     });
     let port = field("port").and_then(|v| v.dyn_into::<MessagePort>().ok());
-    let data = field("data").and_then(|v| v.dyn_into::<js_sys::ArrayBuffer>().ok());
     Ok((
         body,
         Attachments {
@@ -315,7 +326,8 @@ pub fn decode<T: DeserializeOwned>(message: &JsValue) -> Result<(T, Attachments)
             keys,
             secret,
             port,
-            data,
+            #[cfg(feature = "bench")]
+            data: field("data").and_then(|v| v.dyn_into::<js_sys::ArrayBuffer>().ok()),
         },
     ))
 }

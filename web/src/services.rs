@@ -40,6 +40,11 @@ impl Services {
         })
     }
 
+    /// How long presigned URLs live, in ms (the broker's setting).
+    pub fn presign_ttl_ms(&self) -> f64 {
+        self.me.limits.presign_ttl_secs as f64 * 1000.0
+    }
+
     /// The worker pool, once started.
     pub async fn pool(&self) -> Result<Rc<WorkerPool>, String> {
         self.pool

@@ -1,106 +1,83 @@
-//! What a storage (S3) response means for the user, and whether to retry.
-//! Used by the workers for presigned uploads and downloads.
+//! What a failed storage request in a worker means, and whether to repeat
+//! it: the transfer core classifies storage answers and decides retries (the
+//! same rules as the CLI); this module adapts them to the worker protocol.
 
-use crate::protocol::{FailureKind, JobError};
+use sealdrop_transfer::{Classify, Endpoint, Failure, FailureKind, Idempotence, RetryPolicy};
 
-/// A failed storage request: the error, and a retry delay hint when the failure
-/// is transient.
-pub struct StorageFailure {
-    /// What to report if no retry helps.
-    pub error: JobError,
-    /// `Some` if retrying may help: the server's `Retry-After` in ms, or 0.
-    pub retry_after_ms: Option<u32>,
+use crate::protocol::{FailureKind as JobFailureKind, JobError};
+
+/// A failed storage request: an answer (or none) the core classified, or a
+/// local failure no retry can fix (cancelled, a browser error).
+pub enum StorageFailure {
+    /// Classified by the transfer core.
+    Remote(Failure),
+    /// Local, final.
+    Local(JobError),
 }
 
 impl StorageFailure {
     /// A failure that retrying cannot fix.
     pub fn fatal(error: JobError) -> Self {
-        StorageFailure {
-            error,
-            retry_after_ms: None,
+        StorageFailure::Local(error)
+    }
+
+    /// Storage answered `status` with `body`.
+    pub fn answer(status: u16, body: &str, retry_after: Option<&str>) -> Self {
+        StorageFailure::Remote(Failure::storage(status, body.as_bytes(), retry_after))
+    }
+
+    /// No answer at all. Browsers do not say why (a network error, or a
+    /// response CORS hides look the same).
+    pub fn no_answer() -> Self {
+        StorageFailure::Remote(Failure::unreachable(Endpoint::Storage, "", false))
+    }
+
+    /// What the page is told.
+    pub fn into_job_error(self) -> JobError {
+        match self {
+            StorageFailure::Remote(failure) => {
+                JobError::new(JobFailureKind::Transfer(failure.kind), failure.message())
+            }
+            StorageFailure::Local(error) => error,
         }
     }
 
-    fn transient(kind: FailureKind, message: String, retry_after_ms: u32) -> Self {
-        StorageFailure {
-            error: JobError::new(kind, message),
-            retry_after_ms: Some(retry_after_ms),
+    /// For the console.
+    pub fn describe(&self) -> String {
+        match self {
+            StorageFailure::Remote(failure) => failure.message(),
+            StorageFailure::Local(error) => error.message.clone(),
         }
     }
 }
 
-/// Exponential backoff with jitter: 0.5 s, 1 s, 2 s, … capped at 16 s, or the
-/// server's hint if it is longer (capped at 60 s).
-pub fn backoff_ms(attempt: u32, hint_ms: u32) -> u32 {
-    let exponential = 500u32.saturating_mul(1 << attempt.min(5)).min(16_000);
-    let jitter = (js_sys::Math::random() * 250.0) as u32;
-    exponential.max(hint_ms.min(60_000)) + jitter
-}
+impl Classify for StorageFailure {
+    fn kind(&self) -> FailureKind {
+        match self {
+            StorageFailure::Remote(failure) => failure.kind,
+            StorageFailure::Local(_) => FailureKind::Local,
+        }
+    }
 
-/// Classifies a storage response (`status` 0: no response at all).
-pub fn classify(status: u16, body: &str, retry_after: Option<&str>) -> StorageFailure {
-    let code = xml_element(body, "Code").unwrap_or_default();
-    let message = xml_element(body, "Message").unwrap_or_default();
-    let detail = match (code.is_empty(), message.is_empty()) {
-        (true, true) => format!("HTTP {status}"),
-        (false, true) => format!("HTTP {status} {code}"),
-        (_, false) => format!("HTTP {status} {code}: {message}"),
-    };
-    let retry_after_ms = retry_after
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .map_or(0, |s| s.saturating_mul(1000));
-    match status {
-        0 => StorageFailure::transient(
-            FailureKind::Unreachable,
-            "Storage is unreachable (network error, or storage does not allow this site — check its CORS settings)".into(),
-            0,
-        ),
-        403 if is_expiry(&code, &message) => StorageFailure::fatal(JobError::new(
-            FailureKind::Expired,
-            format!("The storage link expired ({detail})"),
-        )),
-        403 => StorageFailure::fatal(JobError::new(
-            FailureKind::Refused,
-            format!("Storage refused the request ({detail})"),
-        )),
-        404 if code == "NoSuchUpload" => StorageFailure::fatal(JobError::new(
-            FailureKind::Refused,
-            "The upload no longer exists on storage (it was aborted or expired)",
-        )),
-        404 => StorageFailure::fatal(JobError::new(
-            FailureKind::Refused,
-            format!("The object no longer exists on storage ({detail})"),
-        )),
-        400 if code == "RequestTimeout" => StorageFailure::transient(
-            FailureKind::Storage,
-            format!("Storage timed out ({detail})"),
-            0,
-        ),
-        408 | 429 | 500..=599 => StorageFailure::transient(
-            FailureKind::Storage,
-            format!("Storage is failing or busy ({detail})"),
-            retry_after_ms,
-        ),
-        _ => StorageFailure::fatal(JobError::new(
-            FailureKind::Refused,
-            format!("Storage rejected the request ({detail})"),
-        )),
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            StorageFailure::Remote(failure) => failure.retry_after(),
+            StorageFailure::Local(_) => None,
+        }
     }
 }
 
-fn is_expiry(code: &str, message: &str) -> bool {
-    code == "ExpiredToken"
-        || code == "TokenRefreshRequired"
-        || message.to_ascii_lowercase().contains("expired")
-}
-
-/// The text of the first `<name>…</name>` in an S3 XML error body.
-fn xml_element(body: &str, name: &str) -> Option<String> {
-    let start = body.find(&format!("<{name}>"))? + name.len() + 2;
-    let end = start + body[start..].find(&format!("</{name}>"))?;
-    let text = body[start..end].trim();
-    // Keep messages short and free of markup.
-    Some(text.chars().filter(|c| !c.is_control()).take(200).collect())
+/// Milliseconds to wait before attempt `attempt + 1` of a presigned request
+/// (always the same bytes: idempotent), or `None` to report `failure`.
+pub fn retry_delay_ms(failure: &StorageFailure, attempt: u32) -> Option<u32> {
+    RetryPolicy::default()
+        .next_delay(
+            failure,
+            Idempotence::Idempotent,
+            attempt,
+            js_sys::Math::random(),
+        )
+        .map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
 }
 
 /// Headers the browser sets itself and refuses from scripts; presigned requests
@@ -136,32 +113,6 @@ pub fn is_forbidden_header(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn s3_errors_are_classified() {
-        let expired = classify(
-            403,
-            "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
-            None,
-        );
-        assert_eq!(expired.error.kind, FailureKind::Expired);
-        assert!(expired.retry_after_ms.is_none());
-        let denied = classify(
-            403,
-            "<Error><Code>SignatureDoesNotMatch</Code></Error>",
-            None,
-        );
-        assert_eq!(denied.error.kind, FailureKind::Refused);
-        assert!(denied.error.message.contains("SignatureDoesNotMatch"));
-        let busy = classify(503, "<Error><Code>SlowDown</Code></Error>", Some("3"));
-        assert_eq!(busy.retry_after_ms, Some(3000));
-        assert_eq!(classify(0, "", None).error.kind, FailureKind::Unreachable);
-        assert_eq!(
-            classify(404, "<Code>NoSuchUpload</Code>", None).error.kind,
-            FailureKind::Refused
-        );
-    }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

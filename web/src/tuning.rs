@@ -39,4 +39,4 @@ pub const ACTIVE_UPLOADS: usize = 3;
 pub const PRESIGN_MARGIN_MS: f64 = 60_000.0;
 
 /// Parts signed per `uploads/parts` call (the API allows up to 100).
-pub const SIGN_BATCH: usize = 32;
+pub const SIGN_BATCH: u32 = 32;

@@ -205,6 +205,45 @@ fn v3_open(data_key: &DataKey, message_id: MessageId) -> CseOpen {
     }
 }
 
+/// What `/objects/open` answers for a client-side encrypted object.
+fn opened(cse: CseOpen, v3: bool) -> sealdrop_api::OpenObjectResponse {
+    let envelope = sealdrop_api::ClientSideEncryption {
+        kms_key_id: None,
+        key_wrapping: sealdrop_api::KeyWrapping::KmsContext,
+        encryption_context: Default::default(),
+        server_side_encryption: None,
+    };
+    sealdrop_api::OpenObjectResponse {
+        object: sealdrop_api::ObjectInfo {
+            key: "alice/x".into(),
+            name: "x".into(),
+            stored_size: 0,
+            size: 0,
+            last_modified: String::new(),
+            content_type: None,
+            etag: None,
+            encryption: if v3 {
+                sealdrop_api::Encryption::CseV3(envelope)
+            } else {
+                sealdrop_api::Encryption::CseV2(envelope)
+            },
+        },
+        download: sealdrop_api::PresignedRequest {
+            method: sealdrop_api::PresignedMethod::Get,
+            url: "http://s/x".into(),
+            headers: Default::default(),
+        },
+        decryption: sealdrop_api::Decryption::Client(cse),
+    }
+}
+
+async fn download_keys(cse: CseOpen, v3: bool) -> ContentKeys {
+    sealdrop_web::content::for_download(&opened(cse, v3))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn download_keys_open_v3_and_v2_objects_and_check_the_commitment() {
     let mut rng = Rng::new(31);
@@ -213,16 +252,15 @@ async fn download_keys_open_v3_and_v2_objects_and_check_the_commitment() {
     let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
     let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
     let object = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
-    let open = v3_open(&data_key, message_id);
-    let keys = sealdrop_web::content::for_download(&open).await.unwrap();
+    let keys = download_keys(v3_open(&data_key, message_id), true).await;
     assert!(fast_open(&keys, &object, &mut rng).await.unwrap() == plaintext);
 
     let other_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
     let mut wrong = v3_open(&data_key, message_id);
     wrong.data_key = sealdrop_api::SecretString::new(other_key.to_base64().to_string());
     assert!(matches!(
-        sealdrop_web::content::for_download(&wrong).await,
-        Err(sealdrop_web::content::ContentError::Integrity(_))
+        sealdrop_web::content::for_download(&opened(wrong, true)).await,
+        Err(sealdrop_web::content::ContentError::Mismatch(_))
     ));
 
     let iv = Iv::from_slice(&rng.bytes(12)).unwrap();
@@ -233,7 +271,7 @@ async fn download_keys_open_v3_and_v2_objects_and_check_the_commitment() {
         data_key: sealdrop_api::SecretString::new(data_key.to_base64().to_string()),
         metadata: metadata.to_map(),
     };
-    let keys = sealdrop_web::content::for_download(&open).await.unwrap();
+    let keys = download_keys(open, false).await;
     assert!(fast_open(&keys, &object, &mut rng).await.unwrap() == plaintext);
 }
 
@@ -244,7 +282,7 @@ async fn upload_materials_must_describe_the_data_key() {
     let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
     let open = v3_open(&data_key, message_id);
     let materials = |key: &DataKey, id: &MessageId| sealdrop_api::CseMaterials {
-        format: "v3".into(),
+        format: sealdrop_api::CseFormat::V3,
         data_key: sealdrop_api::SecretString::new(key.to_base64().to_string()),
         message_id: id.to_base64(),
         kms_key_id: "local".into(),

@@ -112,6 +112,8 @@ fn test(args: &[String]) -> Result<()> {
             "-p",
             "sealdrop-envelope",
             "-p",
+            "sealdrop-transfer",
+            "-p",
             "sealdrop-web",
             // Benchmarks are native-only (criterion).
             "--lib",
@@ -121,8 +123,43 @@ fn test(args: &[String]) -> Result<()> {
             "warnings",
         ]))
     })?;
+    step(
+        "clippy (wasm32: the benchmark build of the web app)",
+        || {
+            run_cmd(env.cargo().args([
+                "clippy",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "sealdrop-web",
+                "--features",
+                "bench",
+                "--lib",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        },
+    )?;
     if !quick {
         step("web app build (Trunk)", || env.build_web(false))?;
+        step("the product's web app carries no benchmark code", || {
+            // The benchmark build has the markers, so this check can fail.
+            env.build_web_bench()?;
+            let bench = bench_markers(&root.join("dist-bench"))?;
+            if bench.is_empty() {
+                bail!("the benchmark build lacks its markers: the check below proves nothing");
+            }
+            let product = bench_markers(&root.join("dist"))?;
+            if !product.is_empty() {
+                bail!("dist/ contains benchmark code: {}", product.join(", "));
+            }
+            println!(
+                "dist/: none of {BENCH_MARKERS:?}; dist-bench/: {}",
+                bench.join(", ")
+            );
+            Ok(())
+        })?;
     }
     step("build sealdrop", || {
         run_cmd(env.cargo().args(["build", "-p", "sealdrop"]))
@@ -131,7 +168,8 @@ fn test(args: &[String]) -> Result<()> {
     let large = root.join("tests/artifacts/large-transfer.txt");
     let _ = std::fs::remove_file(&large);
     let mut tests = env.cargo();
-    tests.args(["test", "--workspace"]);
+    // Every failure in one run, not only the first test binary's.
+    tests.args(["test", "--workspace", "--no-fail-fast"]);
     if quick {
         tests.env("SEALDROP_SKIP_BROWSER_TESTS", "1");
     }
@@ -171,6 +209,29 @@ fn test(args: &[String]) -> Result<()> {
         fuzz(&env, &root, 30)
     })?;
     Ok(())
+}
+
+/// Strings only the benchmark page's code contains (its result global, its
+/// scratch store's path, a measurement name).
+const BENCH_MARKERS: [&str; 3] = ["sealdropBench", "bench-store/", "memory-upload-start"];
+
+/// `file: marker` for every benchmark marker found in the files of `dir`.
+fn bench_markers(dir: &Path) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path)?;
+        for marker in BENCH_MARKERS {
+            if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                found.push(format!("{name}: {marker}"));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Builds the libFuzzer target with the stable compiler's coverage flags (what

@@ -114,6 +114,24 @@ impl Env {
         )
     }
 
+    /// The benchmark page (`web/bench.html`: the app with the `bench` feature)
+    /// into `dist-bench/`.
+    pub fn build_web_bench(&self) -> Result<()> {
+        run_cmd(
+            Command::new(self.tools_bin.join("trunk"))
+                .current_dir(&self.root)
+                .args([
+                    "build",
+                    "web/bench.html",
+                    "--release",
+                    "--dist",
+                    "dist-bench",
+                ])
+                .env("CARGO_TARGET_DIR", &self.target_dir)
+                .env("PATH", self.path_with_tools()),
+        )
+    }
+
     fn web_toolchain(&self) -> Result<()> {
         run_cmd(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
         let bindgen = wasm_bindgen_version(&self.root)?;

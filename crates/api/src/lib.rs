@@ -10,6 +10,12 @@
 //!
 //! Binary values (data keys, message IDs) are standard base64. Responses that
 //! carry a plaintext data key are sent with `Cache-Control: no-store`.
+//!
+//! The types make invalid combinations unrepresentable where the protocol has
+//! them: what depends on the encryption mode is an enum variant, not a set of
+//! optional fields. With the `openapi` feature every type derives
+//! `utoipa::ToSchema`; the broker generates its OpenAPI document from them (the
+//! browser build leaves the feature off).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -17,9 +23,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Most part URLs one `POST /api/v1/uploads/parts` call presigns.
+pub const MAX_SIGN_BATCH: u32 = 100;
+
 /// A secret carried in JSON (a base64 data key): wiped from memory on drop and
 /// printed as `[redacted]`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Byte))]
 #[serde(transparent)]
 pub struct SecretString(String);
 
@@ -82,6 +92,7 @@ pub mod routes {
 
 /// How an upload is encrypted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Client-side encryption: S3EC V3, the client encrypts; storage sees ciphertext.
@@ -90,8 +101,9 @@ pub enum Mode {
     Sse,
 }
 
-/// How a stored object is encrypted, as reported by list and info.
+/// How a stored object is encrypted: the badge of [`Encryption`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ObjectMode {
     /// S3EC format V3 (suite 115, key-committing).
     #[serde(rename = "cse-v3")]
@@ -105,8 +117,7 @@ pub enum ObjectMode {
     /// Stored unencrypted (or only with storage-managed keys, `AES256`).
     #[serde(rename = "none")]
     None,
-    /// Metadata claims client-side encryption but is invalid or unsupported
-    /// (see [`Encryption::problem`]).
+    /// Metadata claims client-side encryption but is invalid or unsupported.
     #[serde(rename = "invalid")]
     Invalid,
 }
@@ -122,19 +133,27 @@ impl ObjectMode {
             ObjectMode::Invalid => "invalid",
         }
     }
+
+    /// Client-side encrypted: only a client with the data key can read it.
+    pub fn is_client_side(self) -> bool {
+        matches!(self, ObjectMode::CseV3 | ObjectMode::CseV2)
+    }
 }
 
 /// `GET /api/v1/config`: what the browser app needs before sign-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicConfig {
     /// Product name and version of the broker.
     pub version: String,
-    /// Whether OIDC sign-in is configured (tokens always work).
+    /// OIDC sign-in, when configured (tokens always work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcConfig>,
 }
 
 /// OIDC settings a browser needs to obtain a token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OidcConfig {
     /// Issuer URL.
     pub issuer: String,
@@ -142,15 +161,27 @@ pub struct OidcConfig {
     pub audience: String,
 }
 
+/// How a caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// A sealdrop API token (`sdt_…`).
+    Token,
+    /// A JWT from the configured OpenID provider.
+    Oidc,
+}
+
 /// `GET /api/v1/me`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     /// The user name.
     pub user: String,
     /// The key prefix this user owns (`<user>/`).
     pub prefix: String,
-    /// How the caller authenticated: `token` or `oidc`.
-    pub auth: String,
+    /// How the caller authenticated.
+    pub auth: AuthMethod,
     /// The KMS key id new CSE and SSE objects are encrypted under.
     pub kms_key_id: String,
     /// Upload limits and the multipart layout the broker uses.
@@ -159,6 +190,7 @@ pub struct Me {
 
 /// Upload limits and multipart layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Limits {
     /// Largest plaintext size accepted.
     pub max_object_size: u64,
@@ -168,17 +200,26 @@ pub struct Limits {
     pub presign_ttl_secs: u64,
 }
 
-/// `POST /api/v1/uploads`.
+/// Where an upload goes: a name under the caller's prefix, or a full key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum UploadTarget {
+    /// Object name relative to the user's prefix (may contain `/`).
+    Name(String),
+    /// The full object key; it must lie under the user's prefix (another
+    /// user's key is `403`).
+    Key(String),
+}
+
+/// `POST /api/v1/uploads`: exactly one of `name` and `key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CreateUploadRequest {
-    /// Object name relative to the user's prefix (may contain `/`). Empty when
-    /// `key` is given instead.
-    #[serde(default)]
-    pub name: String,
-    /// Alternatively, the full object key; it must lie under the user's prefix
-    /// (another user's key is `403`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    /// Where the object goes.
+    #[serde(flatten)]
+    pub target: UploadTarget,
     /// Plaintext size in bytes.
     pub size: u64,
     /// Content type to store (default `application/octet-stream`).
@@ -191,11 +232,33 @@ pub struct CreateUploadRequest {
     pub overwrite: bool,
 }
 
+/// The HTTP method of a presigned request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PresignedMethod {
+    /// Downloads.
+    Get,
+    /// Uploads of an object or a part.
+    Put,
+}
+
+impl PresignedMethod {
+    /// `GET` or `PUT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresignedMethod::Get => "GET",
+            PresignedMethod::Put => "PUT",
+        }
+    }
+}
+
 /// A presigned HTTP request: send exactly these headers, and no other `x-amz-*`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresignedRequest {
     /// HTTP method.
-    pub method: String,
+    pub method: PresignedMethod,
     /// The presigned URL.
     pub url: String,
     /// Headers to send (lower-case names); all of them are signed. A
@@ -206,6 +269,7 @@ pub struct PresignedRequest {
 
 /// A presigned `UploadPart`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresignedPart {
     /// 1-based part number.
     pub part_number: u32,
@@ -215,6 +279,7 @@ pub struct PresignedPart {
 
 /// How the bytes of an upload travel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Transfer {
     /// One presigned `PUT` of the whole object.
@@ -239,13 +304,23 @@ pub enum Transfer {
     },
 }
 
+/// The client-side encryption format the broker writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CseFormat {
+    /// S3EC format V3, suite 115 (`ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY`).
+    V3,
+}
+
 /// Client-side encryption materials for one upload. The data key and message ID
 /// must be used for this object only; the metadata is fixed and already signed
 /// into the presigned request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CseMaterials {
-    /// Always `v3` (suite 115).
-    pub format: String,
+    /// The format to write.
+    pub format: CseFormat,
     /// Plaintext data key, base64.
     pub data_key: SecretString,
     /// Message ID (`x-amz-i`), base64.
@@ -258,49 +333,67 @@ pub struct CseMaterials {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// Server-side encryption settings applied to an object.
+/// Server-side encryption settings applied to an upload (`aws:kms`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SseInfo {
-    /// `aws:kms`.
-    pub algorithm: String,
-    /// The KMS key id.
+    /// The KMS key id storage encrypts the object under.
     pub kms_key_id: String,
+}
+
+/// What an upload needs for its mode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum UploadEncryption {
+    /// The client encrypts with these materials.
+    Cse(CseMaterials),
+    /// Storage encrypts; the presigned requests carry the SSE-KMS headers.
+    Sse(SseInfo),
+}
+
+impl UploadEncryption {
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        match self {
+            UploadEncryption::Cse(_) => Mode::Cse,
+            UploadEncryption::Sse(_) => Mode::Sse,
+        }
+    }
 }
 
 /// `POST /api/v1/uploads` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUploadResponse {
     /// The full object key.
     pub key: String,
-    /// The mode.
-    pub mode: Mode,
     /// Plaintext size the upload was created for.
     pub size: u64,
     /// Bytes that will be stored (CSE adds the 16-byte tag).
     pub stored_size: u64,
     /// How to send the bytes.
     pub transfer: Transfer,
-    /// Present for [`Mode::Cse`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cse: Option<CseMaterials>,
-    /// Present for [`Mode::Sse`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sse: Option<SseInfo>,
+    /// The mode and what it needs.
+    pub encryption: UploadEncryption,
 }
 
 /// `POST /api/v1/uploads/parts`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct SignPartsRequest {
     /// The object key.
     pub key: String,
     /// The multipart upload id.
     pub upload_id: String,
-    /// Part numbers to presign (at most 100 per call).
+    /// Part numbers to presign (1 to [`MAX_SIGN_BATCH`] per call).
     pub part_numbers: Vec<u32>,
 }
 
 /// `POST /api/v1/uploads/parts` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignPartsResponse {
     /// The presigned parts, in the order requested.
     pub parts: Vec<PresignedPart>,
@@ -308,6 +401,8 @@ pub struct SignPartsResponse {
 
 /// One uploaded part, as S3 acknowledged it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CompletedPart {
     /// 1-based part number.
     pub part_number: u32,
@@ -317,6 +412,8 @@ pub struct CompletedPart {
 
 /// `POST /api/v1/uploads/complete`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CompleteUploadRequest {
     /// The object key.
     pub key: String,
@@ -328,6 +425,7 @@ pub struct CompleteUploadRequest {
 
 /// `POST /api/v1/uploads/complete` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteUploadResponse {
     /// The object key.
     pub key: String,
@@ -337,6 +435,8 @@ pub struct CompleteUploadResponse {
 
 /// `POST /api/v1/uploads/abort`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct AbortUploadRequest {
     /// The object key.
     pub key: String,
@@ -346,6 +446,11 @@ pub struct AbortUploadRequest {
 
 /// Query of `GET /api/v1/objects`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 pub struct ListObjectsQuery {
     /// Only names starting with this (relative to the user's prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -355,33 +460,133 @@ pub struct ListObjectsQuery {
     pub cursor: Option<String>,
     /// Page size (1..=1000, default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<u32>,
+}
+
+/// Query naming one object: `?key=`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
+pub struct ObjectKeyQuery {
+    /// The full object key.
+    pub key: String,
+}
+
+/// How the data key of a client-side encrypted object is wrapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyWrapping {
+    /// By KMS, bound to the object by the encryption context.
+    #[serde(rename = "kms+context")]
+    KmsContext,
+    /// By a raw AES-256 key (the local keyring), with a material description.
+    #[serde(rename = "AES/GCM")]
+    AesGcm,
+}
+
+/// The envelope of a client-side encrypted object, as the broker reads it
+/// from the metadata (no key material).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientSideEncryption {
+    /// The key that wraps the data key (KMS: as sealdrop last recorded it;
+    /// the local keyring: its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// How the data key is wrapped.
+    pub key_wrapping: KeyWrapping,
+    /// The stored encryption context (KMS) or material description (AES/GCM).
+    pub encryption_context: BTreeMap<String, String>,
+    /// The `x-amz-server-side-encryption` header storage returned, if the
+    /// ciphertext is also encrypted at rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<String>,
 }
 
 /// How one object is encrypted, as far as the broker can tell without key material.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Encryption {
-    /// The mode badge.
-    pub mode: ObjectMode,
-    /// The KMS key id (CSE: from the encrypted data key's wrapping; SSE: from storage).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kms_key_id: Option<String>,
-    /// CSE: how the data key is wrapped (`kms+context` or `AES/GCM`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_wrapping: Option<String>,
-    /// CSE: the stored encryption context (KMS) or material description (AES/GCM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encryption_context: Option<BTreeMap<String, String>>,
-    /// The `x-amz-server-side-encryption` header storage returned, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_side_encryption: Option<String>,
-    /// Why the metadata could not be used, for [`ObjectMode::Invalid`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "mode")]
+pub enum Encryption {
+    /// S3EC format V3 (suite 115, key-committing).
+    #[serde(rename = "cse-v3")]
+    CseV3(ClientSideEncryption),
+    /// S3EC format V2 (AES/GCM/NoPadding).
+    #[serde(rename = "cse-v2")]
+    CseV2(ClientSideEncryption),
+    /// Server-side encryption with a KMS key (`aws:kms`).
+    #[serde(rename = "sse-kms")]
+    SseKms {
+        /// The KMS key id storage reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kms_key_id: Option<String>,
+    },
+    /// Stored without KMS encryption.
+    #[serde(rename = "none")]
+    None {
+        /// `AES256` when storage encrypts with keys of its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server_side_encryption: Option<String>,
+    },
+    /// The metadata claims client-side encryption but is invalid or unsupported.
+    #[serde(rename = "invalid")]
+    Invalid {
+        /// Why the metadata could not be used.
+        problem: String,
+    },
+}
+
+impl Encryption {
+    /// The badge.
+    pub fn mode(&self) -> ObjectMode {
+        match self {
+            Encryption::CseV3(_) => ObjectMode::CseV3,
+            Encryption::CseV2(_) => ObjectMode::CseV2,
+            Encryption::SseKms { .. } => ObjectMode::SseKms,
+            Encryption::None { .. } => ObjectMode::None,
+            Encryption::Invalid { .. } => ObjectMode::Invalid,
+        }
+    }
+
+    /// The envelope, for client-side encrypted objects.
+    pub fn client_side(&self) -> Option<&ClientSideEncryption> {
+        match self {
+            Encryption::CseV3(cse) | Encryption::CseV2(cse) => Some(cse),
+            _ => None,
+        }
+    }
+
+    /// The KMS key id the object (SSE) or its data key (CSE) is under.
+    pub fn kms_key_id(&self) -> Option<&str> {
+        match self {
+            Encryption::CseV3(cse) | Encryption::CseV2(cse) => cse.kms_key_id.as_deref(),
+            Encryption::SseKms { kms_key_id } => kms_key_id.as_deref(),
+            Encryption::None { .. } | Encryption::Invalid { .. } => None,
+        }
+    }
+
+    /// The `x-amz-server-side-encryption` value storage reported, if any.
+    pub fn server_side_encryption(&self) -> Option<&str> {
+        match self {
+            Encryption::CseV3(cse) | Encryption::CseV2(cse) => {
+                cse.server_side_encryption.as_deref()
+            }
+            Encryption::SseKms { .. } => Some("aws:kms"),
+            Encryption::None {
+                server_side_encryption,
+            } => server_side_encryption.as_deref(),
+            Encryption::Invalid { .. } => None,
+        }
+    }
 }
 
 /// One object in a listing, or `GET /api/v1/objects/info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObjectInfo {
     /// The full object key.
     pub key: String,
@@ -405,6 +610,7 @@ pub struct ObjectInfo {
 
 /// `GET /api/v1/objects` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListObjectsResponse {
     /// Objects in key order.
     pub objects: Vec<ObjectInfo>,
@@ -415,6 +621,8 @@ pub struct ListObjectsResponse {
 
 /// `POST /api/v1/objects/open`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct OpenObjectRequest {
     /// The object key.
     pub key: String,
@@ -422,6 +630,7 @@ pub struct OpenObjectRequest {
 
 /// Key material to decrypt a client-side encrypted object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CseOpen {
     /// Plaintext data key, base64 (already checked against the key commitment).
     pub data_key: SecretString,
@@ -429,20 +638,32 @@ pub struct CseOpen {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// Who turns the stored bytes into plaintext.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "by", rename_all = "lowercase")]
+pub enum Decryption {
+    /// The client, with this key material (client-side encrypted objects).
+    Client(CseOpen),
+    /// Storage: the download is plaintext (SSE or unencrypted objects).
+    Storage,
+}
+
 /// `POST /api/v1/objects/open` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenObjectResponse {
     /// What the object is.
     pub object: ObjectInfo,
     /// A presigned `GET` of the stored bytes.
     pub download: PresignedRequest,
-    /// Present for client-side encrypted objects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cse: Option<CseOpen>,
+    /// Who decrypts.
+    pub decryption: Decryption,
 }
 
 /// Stable error codes: clients branch on these, not on messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the request is malformed or a value is invalid.
@@ -474,6 +695,7 @@ pub enum ErrorCode {
 
 /// The body of every error response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -481,6 +703,7 @@ pub struct ErrorBody {
 
 /// Code and human-readable message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable code.
     pub code: ErrorCode,
@@ -496,13 +719,14 @@ mod tests {
     fn wire_format_is_stable() {
         let transfer = Transfer::Single {
             request: PresignedRequest {
-                method: "PUT".into(),
+                method: PresignedMethod::Put,
                 url: "http://s/k".into(),
                 headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
             },
         };
         let json = serde_json::to_value(&transfer).unwrap();
         assert_eq!(json["kind"], "single");
+        assert_eq!(json["request"]["method"], "PUT");
         assert_eq!(json["request"]["headers"]["content-type"], "text/plain");
         assert_eq!(serde_json::to_value(ObjectMode::CseV3).unwrap(), "cse-v3");
         assert_eq!(serde_json::to_value(Mode::Sse).unwrap(), "sse");
@@ -510,11 +734,58 @@ mod tests {
             serde_json::to_value(ErrorCode::IntegrityError).unwrap(),
             "integrity_error"
         );
-        let req: CreateUploadRequest =
-            serde_json::from_str(r#"{"name":"a.txt","size":3,"mode":"cse"}"#).unwrap();
-        assert!(!req.overwrite && req.content_type.is_none());
         let secret = SecretString::new("c2VjcmV0".into());
         assert_eq!(format!("{secret:?}"), "SecretString([redacted])");
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"c2VjcmV0\"");
+    }
+
+    #[test]
+    fn an_upload_names_exactly_one_target() {
+        let req: CreateUploadRequest =
+            serde_json::from_str(r#"{"name":"a.txt","size":3,"mode":"cse"}"#).unwrap();
+        assert_eq!(req.target, UploadTarget::Name("a.txt".into()));
+        assert!(!req.overwrite && req.content_type.is_none());
+        let req: CreateUploadRequest =
+            serde_json::from_str(r#"{"key":"alice/a.txt","size":3,"mode":"sse"}"#).unwrap();
+        assert_eq!(req.target, UploadTarget::Key("alice/a.txt".into()));
+        for invalid in [
+            r#"{"name":"a","key":"alice/a","size":1,"mode":"cse"}"#,
+            r#"{"size":1,"mode":"cse"}"#,
+            r#"{"name":"a","size":1,"mode":"cse","colour":"red"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<CreateUploadRequest>(invalid).is_err(),
+                "{invalid}"
+            );
+        }
+        let json = serde_json::to_value(CreateUploadRequest {
+            target: UploadTarget::Name("b".into()),
+            size: 1,
+            content_type: None,
+            mode: Mode::Cse,
+            overwrite: false,
+        })
+        .unwrap();
+        assert_eq!(json["name"], "b");
+    }
+
+    #[test]
+    fn mode_specific_fields_travel_with_their_mode() {
+        let sse = UploadEncryption::Sse(SseInfo {
+            kms_key_id: "k".into(),
+        });
+        assert_eq!(
+            serde_json::to_value(&sse).unwrap(),
+            serde_json::json!({"mode": "sse", "kms_key_id": "k"})
+        );
+        let encryption: Encryption =
+            serde_json::from_str(r#"{"mode":"invalid","problem":"bad x-amz-c"}"#).unwrap();
+        assert_eq!(encryption.mode(), ObjectMode::Invalid);
+        assert!(
+            serde_json::from_str::<Encryption>(r#"{"mode":"cse-v3"}"#).is_err(),
+            "a client-side object always has its envelope"
+        );
+        let storage: Decryption = serde_json::from_str(r#"{"by":"storage"}"#).unwrap();
+        assert_eq!(storage, Decryption::Storage);
     }
 }

@@ -9,6 +9,10 @@ use axum::response::{IntoResponse, Response};
 use sealdrop_api::{ErrorBody, ErrorCode, ErrorDetail};
 use serde::de::DeserializeOwned;
 
+use crate::keys::KeyError;
+use crate::policy::PolicyError;
+use crate::storage::StorageError;
+
 /// A failed API call.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -156,5 +160,49 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|q| ApiQuery(q.0))
             .map_err(|e: QueryRejection| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+// Domain errors become HTTP here, once: handlers only use `?`.
+
+impl From<PolicyError> for ApiError {
+    fn from(e: PolicyError) -> ApiError {
+        match e {
+            PolicyError::InvalidName(_) => ApiError::InvalidName(e.to_string()),
+            PolicyError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
+            PolicyError::ContentType(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
+        match e {
+            StorageError::NotFound => ApiError::NotFound("no such object or upload".into()),
+            StorageError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            StorageError::Upstream { ref code, .. } if code == "EntityTooSmall" => {
+                ApiError::BadRequest(e.to_string())
+            }
+            StorageError::Upstream { ref code, .. }
+                if code == "InvalidPart" || code == "InvalidPartOrder" =>
+            {
+                ApiError::Conflict(e.to_string())
+            }
+            StorageError::Upstream { .. } => ApiError::Upstream(e.to_string()),
+            StorageError::Invalid(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> ApiError {
+        match e {
+            KeyError::Binding(_) | KeyError::Integrity(_) => ApiError::Integrity(e.to_string()),
+            KeyError::WrongProvider(_) => ApiError::Conflict(e.to_string()),
+            KeyError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            KeyError::Upstream(_) => ApiError::Upstream(e.to_string()),
+            KeyError::Unsupported(_) => ApiError::BadRequest(e.to_string()),
+            KeyError::Internal(_) => ApiError::Internal(e.to_string()),
+        }
     }
 }

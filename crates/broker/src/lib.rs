@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod policy;
 pub mod ratelimit;
 pub mod state;
@@ -45,7 +46,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The whole HTTP surface: `/api/v1`, health and metrics, and the web app.
 pub fn router(state: AppState, web_root: Option<&Path>) -> Router {
-    let api = api::routes()
+    let (api, document) = openapi::split(api::routes());
+    let api = openapi::serve(api, &document)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .route("/api/{*rest}", any(api::not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::overriding(

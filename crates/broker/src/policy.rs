@@ -6,7 +6,23 @@
 //! without a leading or trailing `/`. Such names can never be confused with a
 //! path outside the prefix by any tool that treats keys as paths.
 
-use crate::error::ApiError;
+/// Why a key, name or content type is refused. Mapped to HTTP at the edge
+/// (`crate::error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The object name breaks the naming rules.
+    #[error("invalid object name: {0}")]
+    InvalidName(String),
+    /// The key is outside the user's prefix.
+    #[error("you may only access keys under {prefix}")]
+    Forbidden {
+        /// The prefix the user owns.
+        prefix: String,
+    },
+    /// The content type is not `type/subtype` in printable ASCII.
+    #[error("invalid content type {0:?}: expected type/subtype in printable ASCII")]
+    ContentType(String),
+}
 
 /// S3's limit on key length in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -42,8 +58,8 @@ pub fn user_prefix(user: &str) -> String {
 }
 
 /// Validates an object name relative to the user's prefix.
-pub fn validate_name(name: &str, prefix_len: usize) -> Result<(), ApiError> {
-    let invalid = |why: &str| Err(ApiError::InvalidName(format!("invalid object name: {why}")));
+pub fn validate_name(name: &str, prefix_len: usize) -> Result<(), PolicyError> {
+    let invalid = |why: &str| Err(PolicyError::InvalidName(why.to_owned()));
     if name.is_empty() {
         return invalid("it is empty");
     }
@@ -74,12 +90,10 @@ pub fn validate_name(name: &str, prefix_len: usize) -> Result<(), ApiError> {
 
 /// Checks that `user` may touch `key` and returns the name inside their prefix.
 /// Another user's key is `403`; a malformed key is `400`.
-pub fn authorize_key<'k>(user: &str, key: &'k str) -> Result<&'k str, ApiError> {
+pub fn authorize_key<'k>(user: &str, key: &'k str) -> Result<&'k str, PolicyError> {
     let prefix = user_prefix(user);
     let Some(name) = key.strip_prefix(&prefix) else {
-        return Err(ApiError::Forbidden(format!(
-            "you may only access keys under {prefix}"
-        )));
+        return Err(PolicyError::Forbidden { prefix });
     };
     validate_name(name, prefix.len())?;
     Ok(name)
@@ -87,7 +101,7 @@ pub fn authorize_key<'k>(user: &str, key: &'k str) -> Result<&'k str, ApiError> 
 
 /// Validates a content type: a `type/subtype` token pair with optional
 /// parameters, printable ASCII, at most 255 bytes (it becomes a signed header).
-pub fn validate_content_type(value: &str) -> Result<(), ApiError> {
+pub fn validate_content_type(value: &str) -> Result<(), PolicyError> {
     let printable = value.bytes().all(|b| (0x20..0x7f).contains(&b));
     let shape = value
         .split(';')
@@ -97,9 +111,7 @@ pub fn validate_content_type(value: &str) -> Result<(), ApiError> {
             !t.is_empty() && !s.is_empty() && !t.contains(' ') && !s.contains(' ')
         });
     if value.len() > 255 || !printable || !shape {
-        return Err(ApiError::BadRequest(format!(
-            "invalid content type {value:?}: expected type/subtype in printable ASCII"
-        )));
+        return Err(PolicyError::ContentType(value.to_owned()));
     }
     Ok(())
 }
@@ -134,7 +146,7 @@ mod tests {
             "", "/a", "a/", "a//b", "../x", "a/../b", "a/./b", ".", "a\nb", "a\u{7f}", "a\u{85}b",
         ] {
             assert!(
-                matches!(validate_name(bad, 6), Err(ApiError::InvalidName(_))),
+                matches!(validate_name(bad, 6), Err(PolicyError::InvalidName(_))),
                 "{bad:?}"
             );
         }
@@ -144,15 +156,15 @@ mod tests {
         assert_eq!(authorize_key("alice", "alice/a.txt").unwrap(), "a.txt");
         assert!(matches!(
             authorize_key("alice", "bob/a.txt"),
-            Err(ApiError::Forbidden(_))
+            Err(PolicyError::Forbidden { .. })
         ));
         assert!(matches!(
             authorize_key("alice", "alicex/a"),
-            Err(ApiError::Forbidden(_))
+            Err(PolicyError::Forbidden { .. })
         ));
         assert!(matches!(
             authorize_key("alice", "alice/../bob/a"),
-            Err(ApiError::InvalidName(_))
+            Err(PolicyError::InvalidName(_))
         ));
     }
 

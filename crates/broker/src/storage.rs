@@ -13,9 +13,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
-use sealdrop_api::PresignedRequest;
-
-use crate::error::ApiError;
+use sealdrop_api::{PresignedMethod, PresignedRequest};
 
 /// What went wrong talking to storage.
 #[derive(Debug, thiserror::Error)]
@@ -28,25 +26,6 @@ pub enum StorageError {
     Upstream { code: String, message: String },
     #[error("storage request could not be built: {0}")]
     Invalid(String),
-}
-
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> ApiError {
-        match e {
-            StorageError::NotFound => ApiError::NotFound("no such object or upload".into()),
-            StorageError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
-            StorageError::Upstream { ref code, .. } if code == "EntityTooSmall" => {
-                ApiError::BadRequest(e.to_string())
-            }
-            StorageError::Upstream { ref code, .. }
-                if code == "InvalidPart" || code == "InvalidPartOrder" =>
-            {
-                ApiError::Conflict(e.to_string())
-            }
-            StorageError::Upstream { .. } => ApiError::Upstream(e.to_string()),
-            StorageError::Invalid(_) => ApiError::Internal(e.to_string()),
-        }
-    }
 }
 
 fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> StorageError {
@@ -295,7 +274,7 @@ impl Storage {
             .presigned(self.presigning()?)
             .await
             .map_err(classify)?;
-        Ok(convert(&presigned))
+        Ok(convert(PresignedMethod::Put, &presigned))
     }
 
     /// Starts a multipart upload with these headers; returns the upload id.
@@ -341,7 +320,7 @@ impl Storage {
             .presigned(self.presigning()?)
             .await
             .map_err(classify)?;
-        Ok(convert(&presigned))
+        Ok(convert(PresignedMethod::Put, &presigned))
     }
 
     /// Completes a multipart upload; returns the object's ETag.
@@ -409,13 +388,13 @@ impl Storage {
             .presigned(self.presigning()?)
             .await
             .map_err(classify)?;
-        Ok(convert(&presigned))
+        Ok(convert(PresignedMethod::Get, &presigned))
     }
 }
 
-fn convert(presigned: &SdkPresigned) -> PresignedRequest {
+fn convert(method: PresignedMethod, presigned: &SdkPresigned) -> PresignedRequest {
     PresignedRequest {
-        method: presigned.method().to_owned(),
+        method,
         url: presigned.uri().to_owned(),
         headers: presigned
             .headers()

@@ -5,18 +5,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use sealdrop_api::{
     AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
-    CreateUploadResponse, ErrorBody, ListObjectsQuery, ListObjectsResponse, Me, ObjectInfo,
-    OpenObjectRequest, OpenObjectResponse, SignPartsRequest, SignPartsResponse, routes,
+    CreateUploadResponse, ListObjectsQuery, ListObjectsResponse, Me, ObjectInfo, OpenObjectRequest,
+    OpenObjectResponse, SignPartsRequest, SignPartsResponse, routes,
 };
+use sealdrop_transfer::{Failure, Idempotence, RetryPolicy};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 use zeroize::Zeroizing;
 
 use crate::error::{Endpoint, Error};
-use crate::retry::{Idempotence, RetryPolicy};
+use crate::retry;
 
 /// How uploads and downloads use the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +26,9 @@ pub struct TransferConfig {
     /// (the broker's part size each), since every part in flight is kept
     /// until storage acknowledges it, to be re-sent unchanged if needed.
     pub parts_in_flight: usize,
-    /// Part URLs to presign per `/uploads/parts` call, asked for only when the
-    /// next part needs one, so URLs are fresh when used.
+    /// Part URLs to presign per `/uploads/parts` call (at most the API's
+    /// 100), asked for only when the next part needs one, so URLs are fresh
+    /// when used.
     pub sign_batch: u32,
     /// Retries of failed requests.
     pub retry: RetryPolicy,
@@ -46,8 +48,6 @@ impl Default for TransferConfig {
 /// ones wait for KMS.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Error bodies that are not the API's JSON are quoted up to this length.
-const EXCERPT_LEN: usize = 200;
 
 /// A client of one sealdrop broker, acting as the user its token names.
 ///
@@ -290,21 +290,19 @@ impl Client {
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let url = format!("{}{route}", self.base);
         let what = format!("{method} {route}");
-        self.transfer
-            .retry
-            .run(idempotence, &what, |_| {
-                let request = build(self.http.request(method.clone(), &url))
-                    .header(AUTHORIZATION, self.authorization.clone())
-                    .timeout(API_TIMEOUT);
-                async move {
-                    let response = request
-                        .send()
-                        .await
-                        .map_err(|e| Error::network(Endpoint::Broker, e))?;
-                    read_api_response(response).await
-                }
-            })
-            .await
+        retry::run(&self.transfer.retry, idempotence, &what, |_| {
+            let request = build(self.http.request(method.clone(), &url))
+                .header(AUTHORIZATION, self.authorization.clone())
+                .timeout(API_TIMEOUT);
+            async move {
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| Error::network(Endpoint::Broker, e))?;
+                read_api_response(response).await
+            }
+        })
+        .await
     }
 }
 
@@ -314,8 +312,7 @@ async fn read_api_response(mut response: Response) -> Result<Zeroizing<Vec<u8>>,
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .map(str::to_owned);
     let mut body = Zeroizing::new(Vec::new());
     while let Some(chunk) = response
         .chunk()
@@ -327,33 +324,7 @@ async fn read_api_response(mut response: Response) -> Result<Zeroizing<Vec<u8>>,
     if status.is_success() {
         return Ok(body);
     }
-    Err(api_error(status, &body, retry_after))
-}
-
-fn api_error(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Error {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(ErrorBody { error }) => Error::Api {
-            status: status.as_u16(),
-            code: error.code,
-            message: error.message,
-            retry_after,
-        },
-        Err(_) => Error::UnexpectedResponse {
-            status: status.as_u16(),
-            detail: excerpt(body),
-        },
-    }
-}
-
-/// The start of a body, on one line, for error messages.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(EXCERPT_LEN) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None if one_line.is_empty() => "(empty body)".into(),
-        None => one_line,
-    }
+    Err(Failure::broker(status.as_u16(), &body, retry_after.as_deref()).into())
 }
 
 #[cfg(test)]
@@ -376,25 +347,5 @@ mod tests {
         assert_eq!(&*client.base, "http://127.0.0.1:9/prefix");
         // The token never shows in debug output.
         assert!(!format!("{client:?}").contains("Bearer"));
-    }
-
-    #[test]
-    fn error_bodies_become_typed_errors_or_excerpts() {
-        let err = api_error(
-            StatusCode::NOT_FOUND,
-            br#"{"error":{"code":"not_found","message":"no such object"}}"#,
-            None,
-        );
-        assert_eq!(err.code(), Some(sealdrop_api::ErrorCode::NotFound));
-        let err = api_error(
-            StatusCode::BAD_GATEWAY,
-            b"<html>\n  bad gateway </html>",
-            None,
-        );
-        assert_eq!(
-            err.to_string(),
-            "the broker answered HTTP 502 without an API error body: <html> bad gateway </html>"
-        );
-        assert_eq!(excerpt(&[b'x'; 300]).chars().count(), EXCERPT_LEN + 1);
     }
 }

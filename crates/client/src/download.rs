@@ -9,17 +9,16 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use reqwest::header::HeaderMap;
-use sealdrop_api::{CseOpen, ObjectMode, OpenObjectResponse};
-use sealdrop_envelope::{ContentMetadata, DataKey, ObjectDecryptor};
+use sealdrop_api::{ObjectMode, OpenObjectResponse};
+use sealdrop_transfer::{DownloadKeys, Idempotence};
 use serde::Serialize;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::client::Client;
 use crate::error::{Endpoint, Error};
-use crate::presigned;
 use crate::progress::{Progress, ProgressCounter};
-use crate::retry::Idempotence;
 use crate::staging::StagedFile;
+use crate::{presigned, retry};
 
 /// A download whose body sends nothing for this long is given up.
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -90,29 +89,24 @@ impl Client {
         replace: bool,
         progress: impl Progress + 'static,
     ) -> Result<DownloadReport, Error> {
-        let OpenObjectResponse {
-            object,
-            download,
-            cse,
-        } = self.open_object(key).await?;
-        let mut decryptor = match (object.encryption.mode, cse) {
-            (_, Some(materials)) => Some(decryptor_for(materials)?),
-            (ObjectMode::CseV3 | ObjectMode::CseV2 | ObjectMode::Invalid, None) => {
-                return Err(Error::Protocol(format!(
-                    "{key} is client-side encrypted ({}) but came without key material",
-                    object.encryption.mode.as_str()
-                )));
-            }
-            (ObjectMode::SseKms | ObjectMode::None, None) => None,
+        let opened = self.open_object(key).await?;
+        // The core checks that mode and key material agree (and the V3
+        // commitment) before anything is decrypted.
+        let mut decryptor = match DownloadKeys::check(&opened)? {
+            Some(keys) => Some(keys.metadata.object_decryptor(&keys.data_key)?),
+            None => None,
         };
+        let OpenObjectResponse {
+            object, download, ..
+        } = opened;
         let mut staged = StagedFile::beside(path).await?;
-        let response = self
-            .transfer
-            .retry
-            .run(Idempotence::Idempotent, "download", |_| {
-                presigned::download(&self.http, &download, "download")
-            })
-            .await?;
+        let response = retry::run(
+            &self.transfer.retry,
+            Idempotence::Idempotent,
+            "download",
+            |_| presigned::download(&self.http, &download, "download"),
+        )
+        .await?;
         let (server_side_encryption, server_side_encryption_kms_key_id) =
             sse_headers(response.headers());
 
@@ -167,22 +161,16 @@ impl Client {
             key: object.key,
             path: path.to_owned(),
             size: written,
-            mode: object.encryption.mode,
-            kms_key_id: object.encryption.kms_key_id,
-            encryption_context: object.encryption.encryption_context,
+            mode: object.encryption.mode(),
+            kms_key_id: object.encryption.kms_key_id().map(str::to_owned),
+            encryption_context: object
+                .encryption
+                .client_side()
+                .map(|cse| cse.encryption_context.clone()),
             server_side_encryption,
             server_side_encryption_kms_key_id,
         })
     }
-}
-
-/// A decryptor from the broker's key material. The base64 data key and the
-/// decoded key are zeroized when this returns.
-fn decryptor_for(materials: CseOpen) -> Result<ObjectDecryptor, Error> {
-    let CseOpen { data_key, metadata } = materials;
-    let metadata = ContentMetadata::parse(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let data_key = DataKey::from_base64(data_key.expose())?;
-    Ok(metadata.object_decryptor(&data_key)?)
 }
 
 fn sse_headers(headers: &HeaderMap) -> (Option<String>, Option<String>) {

@@ -1,30 +1,18 @@
-//! The client's error type, and the classification callers branch on
-//! ([`ErrorKind`], [`Error::is_retryable`]).
+//! The client's error type. What a failure means — its [`ErrorKind`], whether
+//! it is worth repeating, what a person is told about an answer from the broker
+//! or storage — is decided by `sealdrop-transfer`, the same rules the browser
+//! app follows; this type adds what only a native client has (transport
+//! errors with their causes, local files).
 
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sealdrop_api::ErrorCode;
 use sealdrop_envelope::{DecryptError, KeyError, MetadataError, PartError};
+use sealdrop_transfer::ledger::{Changed, LedgerError};
+use sealdrop_transfer::{Classify, Failure, MaterialsError, PlanError};
 
-/// Which side of a transfer an error came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    /// The sealdrop broker (JSON API).
-    Broker,
-    /// The object storage, reached through presigned URLs.
-    Storage,
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Endpoint::Broker => "the broker",
-            Endpoint::Storage => "storage",
-        })
-    }
-}
+pub use sealdrop_transfer::{Endpoint, FailureKind as ErrorKind};
 
 /// Everything a client operation can fail with. Messages never contain key
 /// material or presigned URLs (their query strings are credentials).
@@ -33,27 +21,10 @@ pub enum Error {
     /// The client was given an unusable URL or token.
     #[error("invalid client configuration: {0}")]
     Config(String),
-    /// The broker answered with a JSON error.
-    #[error("{message} ({}, HTTP {status})", code_name(*code))]
-    Api {
-        /// HTTP status.
-        status: u16,
-        /// The stable error code.
-        code: ErrorCode,
-        /// The broker's message.
-        message: String,
-        /// `Retry-After`, when the broker sent one (rate limiting).
-        retry_after: Option<Duration>,
-    },
-    /// The broker answered with something that is not its JSON API (a proxy's
-    /// error page, a wrong URL).
-    #[error("the broker answered HTTP {status} without an API error body: {detail}")]
-    UnexpectedResponse {
-        /// HTTP status.
-        status: u16,
-        /// What was wrong, with a short excerpt of the body.
-        detail: String,
-    },
+    /// The broker or storage answered with an error (classified and worded by
+    /// `sealdrop-transfer`).
+    #[error("{0}")]
+    Remote(Failure),
     /// The broker or storage could not be reached, or the connection broke.
     #[error("cannot reach {endpoint}")]
     Network {
@@ -71,19 +42,6 @@ pub enum Error {
         /// How long nothing arrived.
         after: Duration,
     },
-    /// Storage refused a presigned request.
-    #[error(
-        "storage answered HTTP {status} to {operation}{}",
-        storage_detail(detail)
-    )]
-    Storage {
-        /// HTTP status.
-        status: u16,
-        /// What was being done (`upload part 3`, `download`…).
-        operation: String,
-        /// S3's error code and message, if the body had them.
-        detail: String,
-    },
     /// The object's encryption metadata is invalid or unsupported.
     #[error("integrity check failed: {0}")]
     Metadata(#[from] MetadataError),
@@ -91,6 +49,9 @@ pub enum Error {
     /// corrupted. No plaintext was kept.
     #[error(transparent)]
     Decrypt(#[from] DecryptError),
+    /// The object's key material does not verify (e.g. its key commitment).
+    #[error("{0}")]
+    Integrity(String),
     /// Storage sent a different number of bytes than the object has.
     #[error("integrity check failed: storage sent {actual} bytes, the object has {expected}")]
     LengthMismatch {
@@ -126,105 +87,42 @@ pub enum Error {
     Protocol(String),
 }
 
-/// The classes of failure callers act on (exit codes, retries, messages).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// No, invalid or expired credentials (401).
-    Unauthenticated,
-    /// Authenticated but not allowed (403, from the broker or storage).
-    Forbidden,
-    /// No such object or upload (404).
-    NotFound,
-    /// The object exists or state conflicts (409).
-    Conflict,
-    /// The object was modified, corrupted or copied: metadata, commitment, tag
-    /// or length did not verify (422 or a local check).
-    Integrity,
-    /// The broker, storage or KMS is unreachable or unavailable (connection
-    /// errors, 502, 503, 504).
-    Unreachable,
-    /// Anything else.
-    Other,
-}
-
 impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Api { code, .. } => match code {
-                ErrorCode::Unauthenticated => ErrorKind::Unauthenticated,
-                ErrorCode::Forbidden => ErrorKind::Forbidden,
-                ErrorCode::NotFound => ErrorKind::NotFound,
-                ErrorCode::Conflict => ErrorKind::Conflict,
-                ErrorCode::IntegrityError => ErrorKind::Integrity,
-                ErrorCode::UpstreamError | ErrorCode::Unavailable => ErrorKind::Unreachable,
-                ErrorCode::BadRequest
-                | ErrorCode::InvalidName
-                | ErrorCode::TooLarge
-                | ErrorCode::RateLimited
-                | ErrorCode::Internal => ErrorKind::Other,
-            },
-            Error::UnexpectedResponse { status, .. } | Error::Storage { status, .. } => {
-                kind_of_status(*status)
-            }
+            Error::Remote(failure) => failure.kind,
             Error::Network { .. } | Error::Stalled { .. } => ErrorKind::Unreachable,
-            Error::Metadata(_) | Error::Decrypt(_) | Error::LengthMismatch { .. } => {
-                ErrorKind::Integrity
-            }
-            Error::Config(_)
-            | Error::Io { .. }
-            | Error::SourceChanged { .. }
-            | Error::DestinationExists(_)
-            | Error::Protocol(_) => ErrorKind::Other,
+            Error::Metadata(_)
+            | Error::Decrypt(_)
+            | Error::Integrity(_)
+            | Error::LengthMismatch { .. } => ErrorKind::Integrity,
+            Error::SourceChanged { .. } => ErrorKind::SourceChanged,
+            Error::DestinationExists(_) => ErrorKind::Conflict,
+            Error::Config(_) | Error::Io { .. } => ErrorKind::Local,
+            Error::Protocol(_) => ErrorKind::Internal,
         }
     }
 
     /// The HTTP status, for errors that came with one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Api { status, .. }
-            | Error::UnexpectedResponse { status, .. }
-            | Error::Storage { status, .. } => Some(*status),
+            Error::Remote(failure) => failure.status,
             _ => None,
         }
     }
 
-    /// The broker's error code, for API errors.
-    pub fn code(&self) -> Option<ErrorCode> {
+    /// The broker's or storage's error code (`not_found`, `NoSuchUpload`).
+    pub fn code(&self) -> Option<&str> {
         match self {
-            Error::Api { code, .. } => Some(*code),
+            Error::Remote(failure) => failure.code.as_deref(),
             _ => None,
         }
     }
 
-    /// Whether sending the same request again may succeed: transport errors,
-    /// throttling and server-side unavailability.
+    /// Whether sending the same request again may succeed.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Network { .. } | Error::Stalled { .. } => true,
-            Error::Api { code, .. } => matches!(
-                code,
-                ErrorCode::RateLimited | ErrorCode::Unavailable | ErrorCode::UpstreamError
-            ),
-            Error::Storage { status, .. } | Error::UnexpectedResponse { status, .. } => {
-                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether the request certainly never reached the server, so repeating
-    /// even a non-idempotent call is safe.
-    pub(crate) fn is_connect(&self) -> bool {
-        matches!(self, Error::Network { source, .. } if source.is_connect())
-    }
-
-    /// How long the server asked to wait before retrying, if it said.
-    pub(crate) fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Error::Api { retry_after, .. } => *retry_after,
-            _ => None,
-        }
+        self.kind().is_transient()
     }
 
     /// A transport error, stripped of the URL (presigned URLs carry credentials).
@@ -240,6 +138,61 @@ impl Error {
         Error::Io {
             context: context.into(),
             source,
+        }
+    }
+}
+
+impl Classify for Error {
+    fn kind(&self) -> ErrorKind {
+        Error::kind(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Remote(failure) => failure.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn unprocessed(&self) -> bool {
+        match self {
+            Error::Remote(failure) => failure.unprocessed(),
+            // Refused: the request never arrived.
+            Error::Network { source, .. } => source.is_connect(),
+            _ => false,
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Self {
+        Error::Remote(failure)
+    }
+}
+
+impl From<PlanError> for Error {
+    fn from(err: PlanError) -> Self {
+        Error::Protocol(err.to_string())
+    }
+}
+
+impl From<LedgerError> for Error {
+    fn from(err: LedgerError) -> Self {
+        Error::Protocol(err.to_string())
+    }
+}
+
+impl From<Changed> for Error {
+    fn from(err: Changed) -> Self {
+        Error::Protocol(err.to_string())
+    }
+}
+
+impl From<MaterialsError> for Error {
+    fn from(err: MaterialsError) -> Self {
+        match err {
+            MaterialsError::Inconsistent(why) => Error::Protocol(format!("key material: {why}")),
+            integrity @ MaterialsError::Integrity(_) => Error::Integrity(integrity.to_string()),
         }
     }
 }
@@ -268,67 +221,23 @@ pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
     line
 }
 
-fn kind_of_status(status: u16) -> ErrorKind {
-    match status {
-        401 => ErrorKind::Unauthenticated,
-        403 => ErrorKind::Forbidden,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        422 => ErrorKind::Integrity,
-        502..=504 => ErrorKind::Unreachable,
-        _ => ErrorKind::Other,
-    }
-}
-
-/// The wire name of an error code (`integrity_error`), as the API documents it.
-fn code_name(code: ErrorCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{code:?}"))
-}
-
-fn storage_detail(detail: &str) -> String {
-    if detail.is_empty() {
-        String::new()
-    } else {
-        format!(": {detail}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn api_errors_classify_by_code_and_print_the_wire_name() {
-        let err = Error::Api {
-            status: 422,
-            code: ErrorCode::IntegrityError,
-            message: "context names another object".into(),
-            retry_after: None,
-        };
+    fn remote_failures_keep_the_core_classification() {
+        let err = Error::from(Failure::broker(
+            422,
+            br#"{"error":{"code":"integrity_error","message":"context names another object"}}"#,
+            None,
+        ));
         assert_eq!(err.kind(), ErrorKind::Integrity);
         assert!(!err.is_retryable());
-        assert_eq!(
-            err.to_string(),
-            "context names another object (integrity_error, HTTP 422)"
-        );
-    }
-
-    #[test]
-    fn storage_statuses_classify_and_retry_as_s3_documents() {
-        let storage = |status| Error::Storage {
-            status,
-            operation: "upload part 1".into(),
-            detail: String::new(),
-        };
-        assert!(storage(503).is_retryable());
-        assert!(storage(500).is_retryable());
-        assert!(!storage(400).is_retryable());
-        assert!(!storage(403).is_retryable());
-        assert_eq!(storage(403).kind(), ErrorKind::Forbidden);
-        assert_eq!(storage(503).kind(), ErrorKind::Unreachable);
-        assert_eq!(storage(404).kind(), ErrorKind::NotFound);
+        assert_eq!(err.code(), Some("integrity_error"));
+        assert!(err.to_string().contains("context names another object"));
+        let busy = Error::from(Failure::storage(503, b"", None));
+        assert!(busy.is_retryable());
+        assert_eq!(busy.kind(), ErrorKind::Unavailable);
     }
 }

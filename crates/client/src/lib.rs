@@ -30,7 +30,7 @@ pub use client::{Client, TransferConfig};
 pub use download::DownloadReport;
 pub use error::{Endpoint, Error, ErrorKind};
 pub use progress::{NoProgress, Progress};
-pub use retry::RetryPolicy;
+pub use sealdrop_transfer::RetryPolicy;
 
 /// The API types, re-exported so callers need no second dependency.
 pub use sealdrop_api as api;

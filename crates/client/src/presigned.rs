@@ -13,7 +13,8 @@ use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
 use sealdrop_api::PresignedRequest;
 
-use crate::client::excerpt;
+use sealdrop_transfer::Failure;
+
 use crate::error::{Endpoint, Error};
 use crate::progress::Meter;
 
@@ -30,8 +31,10 @@ fn upload_timeout(len: usize) -> Duration {
 
 /// The request as presigned: method, URL and exactly the signed headers.
 fn build(http: &reqwest::Client, request: &PresignedRequest) -> Result<RequestBuilder, Error> {
-    let method = Method::from_bytes(request.method.as_bytes())
-        .map_err(|_| Error::Protocol(format!("presigned method {:?}", request.method)))?;
+    let method = match request.method {
+        sealdrop_api::PresignedMethod::Get => Method::GET,
+        sealdrop_api::PresignedMethod::Put => Method::PUT,
+    };
     let url = reqwest::Url::parse(&request.url)
         .map_err(|_| Error::Protocol("a presigned URL does not parse".into()))?;
     let mut headers = HeaderMap::with_capacity(request.headers.len());
@@ -104,54 +107,27 @@ fn metered_body(body: Bytes, meter: Meter) -> reqwest::Body {
     reqwest::Body::wrap_stream(stream)
 }
 
-/// Turns a storage error response into [`Error::Storage`] with S3's error code
-/// and message.
+/// Turns a storage error response into the core's classified [`Failure`].
 async fn check(response: Response, operation: &str) -> Result<Response, Error> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     // The body of an error is small; if it cannot be read, the status says enough.
     let body = response.bytes().await.unwrap_or_default();
-    Err(Error::Storage {
-        status: status.as_u16(),
-        operation: operation.to_owned(),
-        detail: s3_error_detail(&body),
-    })
-}
-
-/// `Code: Message` from an S3 XML error body, or an excerpt of anything else.
-fn s3_error_detail(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let element = |name: &str| {
-        let open = format!("<{name}>");
-        let start = text.find(&open)? + open.len();
-        let end = text[start..].find(&format!("</{name}>"))? + start;
-        Some(text[start..end].trim().to_owned())
-    };
-    match (element("Code"), element("Message")) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code,
-        _ if body.is_empty() => String::new(),
-        _ => excerpt(body),
-    }
+    let mut failure = Failure::storage(status.as_u16(), &body, retry_after.as_deref());
+    failure.detail = format!("{operation}: {}", failure.detail);
+    Err(Error::Remote(failure))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s3_errors_are_summarised() {
-        let xml = b"<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>\
-            <Message>The request signature we calculated does not match</Message></Error>";
-        assert_eq!(
-            s3_error_detail(xml),
-            "SignatureDoesNotMatch: The request signature we calculated does not match"
-        );
-        assert_eq!(s3_error_detail(b""), "");
-        assert_eq!(s3_error_detail(b"oops"), "oops");
-    }
 
     #[test]
     fn slow_links_get_more_time() {

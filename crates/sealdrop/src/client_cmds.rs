@@ -239,8 +239,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         Some(ErrorKind::Unauthenticated | ErrorKind::Forbidden) => 3,
         Some(ErrorKind::NotFound) => 4,
         Some(ErrorKind::Integrity) => 5,
-        Some(ErrorKind::Unreachable) => 6,
-        Some(ErrorKind::Conflict | ErrorKind::Other) | None => 1,
+        Some(ErrorKind::Unreachable | ErrorKind::Unavailable) => 6,
+        Some(_) | None => 1,
     }
 }
 
@@ -309,11 +309,13 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_error_kind() {
-        let api = |status, code| sealdrop_client::Error::Api {
-            status,
-            code,
-            message: "m".into(),
-            retry_after: None,
+        let api = |status, code: ErrorCode| {
+            let body = serde_json::json!({"error": {"code": code, "message": "m"}});
+            sealdrop_client::Error::Remote(sealdrop_transfer::Failure::broker(
+                status,
+                body.to_string().as_bytes(),
+                None,
+            ))
         };
         use sealdrop_client::api::ErrorCode;
         let code = |err: sealdrop_client::Error| exit_code(&anyhow::Error::from(err));

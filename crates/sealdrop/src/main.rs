@@ -5,7 +5,6 @@
 mod admin;
 mod client_cmds;
 mod serve;
-mod stack;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

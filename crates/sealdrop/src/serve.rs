@@ -5,15 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use sealdrop_broker::audit::Audit;
-use sealdrop_broker::auth::oidc::OidcVerifier;
-use sealdrop_broker::auth::tokens::UserStore;
-use sealdrop_broker::metrics::Metrics;
-use sealdrop_broker::ratelimit::RateLimiter;
-use sealdrop_broker::{AppState, Inner};
+use sealdrop_server::Deployment;
 
 use crate::ConfigArgs;
-use crate::stack;
 
 /// Run sealdrop: the web app and key broker, plus the embedded keyring and
 /// store when no bucket/KMS key is configured.
@@ -65,74 +59,37 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if config.web_root.is_none() && Path::new("dist/index.html").exists() {
         config.web_root = Some(PathBuf::from("dist"));
     }
-    create_private_dir(&config.data_dir)?;
-
-    // Bind first, so the printed URLs are the real ones (port 0 picks a free port).
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    config.listen = listener.local_addr()?;
-    let started = stack::start(&mut config).await?;
-
-    let users = UserStore::new(config.users_path());
-    let first_login = if users.is_empty()? {
-        Some(users.add_user("admin")?)
-    } else {
-        None
-    };
-    let audit = Audit::to_file(&config.audit_log_path())
-        .with_context(|| format!("opening {}", config.audit_log_path().display()))?;
     let web_root = config.web_root.clone();
-    let public_url = config.public_url();
-    let description = started.stack.description.clone();
-    let state = AppState::new(Inner {
-        oidc: config.oidc.clone().map(OidcVerifier::new),
-        rate: RateLimiter::new(config.rate_limit),
-        users,
-        audit,
-        metrics: Metrics::default(),
-        storage: started.stack.storage,
-        keys: started.stack.keys,
-        storage_origin: started.stack.storage_origin,
-        config,
-    });
-    let app = sealdrop_broker::router(state, web_root.as_deref());
 
-    if let Some((store, store_listener)) = started.store {
-        tokio::spawn(async move {
-            if let Err(e) = store.serve(store_listener).await {
-                tracing::error!(error = %e, "the embedded store stopped");
-            }
-        });
-    }
-
+    let mut deployment = Deployment::start(config).await?;
+    let public_url = deployment.public_url();
     eprintln!(
         "sealdrop {} serving {public_url}",
         env!("CARGO_PKG_VERSION")
     );
-    eprintln!("  storage and keys: {description}");
+    eprintln!("  storage and keys: {}", deployment.description());
     match &web_root {
         Some(root) => eprintln!("  web app: {}", root.display()),
         None => eprintln!("  web app: not built (run `cargo xtask run`, or pass --web-root)"),
     }
-    if let Some(path) = &started.new_keyring {
+    if let Some(path) = deployment.new_keyring() {
         eprintln!(
             "  created a new local keyring at {} — back it up: without it, encrypted objects \
              cannot be decrypted",
             path.display()
         );
     }
-    if let Some(token) = first_login {
+    if let Some(token) = deployment.take_first_login() {
         eprintln!("\nOpen this link to sign in as admin (shown once):\n");
         // The login URL on stdout alone, so scripts can capture it.
         println!("{public_url}/#token={}", token.as_str());
         eprintln!("\nAdd users with `sealdrop admin user add NAME`.");
     }
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+    deployment
+        .serve(web_root.as_deref(), shutdown())
         .await
-        .context("serving HTTP")
+        .context("serving")
 }
 
 fn init_logging() {
@@ -143,17 +100,6 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_target(true)
         .try_init();
-}
-
-fn create_private_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("restricting {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 async fn shutdown() {

@@ -1,7 +1,7 @@
 //! The details dialog of one object: what the broker knows about its
 //! encryption, and what storage said when it was last downloaded.
 
-use sealdrop_api::{ObjectInfo, ObjectMode};
+use sealdrop_api::{Encryption, KeyWrapping, ObjectInfo};
 use web_sys::{Element, HtmlDialogElement};
 
 use super::badge;
@@ -51,7 +51,7 @@ impl Details {
         dom::set_text(&self.title, &object.name);
         dom::clear(&self.facts);
         let encryption = &object.encryption;
-        let (_, _, explanation) = badge::describe(encryption.mode);
+        let (_, _, explanation) = badge::describe(encryption.mode());
         self.fact("Object key", code(&object.key), None);
         let size = if object.size == object.stored_size {
             format!("{} ({} bytes)", format::bytes(object.size), object.size)
@@ -78,33 +78,29 @@ impl Details {
         self.fact(
             "Encryption",
             El::new("span")
-                .child(badge::badge(encryption.mode))
+                .child(badge::badge(encryption.mode()))
                 .child(El::new("span").class("fact-note").text(explanation)),
             Some("encryption-mode"),
         );
-        if let Some(key_id) = &encryption.kms_key_id {
+        if let Some(key_id) = encryption.kms_key_id() {
             self.fact("KMS key", code(key_id), Some("kms-key-id"));
         }
-        if let Some(wrapping) = &encryption.key_wrapping {
-            self.fact("Data key wrapping", code(wrapping), None);
-        }
-        if let Some(context) = &encryption.encryption_context {
-            let label = match encryption.key_wrapping.as_deref() {
-                Some("AES/GCM") => "Material description",
-                _ => "Encryption context",
+        if let Some(envelope) = encryption.client_side() {
+            let (wrapping, label) = match envelope.key_wrapping {
+                KeyWrapping::KmsContext => ("kms+context", "Encryption context"),
+                KeyWrapping::AesGcm => ("AES/GCM", "Material description"),
             };
-            self.fact(label, context_table(context), Some("encryption-context"));
+            self.fact("Data key wrapping", code(wrapping), None);
+            self.fact(
+                label,
+                context_table(&envelope.encryption_context),
+                Some("encryption-context"),
+            );
         }
-        if let Some(sse) = &encryption.server_side_encryption {
+        if let Some(sse) = encryption.server_side_encryption() {
             self.fact(
                 "Server-side encryption",
                 code(&format!("x-amz-server-side-encryption: {sse}")),
-                Some("sse-header"),
-            );
-        } else if encryption.mode == ObjectMode::SseKms {
-            self.fact(
-                "Server-side encryption",
-                El::new("span").text("reported by the broker"),
                 Some("sse-header"),
             );
         }
@@ -122,7 +118,7 @@ impl Details {
                 Some("download-sse-header"),
             );
         }
-        if let Some(problem) = &encryption.problem {
+        if let Encryption::Invalid { problem } = encryption {
             self.fact(
                 "Problem",
                 El::new("span").class("fact-problem").text(problem),

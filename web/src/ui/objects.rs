@@ -269,12 +269,12 @@ impl Objects {
             .class("name")
             .child(El::new("span").class("object-name").text(&object.name));
         if let Some(transfer) = &transfer {
-            name = name.child(transfer_status(transfer, object.encryption.mode));
+            name = name.child(transfer_status(transfer, object.encryption.mode()));
         }
         El::new("tr")
             .testid("object-row")
             .attr("data-key", &object.key)
-            .attr("data-mode", object.encryption.mode.as_str())
+            .attr("data-mode", object.encryption.mode().as_str())
             .attr(
                 "data-download",
                 match transfer {
@@ -291,7 +291,7 @@ impl Objects {
                     .class("date")
                     .text(&format::date(&object.last_modified)),
             )
-            .child(El::new("td").child(badge::badge(object.encryption.mode)))
+            .child(El::new("td").child(badge::badge(object.encryption.mode())))
             .child(actions)
             .build()
     }

@@ -5,7 +5,6 @@
 //! in flight ([`slots`]). Retrying a failed upload starts over with a new upload
 //! (new data key and message ID): a key is never used for other bytes.
 
-pub mod plan;
 pub mod progress;
 pub mod slots;
 mod transfer;
@@ -17,12 +16,13 @@ use futures::channel::mpsc;
 use sealdrop_api::Mode;
 use web_sys::File;
 
-use crate::api::{ApiError, ApiErrorKind};
+use crate::api::ApiError;
 use crate::js;
 use crate::protocol::{FailureKind, JobError};
 use crate::services::Services;
 use crate::tuning;
 use progress::Meter;
+use sealdrop_transfer::FailureKind as TransferKind;
 
 /// Where an upload is in its life.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,13 +84,13 @@ impl Failure {
 
     fn from_api(error: &ApiError, name: &str) -> Failure {
         match error.kind {
-            ApiErrorKind::Conflict => Failure::new(
+            TransferKind::Conflict => Failure::new(
                 format!(
                     "“{name}” already exists. Overwrite it, or rename the file and upload it again."
                 ),
                 Offer::Overwrite,
             ),
-            ApiErrorKind::TooLarge | ApiErrorKind::Forbidden | ApiErrorKind::BadRequest => {
+            TransferKind::TooLarge | TransferKind::Forbidden | TransferKind::Invalid => {
                 Failure::new(error.to_string(), Offer::Nothing)
             }
             _ => Failure::new(error.to_string(), Offer::Retry),
@@ -100,7 +100,9 @@ impl Failure {
     fn from_job(error: JobError) -> Failure {
         match error.kind {
             FailureKind::Cancelled => Failure::cancelled(),
-            FailureKind::ReadFile => Failure::new(error.message, Offer::Nothing),
+            FailureKind::ReadFile | FailureKind::Transfer(TransferKind::SourceChanged) => {
+                Failure::new(error.message, Offer::Nothing)
+            }
             _ => Failure::new(error.message, Offer::Retry),
         }
     }

@@ -1,37 +1,43 @@
 //! One upload, from `POST /uploads` to the completed object.
 //!
-//! The page thread only coordinates: it keeps the part list, presigned URLs
-//! (re-signing expired ones), the tag accumulator, and hands parts to workers
-//! (encrypt + PUT). When the segments of *all* parts are in, the tag is known and
-//! sent to the worker holding the last part, which appends it. Pause cancels the
-//! parts in flight (they are sent again on resume: re-encrypting the same bytes
-//! at the same offset gives the same ciphertext); cancel also aborts the
-//! multipart upload on storage.
+//! The page thread only coordinates: it keeps the plan, presigned URLs and the
+//! part ledger (all from the transfer core), the tag accumulator and the
+//! parts' fingerprints, and hands parts to workers (encrypt + PUT). When the
+//! segments of *all* parts are in, the tag is known and sent to the worker
+//! holding the last part, which appends it.
+//!
+//! Pause cancels the parts in flight; on resume they are encrypted again from
+//! the file. The core's invariant (a part is only ever sent as the same bytes)
+//! holds because the worker compares each re-encrypted segment's GHASH share
+//! with the one recorded the first time ([`Fingerprints`]) before it sends the
+//! part: a file that changed meanwhile fails the upload instead of putting a
+//! second plaintext under the same keystream. Cancel also aborts the multipart
+//! upload on storage.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 use sealdrop_api::{
-    AbortUploadRequest, CompleteUploadRequest, CompletedPart, CreateUploadRequest,
-    CreateUploadResponse, Mode, PresignedPart, PresignedRequest, SignPartsRequest, Transfer,
+    AbortUploadRequest, CreateUploadRequest, CreateUploadResponse, PresignedRequest,
+    SignPartsRequest, Transfer, UploadEncryption, UploadTarget,
+};
+use sealdrop_transfer::ledger::MAX_RESIGNS;
+use sealdrop_transfer::{
+    FailureKind as TransferKind, Fingerprints, PartLedger, PartUrls, UploadPlan,
 };
 use zeroize::Zeroize;
 
-use super::plan::{self, Part};
 use super::slots::Slot;
 use super::{Control, Failure, Offer, State, Upload};
 use crate::content;
 use crate::fastgcm::{ContentKeys, TagBuilder};
 use crate::js;
 use crate::pool::{self, EventReceiver, EventSender, Job};
-use crate::protocol::{Attachments, Command, Event, FailureKind, JobId, SealJob};
+use crate::protocol::{Attachments, Command, Destination, Event, FailureKind, JobId, SealJob};
 use crate::services::Services;
 use crate::tuning;
 use crate::ui::format;
-
-/// Times one part may be re-signed after its URL expired.
-const MAX_RESIGNS: u32 = 3;
 
 /// Runs the upload; returns the object key.
 pub async fn run(
@@ -54,8 +60,7 @@ pub async fn run(
     }
     let content_type = upload.file.type_();
     let request = CreateUploadRequest {
-        name: upload.name.clone(),
-        key: None,
+        target: UploadTarget::Name(upload.name.clone()),
         size,
         content_type: (!content_type.is_empty()).then_some(content_type),
         mode: upload.mode,
@@ -89,7 +94,7 @@ fn internal(why: impl std::fmt::Display) -> Failure {
 
 /// A part being encrypted and sent by a worker.
 struct Flight {
-    index: usize,
+    number: u32,
     job: Job,
     sent: u64,
     tag_sent: bool,
@@ -109,19 +114,16 @@ struct Uploading<'a> {
     notify: &'a dyn Fn(),
     key: String,
     multipart_id: Option<String>,
-    parts: Vec<Part>,
-    encrypted: bool,
+    plan: UploadPlan,
     keys: Option<ContentKeys>,
     tags: Option<TagBuilder>,
-    /// Indexes of parts still to send, in order.
-    pending: BTreeSet<usize>,
-    /// Presigned requests by part number, with their expiry (ms, page clock).
-    urls: HashMap<u32, (PresignedRequest, f64)>,
+    fingerprints: Fingerprints,
+    /// Parts still to send, in order.
+    pending: BTreeSet<u32>,
+    urls: PartUrls,
+    ledger: PartLedger,
     flights: HashMap<JobId, Flight>,
-    etags: BTreeMap<u32, String>,
     resigns: HashMap<u32, u32>,
-    /// Stored bytes of finished parts.
-    finished_bytes: u64,
     paused: bool,
     events: EventSender,
     receiver: Option<EventReceiver>,
@@ -134,34 +136,44 @@ impl<'a> Uploading<'a> {
         created: CreateUploadResponse,
         notify: &'a dyn Fn(),
     ) -> Result<Uploading<'a>, Failure> {
-        let encrypted = upload.mode == Mode::Cse;
-        if created.mode != upload.mode {
-            return Err(broker_bug("the upload has another encryption mode"));
-        }
-        let parts = plan::parts(&created, upload.size(), encrypted).map_err(broker_bug)?;
-        let keys = match (&created.cse, encrypted) {
-            (Some(materials), true) => Some(
+        let plan = UploadPlan::check(upload.size(), upload.mode, &created).map_err(broker_bug)?;
+        let keys = match &created.encryption {
+            UploadEncryption::Cse(materials) => Some(
                 content::for_upload(materials)
                     .await
                     .map_err(|e| Failure::new(e.to_string(), Offer::Retry))?,
             ),
-            (None, false) => None,
-            _ => return Err(broker_bug("encryption materials do not match the mode")),
+            UploadEncryption::Sse(_) => None,
         };
         let tags = keys.as_ref().map(|k| k.tag_builder(upload.size()));
         let CreateUploadResponse { key, transfer, .. } = created;
-        let expires = js::now_ms() + services.me.limits.presign_ttl_secs as f64 * 1000.0;
-        let (multipart_id, urls) = match transfer {
-            Transfer::Single { request } => (None, HashMap::from([(1, (request, expires))])),
+        let mut urls = PartUrls::new(plan.part_count());
+        let multipart_id = match transfer {
+            Transfer::Single { request } => {
+                urls.insert(
+                    vec![sealdrop_api::PresignedPart {
+                        part_number: 1,
+                        request,
+                    }],
+                    js::now_ms(),
+                    services.presign_ttl_ms(),
+                    tuning::PRESIGN_MARGIN_MS,
+                )
+                .map_err(broker_bug)?;
+                None
+            }
             Transfer::Multipart {
                 upload_id, parts, ..
-            } => (
-                Some(upload_id),
-                parts
-                    .into_iter()
-                    .map(|p| (p.part_number, (p.request, expires)))
-                    .collect(),
-            ),
+            } => {
+                urls.insert(
+                    parts,
+                    js::now_ms(),
+                    services.presign_ttl_ms(),
+                    tuning::PRESIGN_MARGIN_MS,
+                )
+                .map_err(broker_bug)?;
+                Some(upload_id)
+            }
         };
         let (events, receiver) = pool::channel();
         Ok(Uploading {
@@ -170,16 +182,15 @@ impl<'a> Uploading<'a> {
             notify,
             key,
             multipart_id,
-            pending: (0..parts.len()).collect(),
-            parts,
-            encrypted,
+            pending: (1..=plan.part_count()).collect(),
+            ledger: PartLedger::new(&plan),
+            plan,
             keys,
             tags,
+            fingerprints: Fingerprints::new(),
             urls,
             flights: HashMap::new(),
-            etags: BTreeMap::new(),
             resigns: HashMap::new(),
-            finished_bytes: 0,
             paused: false,
             events,
             receiver: Some(receiver),
@@ -195,7 +206,7 @@ impl<'a> Uploading<'a> {
             .take()
             .ok_or_else(|| internal("upload driven twice"))?;
         loop {
-            if self.etags.len() == self.parts.len() {
+            if self.ledger.is_complete() {
                 return Ok(());
             }
             if !self.paused {
@@ -235,27 +246,28 @@ impl<'a> Uploading<'a> {
     /// Starts parts while this upload and the shared budget allow.
     async fn launch(&mut self) -> Result<(), Failure> {
         while self.flights.len() < tuning::PARTS_IN_FLIGHT
-            && let Some(&index) = self.pending.first()
+            && let Some(&number) = self.pending.first()
         {
-            let bytes = self.parts[index].stored_len(self.encrypted);
-            let Some(slot) = self.services.slots.try_take(bytes) else {
+            let part = self.plan.part(number).map_err(broker_bug)?;
+            let Some(slot) = self.services.slots.try_take(part.stored_len) else {
                 return Ok(());
             };
-            let request = self.request_for(index).await?;
-            let part = self.parts[index];
+            let request = self.request_for(number).await?;
             let blob = self
                 .upload
                 .file
                 .slice_with_f64_and_f64(part.offset as f64, (part.offset + part.len) as f64)
                 .map_err(|e| internal(js::describe(&e)))?;
+            // A part encrypted before (paused, or its URL expired) must come
+            // out the same: the worker compares what it is told was there.
+            let expected = self.fingerprints.expected(number);
             let attachments = Attachments {
                 blob: Some(blob),
                 keys: self.keys.as_ref().map(|k| k.segment.clone()),
-                secret: None,
-                port: None,
-                data: None,
+                secret: (!expected.is_empty()).then_some(expected),
+                ..Attachments::default()
             };
-            let encrypted = self.encrypted;
+            let encrypted = self.plan.is_encrypted();
             let pool = self
                 .services
                 .pool()
@@ -266,10 +278,11 @@ impl<'a> Uploading<'a> {
                     |job| {
                         Command::Seal(SealJob {
                             job,
+                            part_number: number,
                             offset: part.offset,
                             encrypt: encrypted,
                             needs_tag: encrypted && part.is_last,
-                            request: Some(request),
+                            destination: Destination::Storage(request),
                             segment_len: tuning::SEGMENT_LEN,
                         })
                     },
@@ -277,9 +290,9 @@ impl<'a> Uploading<'a> {
                     &self.events,
                 )
                 .map_err(internal)?;
-            self.pending.remove(&index);
+            self.pending.remove(&number);
             let flight = Flight {
-                index,
+                number,
                 job,
                 sent: 0,
                 tag_sent: false,
@@ -292,15 +305,11 @@ impl<'a> Uploading<'a> {
         Ok(())
     }
 
-    /// A presigned request for part `index` with time to spare, signing a batch
-    /// of upcoming parts when needed.
-    async fn request_for(&mut self, index: usize) -> Result<PresignedRequest, Failure> {
-        let number = self.parts[index].number;
-        let now = js::now_ms();
-        if let Some((request, expires)) = self.urls.get(&number)
-            && *expires - now > tuning::PRESIGN_MARGIN_MS
-        {
-            return Ok(request.clone());
+    /// A presigned request for part `number` with time to spare, signing a
+    /// batch of upcoming parts when needed.
+    async fn request_for(&mut self, number: u32) -> Result<PresignedRequest, Failure> {
+        if let Some(request) = self.urls.take(number, js::now_ms()) {
+            return Ok(request);
         }
         let Some(upload_id) = self.multipart_id.clone() else {
             return Err(Failure::new(
@@ -308,18 +317,12 @@ impl<'a> Uploading<'a> {
                 Offer::Retry,
             ));
         };
-        let numbers: Vec<u32> = self
-            .pending
-            .iter()
-            .map(|i| self.parts[*i].number)
-            .filter(|n| *n >= number)
-            .filter(|n| {
-                self.urls
-                    .get(n)
-                    .is_none_or(|(_, e)| *e - now <= tuning::PRESIGN_MARGIN_MS)
-            })
-            .take(tuning::SIGN_BATCH)
-            .collect();
+        let numbers = self.urls.to_sign(
+            number,
+            self.pending.iter().copied(),
+            js::now_ms(),
+            tuning::SIGN_BATCH,
+        );
         let signed = self
             .services
             .api
@@ -330,17 +333,16 @@ impl<'a> Uploading<'a> {
             })
             .await
             .map_err(|e| Failure::from_api(&e, &self.upload.name))?;
-        let expires = js::now_ms() + self.services.me.limits.presign_ttl_secs as f64 * 1000.0;
-        for PresignedPart {
-            part_number,
-            request,
-        } in signed.parts
-        {
-            self.urls.insert(part_number, (request, expires));
-        }
         self.urls
-            .get(&number)
-            .map(|(request, _)| request.clone())
+            .insert(
+                signed.parts,
+                js::now_ms(),
+                self.services.presign_ttl_ms(),
+                tuning::PRESIGN_MARGIN_MS,
+            )
+            .map_err(broker_bug)?;
+        self.urls
+            .take(number, js::now_ms())
             .ok_or_else(|| broker_bug(format!("part {number} was not signed")))
     }
 
@@ -353,12 +355,21 @@ impl<'a> Uploading<'a> {
                 let t_prime: [u8; 16] = secret[..]
                     .try_into()
                     .map_err(|_| internal("malformed segment result"))?;
+                let part = self
+                    .plan
+                    .part_at(offset)
+                    .ok_or_else(|| internal("a segment outside the file"))?;
+                let segment = u32::try_from((offset - part.offset) / tuning::SEGMENT_LEN)
+                    .map_err(|_| internal("a segment outside its part"))?;
+                self.fingerprints
+                    .check_or_record(part.number, segment, &t_prime)
+                    .map_err(|changed| Failure::new(changed.to_string(), Offer::Nothing))?;
                 tags.add(offset, len, &t_prime).map_err(internal)?;
                 self.send_tag_when_known()?;
             }
             Event::Progress { job, bytes } => {
                 if let Some(flight) = self.flights.get_mut(&job) {
-                    let stored = self.parts[flight.index].stored_len(self.encrypted);
+                    let stored = self.plan.part(flight.number).map_or(0, |p| p.stored_len);
                     flight.sent = bytes.min(stored);
                     self.report_progress();
                 }
@@ -367,31 +378,23 @@ impl<'a> Uploading<'a> {
                 let Some(flight) = self.flights.remove(&job) else {
                     return Ok(());
                 };
-                let part = self.parts[flight.index];
-                let etag = match (etag, &self.multipart_id) {
-                    (Some(etag), _) => etag,
-                    (None, None) => String::new(),
-                    (None, Some(_)) => {
-                        return Err(Failure::new(
-                            "Storage did not show the part's ETag to the browser: its CORS configuration must expose the ETag header.",
-                            Offer::Nothing,
-                        ));
-                    }
-                };
-                self.etags.insert(part.number, etag);
-                self.finished_bytes += part.stored_len(self.encrypted);
+                self.ledger
+                    .record(flight.number, etag)
+                    .map_err(|e| Failure::new(e.to_string(), Offer::Nothing))?;
                 self.report_progress();
             }
             Event::Failed { job, error } => {
                 let Some(flight) = self.flights.remove(&job) else {
                     return Ok(());
                 };
-                let number = self.parts[flight.index].number;
+                let number = flight.number;
                 let resigns = self.resigns.entry(number).or_default();
-                if error.kind == FailureKind::Expired && *resigns < MAX_RESIGNS {
+                if error.kind == FailureKind::Transfer(TransferKind::Expired)
+                    && *resigns < MAX_RESIGNS
+                {
                     *resigns += 1;
-                    self.urls.remove(&number);
-                    self.pending.insert(flight.index);
+                    self.urls.forget(number);
+                    self.pending.insert(number);
                 } else {
                     return Err(Failure::from_job(error));
                 }
@@ -411,8 +414,9 @@ impl<'a> Uploading<'a> {
             return Ok(());
         }
         let mut tag = tags.finish().map_err(internal)?;
+        let last = self.plan.part_count();
         for flight in self.flights.values_mut() {
-            if self.parts[flight.index].is_last && !flight.tag_sent {
+            if flight.number == last && !flight.tag_sent {
                 flight.job.send_tag(tag).map_err(internal)?;
                 flight.tag_sent = true;
             }
@@ -423,7 +427,8 @@ impl<'a> Uploading<'a> {
 
     fn report_progress(&self) {
         let in_flight: u64 = self.flights.values().map(|f| f.sent).sum();
-        self.upload.set_done(self.finished_bytes + in_flight);
+        self.upload
+            .set_done(self.ledger.stored_bytes(&self.plan) + in_flight);
         (self.notify)();
     }
 
@@ -431,7 +436,7 @@ impl<'a> Uploading<'a> {
         self.paused = true;
         // Dropping the jobs cancels them; their parts are sent again on resume.
         for (_, flight) in self.flights.drain() {
-            self.pending.insert(flight.index);
+            self.pending.insert(flight.number);
         }
         self.upload.set_state(State::Working { paused: true });
         self.report_progress();
@@ -445,19 +450,10 @@ impl<'a> Uploading<'a> {
 
     async fn complete(mut self) -> Result<String, Failure> {
         if let Some(upload_id) = &self.multipart_id {
-            let parts = self
-                .etags
-                .iter()
-                .map(|(number, etag)| CompletedPart {
-                    part_number: *number,
-                    etag: etag.clone(),
-                })
-                .collect();
-            let request = CompleteUploadRequest {
-                key: self.key.clone(),
-                upload_id: upload_id.clone(),
-                parts,
-            };
+            let request = self
+                .ledger
+                .completion(&self.key, upload_id)
+                .map_err(internal)?;
             if let Err(error) = self.services.api.complete_upload(&request).await {
                 self.abort().await;
                 return Err(Failure::from_api(&error, &self.upload.name));

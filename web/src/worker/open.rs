@@ -25,9 +25,7 @@ use crate::js;
 use crate::opfs::StagingFile;
 use crate::protocol::{Attachments, Event, FailureKind, INTEGRITY_MESSAGE, JobError, OpenJob};
 use crate::storage_error::{self, StorageFailure};
-
-/// Requests per download, including the first (resumptions count too).
-const MAX_ATTEMPTS: u32 = 6;
+use sealdrop_transfer::FailureKind as TransferKind;
 
 pub async fn run(
     job: OpenJob,
@@ -35,7 +33,10 @@ pub async fn run(
     ctx: &JobContext,
 ) -> Result<Event, JobError> {
     // A `data` attachment replaces the request (the benchmark's in-memory source).
+    #[cfg(feature = "bench")]
     let source = attachments.data.clone();
+    #[cfg(not(feature = "bench"))]
+    let source = None;
     let mut sink = Sink::new(&job, attachments)?;
     let span = crate::trace::span("open.create_staging");
     let staging = StagingFile::create(&job.staging_name)
@@ -70,10 +71,12 @@ pub async fn run(
 }
 
 pub(super) fn staging_error(error: JsValue) -> JobError {
+    // Say what the browser said; do not guess at a cause (a full disk, a
+    // missing storage API and a quota look alike from here).
     JobError::new(
         FailureKind::Staging,
         format!(
-            "The browser could not store the download (is the disk full?): {}",
+            "The browser could not store the download: {}",
             js::describe(&error)
         ),
     )
@@ -81,7 +84,10 @@ pub(super) fn staging_error(error: JsValue) -> JobError {
 
 pub(super) fn integrity(detail: impl std::fmt::Display) -> JobError {
     web_sys::console::warn_1(&format!("sealdrop: authentication failed: {detail}").into());
-    JobError::new(FailureKind::Integrity, INTEGRITY_MESSAGE)
+    JobError::new(
+        FailureKind::Transfer(TransferKind::Integrity),
+        INTEGRITY_MESSAGE,
+    )
 }
 
 /// Response headers shown to the user.
@@ -116,8 +122,9 @@ async fn transfer(
         ctx.check()?;
         let resume_from = (received > 0).then_some(received);
         let response = match source {
+            #[cfg(feature = "bench")]
             Some(data) => from_memory(data, resume_from),
-            None => fetch(&job.request, resume_from, ctx).await,
+            _ => fetch(&job.request, resume_from, ctx).await,
         };
         let failure = match response {
             Ok(response) => {
@@ -129,16 +136,13 @@ async fn transfer(
             }
             Err(failure) => failure,
         };
-        let Some(hint) = failure
-            .retry_after_ms
-            .filter(|_| attempt + 1 < MAX_ATTEMPTS)
-        else {
-            return Err(failure.error);
+        let Some(delay) = storage_error::retry_delay_ms(&failure, attempt) else {
+            return Err(failure.into_job_error());
         };
         web_sys::console::warn_1(
-            &format!("sealdrop: resuming a download: {}", failure.error.message).into(),
+            &format!("sealdrop: resuming a download: {}", failure.describe()).into(),
         );
-        if !js::sleep(storage_error::backoff_ms(attempt, hint), ctx.signal()).await {
+        if !js::sleep(delay, ctx.signal()).await {
             return Err(cancelled());
         }
         attempt += 1;
@@ -163,7 +167,7 @@ async fn fetch(
             .map_err(fatal)?;
     }
     let init = RequestInit::new();
-    init.set_method(&request.method);
+    init.set_method(request.method.as_str());
     init.set_headers(&headers);
     init.set_cache(RequestCache::NoStore);
     init.set_mode(RequestMode::Cors);
@@ -172,7 +176,7 @@ async fn fetch(
     let response = match JsFuture::from(scope.fetch_with_str_and_init(&request.url, &init)).await {
         Ok(response) => Response::from(response),
         Err(_) if ctx.is_cancelled() => return Err(StorageFailure::fatal(cancelled())),
-        Err(_) => return Err(storage_error::classify(0, "", None)),
+        Err(_) => return Err(StorageFailure::no_answer()),
     };
     let status = response.status();
     let expected = if resume_from.is_some() { 206 } else { 200 };
@@ -187,7 +191,7 @@ async fn fetch(
         Err(_) => None,
     };
     let retry_after = response.headers().get("Retry-After").ok().flatten();
-    Err(storage_error::classify(
+    Err(StorageFailure::answer(
         status,
         body.as_deref().unwrap_or_default(),
         retry_after.as_deref(),
@@ -195,6 +199,7 @@ async fn fetch(
 }
 
 /// A response streaming `data` (from `resume_from`), as if storage sent it.
+#[cfg(feature = "bench")]
 fn from_memory(data: &ArrayBuffer, resume_from: Option<u64>) -> Result<Response, StorageFailure> {
     let fatal = |e: JsValue| StorageFailure::fatal(internal("unreadable source", &e));
     let from = resume_from.unwrap_or(0) as u32;
@@ -208,8 +213,8 @@ fn check_resumed_range(response: &Response, from: u64) -> Result<(), StorageFail
     match range {
         Some(range) if !range.starts_with(&format!("bytes {from}-")) => {
             Err(StorageFailure::fatal(JobError::new(
-                FailureKind::Refused,
-                format!("storage resumed at the wrong place ({range})"),
+                FailureKind::Transfer(TransferKind::Internal),
+                format!("Storage resumed the download at the wrong place ({range})"),
             )))
         }
         // Without an exposed Content-Range, the 206 status is all there is to check.
@@ -228,8 +233,8 @@ async fn pump(
 ) -> Result<(), StorageFailure> {
     let Some(body) = response.body() else {
         return Err(StorageFailure::fatal(JobError::new(
-            FailureKind::Refused,
-            "storage sent no content",
+            FailureKind::Transfer(TransferKind::Internal),
+            "Storage sent no content",
         )));
     };
     if let Sink::Decrypt(decrypting) = sink
@@ -245,7 +250,7 @@ async fn pump(
         let step = match step {
             Ok(step) => step,
             Err(_) if ctx.is_cancelled() => return Err(StorageFailure::fatal(cancelled())),
-            Err(_) => return Err(storage_error::classify(0, "", None)),
+            Err(_) => return Err(StorageFailure::no_answer()),
         };
         if js_sys::Reflect::get(&step, &"done".into()).is_ok_and(|done| done.is_truthy()) {
             return Ok(());
@@ -293,7 +298,7 @@ async fn pump_byob(
                 if ctx.is_cancelled() {
                     return Err(StorageFailure::fatal(cancelled()));
                 }
-                return Err(storage_error::classify(0, "", None));
+                return Err(StorageFailure::no_answer());
             }
         };
         let done = js_sys::Reflect::get(&step, &"done".into()).is_ok_and(|d| d.is_truthy());
@@ -304,7 +309,7 @@ async fn pump_byob(
             // No buffer back (a cancelled stream): resume from the segment's start.
             *received = decrypting.restart_segment();
             return if done {
-                Err(storage_error::classify(0, "", None))
+                Err(StorageFailure::no_answer())
             } else {
                 Err(StorageFailure::fatal(internal(
                     "unreadable download stream",
@@ -383,7 +388,7 @@ impl Sink {
         match self {
             Sink::Plain { written, expected } if written == expected => Ok(*written),
             Sink::Plain { written, expected } => Err(JobError::new(
-                FailureKind::Refused,
+                FailureKind::Transfer(TransferKind::Integrity),
                 format!("The download is incomplete: storage sent {written} of {expected} bytes"),
             )),
             Sink::Decrypt(decrypting) => decrypting.finish(staging).await,

@@ -17,9 +17,6 @@ use crate::js;
 use crate::protocol::JobError;
 use crate::storage_error::{self, StorageFailure};
 
-/// Attempts per request, including the first.
-const MAX_ATTEMPTS: u32 = 6;
-
 /// Sends `body` as `request` describes; returns the response's `ETag`.
 pub async fn send(
     request: &PresignedRequest,
@@ -29,23 +26,21 @@ pub async fn send(
     let mut attempt = 0;
     loop {
         ctx.check()?;
-        match send_once(request, body, ctx).await {
+        let failure = match send_once(request, body, ctx).await {
             Ok(etag) => return Ok(etag),
-            Err(StorageFailure {
-                error,
-                retry_after_ms: Some(hint),
-            }) if attempt + 1 < MAX_ATTEMPTS => {
-                ctx.progress(0, true);
-                web_sys::console::warn_1(
-                    &format!("sealdrop: retrying a part: {}", error.message).into(),
-                );
-                if !js::sleep(storage_error::backoff_ms(attempt, hint), ctx.signal()).await {
-                    return Err(cancelled());
-                }
-                attempt += 1;
-            }
-            Err(failure) => return Err(failure.error),
+            Err(failure) => failure,
+        };
+        let Some(delay) = storage_error::retry_delay_ms(&failure, attempt) else {
+            return Err(failure.into_job_error());
+        };
+        ctx.progress(0, true);
+        web_sys::console::warn_1(
+            &format!("sealdrop: retrying a part: {}", failure.describe()).into(),
+        );
+        if !js::sleep(delay, ctx.signal()).await {
+            return Err(cancelled());
         }
+        attempt += 1;
     }
 }
 
@@ -138,7 +133,7 @@ async fn send_once(
 ) -> Result<Option<String>, StorageFailure> {
     let fatal = |e: JsValue| StorageFailure::fatal(internal("could not start the upload", &e));
     let xhr = XmlHttpRequest::new().map_err(fatal)?;
-    xhr.open_with_async(&request.method, &request.url, true)
+    xhr.open_with_async(request.method.as_str(), &request.url, true)
         .map_err(fatal)?;
     for (name, value) in &request.headers {
         if !storage_error::is_forbidden_header(name) {
@@ -156,7 +151,7 @@ async fn send_once(
 
     match outcome {
         Outcome::Aborted => Err(StorageFailure::fatal(cancelled())),
-        Outcome::NetworkError => Err(storage_error::classify(0, "", None)),
+        Outcome::NetworkError => Err(StorageFailure::no_answer()),
         Outcome::Loaded => {
             let status = xhr.status().unwrap_or(0);
             if (200..300).contains(&status) {
@@ -164,7 +159,7 @@ async fn send_once(
             } else {
                 let text = xhr.response_text().ok().flatten().unwrap_or_default();
                 let retry_after = exposed_header(&xhr, "retry-after");
-                Err(storage_error::classify(
+                Err(StorageFailure::answer(
                     status,
                     &text,
                     retry_after.as_deref(),

@@ -4,7 +4,9 @@
 //! with AES-CTR and hashed with GHASH-via-AAD segment by segment at its content
 //! offset; the segments' `T'` go to the page, which alone can combine all parts
 //! into the tag. The ciphertext is kept until the part is stored, so a retry
-//! re-sends identical bytes.
+//! re-sends identical bytes; a part encrypted again (after a pause or an
+//! expired URL) is checked segment by segment against the shares recorded the
+//! first time before it is sent (the transfer core's invariant).
 
 use futures::channel::oneshot;
 use js_sys::Uint8Array;
@@ -16,8 +18,10 @@ use super::job::{JobContext, cancelled, internal};
 use super::put;
 use crate::fastgcm::{BLOCK_LEN, SegmentKeys, webcrypto};
 use crate::js;
-use crate::protocol::{Attachments, Event, FailureKind, JobError, SealJob};
+use crate::protocol::{Attachments, Destination, Event, FailureKind, JobError, SealJob};
 use crate::trace;
+use sealdrop_transfer::FailureKind as TransferKind;
+use sealdrop_transfer::ledger::{Changed, matches_expected};
 
 /// The GCM tag length, appended to the last part.
 const TAG_LEN: u64 = 16;
@@ -41,21 +45,18 @@ pub async fn run(
                 "seal job without keys",
             ));
         };
-        encrypt(&job, &plaintext, &keys, ctx, tag).await?
+        let expected = attachments.secret.unwrap_or_default();
+        encrypt(&job, &plaintext, &keys, &expected, ctx, tag).await?
     } else {
         plaintext.into()
     };
-    let sent = match &job.request {
-        Some(request) => {
-            let _span = trace::span("seal.put");
-            put::send(request, &body, ctx).await
-        }
-        None => Ok(None),
+    let _span = trace::span("seal.put");
+    let etag = match &job.destination {
+        Destination::Storage(request) => put::send(request, &body, ctx).await?,
+        #[cfg(feature = "bench")]
+        Destination::Discard => None,
     };
-    Ok(Event::Sent {
-        job: job.job,
-        etag: sent?,
-    })
+    Ok(Event::Sent { job: job.job, etag })
 }
 
 /// The part's upload body: its ciphertext, and the tag if `tag` is given (the
@@ -66,6 +67,7 @@ async fn encrypt(
     job: &SealJob,
     plaintext: &Blob,
     keys: &SegmentKeys,
+    expected: &[u8],
     ctx: &JobContext,
     tag: Option<oneshot::Receiver<[u8; 16]>>,
 ) -> Result<JsValue, JobError> {
@@ -102,6 +104,15 @@ async fn encrypt(
             .await
             .map_err(|e| internal("encryption failed", &e))?;
         drop(span);
+        let segment = (start / job.segment_len) as usize;
+        if matches_expected(expected, segment, &t_prime) == Some(false) {
+            // The file changed since this part was first encrypted: sending
+            // it would put a second plaintext under the same keystream.
+            return Err(JobError::new(
+                FailureKind::Transfer(TransferKind::SourceChanged),
+                Changed(job.part_number).to_string(),
+            ));
+        }
         ctx.segment(offset, end - start, &t_prime);
         match &body {
             None => return Ok(ciphertext.into()),

@@ -3,15 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use sealdrop_api::{Encryption, ObjectInfo, ObjectMode};
+use sealdrop_api::{ClientSideEncryption, Encryption, KeyWrapping as ApiKeyWrapping, ObjectInfo};
 use sealdrop_envelope::{ContentCipher, ContentMetadata, KeyWrapping, MetadataError, TAG_LEN};
 
+use crate::keys::KMS_KEY_HINT;
 use crate::storage::ObjectHead;
-
-/// Informational metadata entry: the KMS key that wraps the data key, as last
-/// written by sealdrop (upload or rotation). Never trusted for decryption —
-/// KMS decides — only shown to people and used to skip rotated objects.
-pub const KMS_KEY_HINT: &str = "sealdrop-kms-key-id";
 
 /// The S3EC metadata of an object, if it has any; `Err` if it claims to be
 /// client-side encrypted but is invalid or unsupported.
@@ -30,7 +26,7 @@ pub fn encryption(head: &ObjectHead) -> Encryption {
         Ok(Some(metadata)) => {
             let (key_wrapping, context, kms_key_id) = match metadata.wrapping() {
                 KeyWrapping::Kms { context } => (
-                    "kms+context",
+                    ApiKeyWrapping::KmsContext,
                     context
                         .iter()
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -38,7 +34,7 @@ pub fn encryption(head: &ObjectHead) -> Encryption {
                     head.metadata.get(KMS_KEY_HINT).cloned(),
                 ),
                 KeyWrapping::AesGcm { description } => (
-                    "AES/GCM",
+                    ApiKeyWrapping::AesGcm,
                     description
                         .iter()
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -48,37 +44,25 @@ pub fn encryption(head: &ObjectHead) -> Encryption {
                         .map(str::to_owned),
                 ),
             };
-            Encryption {
-                mode: match metadata.cipher() {
-                    ContentCipher::CommittingAesGcm => ObjectMode::CseV3,
-                    ContentCipher::AesGcm => ObjectMode::CseV2,
-                },
+            let envelope = ClientSideEncryption {
                 kms_key_id,
-                key_wrapping: Some(key_wrapping.to_owned()),
-                encryption_context: Some(context),
+                key_wrapping,
+                encryption_context: context,
                 server_side_encryption: sse,
-                problem: None,
+            };
+            match metadata.cipher() {
+                ContentCipher::CommittingAesGcm => Encryption::CseV3(envelope),
+                ContentCipher::AesGcm => Encryption::CseV2(envelope),
             }
         }
-        Ok(None) => Encryption {
-            mode: if sse.as_deref() == Some("aws:kms") {
-                ObjectMode::SseKms
-            } else {
-                ObjectMode::None
-            },
+        Ok(None) if sse.as_deref() == Some("aws:kms") => Encryption::SseKms {
             kms_key_id: head.sse_kms_key_id.clone(),
-            key_wrapping: None,
-            encryption_context: None,
-            server_side_encryption: sse,
-            problem: None,
         },
-        Err(e) => Encryption {
-            mode: ObjectMode::Invalid,
-            kms_key_id: None,
-            key_wrapping: None,
-            encryption_context: None,
+        Ok(None) => Encryption::None {
             server_side_encryption: sse,
-            problem: Some(e.to_string()),
+        },
+        Err(e) => Encryption::Invalid {
+            problem: e.to_string(),
         },
     }
 }
@@ -86,7 +70,7 @@ pub fn encryption(head: &ObjectHead) -> Encryption {
 /// The API view of an object.
 pub fn object_info(key: &str, prefix: &str, head: &ObjectHead) -> ObjectInfo {
     let encryption = encryption(head);
-    let client_side = matches!(encryption.mode, ObjectMode::CseV3 | ObjectMode::CseV2);
+    let client_side = encryption.mode().is_client_side();
     ObjectInfo {
         key: key.to_owned(),
         name: key.strip_prefix(prefix).unwrap_or(key).to_owned(),

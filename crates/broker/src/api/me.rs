@@ -2,17 +2,22 @@
 
 use axum::Json;
 use axum::extract::State;
-use sealdrop_api::{Limits, Me, OidcConfig, PublicConfig};
+use sealdrop_api::{ErrorBody, Limits, Me, OidcConfig, PublicConfig, routes};
 
 use crate::auth::AuthUser;
 use crate::policy;
 use crate::state::AppState;
 
 /// Who the caller is and what they may upload.
+#[utoipa::path(get, path = routes::ME, tag = "account",
+    responses((status = 200, description = "The caller", body = Me),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> Json<Me> {
     Json(Me {
         prefix: policy::user_prefix(&user.name),
-        auth: user.method.as_str().to_owned(),
+        auth: user.method,
         user: user.name,
         kms_key_id: state.keys.key_id().to_owned(),
         limits: Limits {
@@ -24,6 +29,8 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> Json<Me> {
 }
 
 /// What the browser app needs before sign-in.
+#[utoipa::path(get, path = routes::CONFIG, tag = "system",
+    responses((status = 200, description = "Public configuration", body = PublicConfig)))]
 pub async fn public_config(State(state): State<AppState>) -> Json<PublicConfig> {
     Json(PublicConfig {
         version: format!("sealdrop {}", env!("CARGO_PKG_VERSION")),

@@ -1,4 +1,9 @@
 //! The `/api/v1` routes: small handlers over typed extractors, one error type.
+//!
+//! Each handler carries its OpenAPI description (`#[utoipa::path]`: method,
+//! path from [`sealdrop_api::routes`], request and response types), and
+//! [`routes`] registers handlers through `utoipa_axum`, so the router and the
+//! document are built from the same list: a route cannot exist undocumented.
 
 pub mod describe;
 mod me;
@@ -6,38 +11,37 @@ mod objects;
 mod system;
 mod uploads;
 
-use axum::Router;
-use axum::routing::{get, post};
-use sealdrop_api::routes;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub use system::OPENAPI;
-
-/// Every API route. Layers (auth is per handler via `AuthUser`) are added by
-/// [`crate::router`].
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(routes::CONFIG, get(me::public_config))
-        .route(routes::ME, get(me::me))
-        .route(routes::UPLOADS, post(uploads::create))
-        .route(routes::UPLOAD_PARTS, post(uploads::sign_parts))
-        .route(routes::UPLOAD_COMPLETE, post(uploads::complete))
-        .route(routes::UPLOAD_ABORT, post(uploads::abort))
-        .route(routes::OBJECTS, get(objects::list).delete(objects::delete))
-        .route(routes::OBJECT_INFO, get(objects::info))
-        .route(routes::OBJECT_OPEN, post(objects::open))
-        .route(routes::OPENAPI, get(system::openapi))
-        .route(routes::HEALTH, get(system::health))
-        .route(routes::READY, get(system::ready))
-        .route(routes::METRICS, get(system::metrics))
-        .method_not_allowed_fallback(|| async {
-            ApiError::MethodNotAllowed("method not allowed on this route".into())
-        })
+/// Every API route, with its OpenAPI description. Layers (auth is per handler
+/// via `AuthUser`) are added by [`crate::router`]; the document itself is
+/// served by [`crate::openapi`].
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me::public_config))
+        .routes(routes!(me::me))
+        .routes(routes!(uploads::create))
+        .routes(routes!(uploads::sign_parts))
+        .routes(routes!(uploads::complete))
+        .routes(routes!(uploads::abort))
+        .routes(routes!(objects::list, objects::delete))
+        .routes(routes!(objects::info))
+        .routes(routes!(objects::open))
+        .routes(routes!(system::health))
+        .routes(routes!(system::ready))
+        .routes(routes!(system::metrics))
 }
 
 /// JSON 404 for unknown `/api/…` paths.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such API route".into())
+}
+
+/// JSON 405 for a known route with another method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed("method not allowed on this route".into())
 }

@@ -11,11 +11,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sealdrop_api::{
-    CseOpen, ListObjectsQuery, ListObjectsResponse, ObjectInfo, OpenObjectRequest,
-    OpenObjectResponse, SecretString,
+    CseOpen, Decryption, Encryption, ErrorBody, ListObjectsQuery, ListObjectsResponse, ObjectInfo,
+    ObjectKeyQuery, OpenObjectRequest, OpenObjectResponse, SecretString, routes,
 };
 use sealdrop_envelope::{ContentParams, verify_commitment};
-use serde::Deserialize;
 
 use super::describe::{self, object_info};
 use crate::audit::Action;
@@ -30,6 +29,12 @@ const MAX_PAGE: u32 = 1000;
 const HEAD_CONCURRENCY: usize = 16;
 
 /// `GET /api/v1/objects`
+#[utoipa::path(get, path = routes::OBJECTS, tag = "objects",
+    params(ListObjectsQuery),
+    responses((status = 200, description = "One page of the caller's objects", body = ListObjectsResponse),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -75,17 +80,17 @@ pub async fn list(
     }))
 }
 
-/// The `?key=` query.
-#[derive(Deserialize)]
-pub struct KeyQuery {
-    key: String,
-}
-
 /// `GET /api/v1/objects/info?key=`
+#[utoipa::path(get, path = routes::OBJECT_INFO, tag = "objects",
+    params(ObjectKeyQuery),
+    responses((status = 200, description = "The object, without key material", body = ObjectInfo),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn info(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiQuery(query): ApiQuery<KeyQuery>,
+    ApiQuery(query): ApiQuery<ObjectKeyQuery>,
 ) -> Result<Json<ObjectInfo>, ApiError> {
     policy::authorize_key(&user.name, &query.key)?;
     let head = state
@@ -101,6 +106,12 @@ pub async fn info(
 }
 
 /// `POST /api/v1/objects/open`
+#[utoipa::path(post, path = routes::OBJECT_OPEN, tag = "objects",
+    request_body = OpenObjectRequest,
+    responses((status = 200, description = "A presigned download and, for CSE, the data key", body = OpenObjectResponse),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn open(
     State(state): State<AppState>,
     user: AuthUser,
@@ -143,7 +154,7 @@ async fn open_object(
             OpenObjectResponse {
                 object: info,
                 download,
-                cse: None,
+                decryption: Decryption::Storage,
             },
             kms_key_id,
         ));
@@ -165,12 +176,15 @@ async fn open_object(
     }
     let download = state.storage.presign_get(key, filename).await?;
     let mut info = info;
-    info.encryption.kms_key_id = Some(opened.key_id.clone());
+    if let Encryption::CseV3(envelope) | Encryption::CseV2(envelope) = &mut info.encryption {
+        // KMS says which key actually unwrapped it; the stored hint may be stale.
+        envelope.kms_key_id = Some(opened.key_id.clone());
+    }
     Ok((
         OpenObjectResponse {
             object: info,
             download,
-            cse: Some(CseOpen {
+            decryption: Decryption::Client(CseOpen {
                 data_key: SecretString::new(opened.data_key.to_base64().to_string()),
                 metadata: metadata.to_map(),
             }),
@@ -180,10 +194,16 @@ async fn open_object(
 }
 
 /// `DELETE /api/v1/objects?key=`
+#[utoipa::path(delete, path = routes::OBJECTS, tag = "objects",
+    params(ObjectKeyQuery),
+    responses((status = 204, description = "Deleted"),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiQuery(query): ApiQuery<KeyQuery>,
+    ApiQuery(query): ApiQuery<ObjectKeyQuery>,
 ) -> Result<StatusCode, ApiError> {
     policy::authorize_key(&user.name, &query.key)?;
     if state.storage.head(&query.key).await?.is_none() {

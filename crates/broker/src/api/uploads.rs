@@ -13,18 +13,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use sealdrop_api::{
     AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
-    CreateUploadResponse, CseMaterials, Mode, PresignedPart, SecretString, SignPartsRequest,
-    SignPartsResponse, SseInfo, Transfer,
+    CreateUploadResponse, CseFormat, CseMaterials, ErrorBody, MAX_SIGN_BATCH, Mode, PresignedPart,
+    SecretString, SignPartsRequest, SignPartsResponse, SseInfo, Transfer, UploadEncryption,
+    UploadTarget, routes,
 };
 use sealdrop_envelope::{
     ContentMetadata, EncryptionContext, MessageId, MetadataError, MetadataMap, PartPlan, TAG_LEN,
     commitment,
 };
 
-use super::describe::KMS_KEY_HINT;
 use crate::audit::{Action, Outcome};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson};
+use crate::keys::KMS_KEY_HINT;
 use crate::keys::NewDataKey;
 use crate::policy;
 use crate::state::AppState;
@@ -32,36 +33,27 @@ use crate::storage::{SseKms, UploadHeaders};
 
 /// Parts presigned with the create response; more come from `/uploads/parts`.
 const FIRST_PARTS: u32 = 8;
-/// Most parts one `/uploads/parts` call may sign.
-const MAX_SIGN_BATCH: usize = 100;
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// `POST /api/v1/uploads`
+#[utoipa::path(post, path = routes::UPLOADS, tag = "uploads",
+    request_body = CreateUploadRequest,
+    responses((status = 200, description = "The upload: presigned requests and, for CSE, the data key", body = CreateUploadResponse),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(request): ApiJson<CreateUploadRequest>,
 ) -> Result<Json<CreateUploadResponse>, ApiError> {
-    let key = match (&request.key, request.name.is_empty()) {
-        (None, false) => {
+    let key = match &request.target {
+        UploadTarget::Name(name) => {
             let prefix = policy::user_prefix(&user.name);
-            policy::validate_name(&request.name, prefix.len())?;
-            format!("{prefix}{}", request.name)
+            policy::validate_name(name, prefix.len())?;
+            format!("{prefix}{name}")
         }
-        (Some(key), true) => {
-            policy::authorize_key(&user.name, key)?;
-            key.clone()
-        }
-        (None, true) => {
-            return Err(ApiError::InvalidName(
-                "invalid object name: give a name (or a full key)".into(),
-            ));
-        }
-        (Some(_), false) => {
-            return Err(ApiError::BadRequest(
-                "give either a name or a key, not both".into(),
-            ));
-        }
+        UploadTarget::Key(key) => key.clone(),
     };
     let name = policy::authorize_key(&user.name, &key)?.to_owned();
     let content_type = request
@@ -157,19 +149,17 @@ async fn create_cse(
         .collect();
     Ok(CreateUploadResponse {
         key: key.to_owned(),
-        mode: Mode::Cse,
         size: request.size,
         stored_size,
         transfer,
-        cse: Some(CseMaterials {
-            format: "v3".into(),
+        encryption: UploadEncryption::Cse(CseMaterials {
+            format: CseFormat::V3,
             data_key: SecretString::new(data_key.to_base64().to_string()),
             message_id: message_id.to_base64(),
             kms_key_id: key_id,
             encryption_context,
             metadata: envelope.to_map().into_iter().collect(),
         }),
-        sse: None,
     })
 }
 
@@ -190,15 +180,10 @@ async fn create_sse(
     let transfer = transfer(state, key, request.size, request.size, &headers).await?;
     Ok(CreateUploadResponse {
         key: key.to_owned(),
-        mode: Mode::Sse,
         size: request.size,
         stored_size: request.size,
         transfer,
-        cse: None,
-        sse: Some(SseInfo {
-            algorithm: "aws:kms".into(),
-            kms_key_id,
-        }),
+        encryption: UploadEncryption::Sse(SseInfo { kms_key_id }),
     })
 }
 
@@ -245,6 +230,12 @@ fn plan(state: &AppState, size: u64) -> Result<PartPlan, ApiError> {
 }
 
 /// `POST /api/v1/uploads/parts`
+#[utoipa::path(post, path = routes::UPLOAD_PARTS, tag = "uploads",
+    request_body = SignPartsRequest,
+    responses((status = 200, description = "Presigned parts", body = SignPartsResponse),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn sign_parts(
     State(state): State<AppState>,
     user: AuthUser,
@@ -252,7 +243,7 @@ pub async fn sign_parts(
 ) -> Result<Json<SignPartsResponse>, ApiError> {
     policy::authorize_key(&user.name, &request.key)?;
     validate_upload_id(&request.upload_id)?;
-    if request.part_numbers.is_empty() || request.part_numbers.len() > MAX_SIGN_BATCH {
+    if request.part_numbers.is_empty() || request.part_numbers.len() > MAX_SIGN_BATCH as usize {
         return Err(ApiError::BadRequest(format!(
             "sign between 1 and {MAX_SIGN_BATCH} parts per request"
         )));
@@ -280,6 +271,12 @@ pub async fn sign_parts(
 }
 
 /// `POST /api/v1/uploads/complete`
+#[utoipa::path(post, path = routes::UPLOAD_COMPLETE, tag = "uploads",
+    request_body = CompleteUploadRequest,
+    responses((status = 200, description = "The assembled object", body = CompleteUploadResponse),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -342,6 +339,12 @@ async fn complete_within_limit(
 }
 
 /// `POST /api/v1/uploads/abort`
+#[utoipa::path(post, path = routes::UPLOAD_ABORT, tag = "uploads",
+    request_body = AbortUploadRequest,
+    responses((status = 204, description = "Aborted; its parts are gone"),
+        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
+        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+    security(("bearer" = [])))]
 pub async fn abort(
     State(state): State<AppState>,
     user: AuthUser,

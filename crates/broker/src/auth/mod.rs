@@ -10,27 +10,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+pub use sealdrop_api::AuthMethod;
+
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// How the caller authenticated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// A sealdrop bearer token.
-    Token,
-    /// An OIDC JWT.
-    Oidc,
-}
-
-impl AuthMethod {
-    /// `token` or `oidc`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::Token => "token",
-            AuthMethod::Oidc => "oidc",
-        }
-    }
-}
 
 /// An authenticated user.
 #[derive(Clone, Debug)]

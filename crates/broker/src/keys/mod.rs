@@ -13,10 +13,13 @@ mod local;
 pub use kms::KmsProvider;
 pub use local::LocalProvider;
 
+/// Informational metadata entry: the KMS key that wraps the data key, as last
+/// written by sealdrop (upload or rotation). Never trusted for decryption —
+/// KMS decides — only shown to people and used to skip rotated objects.
+pub const KMS_KEY_HINT: &str = "sealdrop-kms-key-id";
+
 use async_trait::async_trait;
 use sealdrop_envelope::{ContentMetadata, DataKey, KeyWrapping};
-
-use crate::error::ApiError;
 
 /// A new data key for one object.
 pub struct NewDataKey {
@@ -62,19 +65,6 @@ pub enum KeyError {
     /// Local failure (randomness).
     #[error("{0}")]
     Internal(String),
-}
-
-impl From<KeyError> for ApiError {
-    fn from(e: KeyError) -> ApiError {
-        match e {
-            KeyError::Binding(_) | KeyError::Integrity(_) => ApiError::Integrity(e.to_string()),
-            KeyError::WrongProvider(_) => ApiError::Conflict(e.to_string()),
-            KeyError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
-            KeyError::Upstream(_) => ApiError::Upstream(e.to_string()),
-            KeyError::Unsupported(_) => ApiError::BadRequest(e.to_string()),
-            KeyError::Internal(_) => ApiError::Internal(e.to_string()),
-        }
-    }
 }
 
 /// A source of data keys.

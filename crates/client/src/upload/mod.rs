@@ -2,16 +2,16 @@
 //! through the presigned request(s), encrypting it on the way for client-side
 //! encryption.
 //!
-//! Memory stays bounded whatever the file size: one part is read and sealed at
-//! a time, and at most [`TransferConfig::parts_in_flight`] sealed parts are
-//! held until storage acknowledges them. Holding them is what makes retries
-//! safe: a failed part is re-sent as the same bytes; re-encrypting would have
-//! to re-read a file that may have changed, and different plaintext under the
-//! same key and IV gives away both.
+//! The protocol rules come from `sealdrop-transfer` (the plan and its checks,
+//! the key material's checks, retries, the part ledger); this module moves the
+//! bytes. Memory stays bounded whatever the file size: one part is read and
+//! sealed at a time, and at most [`TransferConfig::parts_in_flight`] sealed
+//! parts are held until storage acknowledges them. Holding them is how this
+//! client keeps the core's invariant for retries (a part is only ever re-sent
+//! as the same bytes) without re-reading a file that may have changed.
 //!
 //! [`TransferConfig::parts_in_flight`]: crate::TransferConfig::parts_in_flight
 
-mod layout;
 mod multipart;
 mod sealer;
 mod source;
@@ -21,14 +21,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
-use sealdrop_api::{CreateUploadRequest, CreateUploadResponse, Mode, PresignedRequest, Transfer};
+use sealdrop_api::{
+    CreateUploadRequest, CreateUploadResponse, Mode, PresignedRequest, Transfer, UploadEncryption,
+    UploadTarget,
+};
+use sealdrop_transfer::{Idempotence, UploadPlan};
 use tokio::io::AsyncRead;
 
 use crate::client::Client;
 use crate::error::Error;
 use crate::progress::{Progress, ProgressCounter};
-use crate::retry::Idempotence;
-use layout::Layout;
+use crate::retry;
 use multipart::MultipartUpload;
 use sealer::Sealer;
 use source::PlaintextSource;
@@ -93,59 +96,28 @@ impl Client {
     ) -> Result<String, Error> {
         let created = self
             .create_upload(&CreateUploadRequest {
-                name: name.to_owned(),
-                key: None,
+                target: UploadTarget::Name(name.to_owned()),
                 size: source.size(),
                 content_type: None,
                 mode,
                 overwrite,
             })
             .await?;
+        let plan = UploadPlan::check(source.size(), mode, &created)?;
         let CreateUploadResponse {
             key,
-            mode: created_mode,
-            size,
-            stored_size,
             transfer,
-            cse,
-            sse: _,
+            encryption,
+            ..
         } = created;
-        if created_mode != mode || size != source.size() {
-            return Err(Error::Protocol(format!(
-                "asked for a {mode:?} upload of {} bytes, got {created_mode:?} of {size}",
-                source.size()
-            )));
-        }
-        let layout = match &transfer {
-            Transfer::Single { .. } => Layout::single(size),
-            Transfer::Multipart {
-                part_size,
-                part_count,
-                ..
-            } => Layout::multipart(size, *part_size, *part_count)?,
+        let mut sealer = match encryption {
+            UploadEncryption::Cse(materials) => Sealer::encrypting(&materials, &plan)?,
+            UploadEncryption::Sse(_) => Sealer::Plain,
         };
-        let (mut sealer, expected_stored) = match (mode, cse) {
-            (Mode::Cse, Some(materials)) => (
-                Sealer::encrypting(materials, layout.encryption_plan()?)?,
-                layout.encrypted_size(),
-            ),
-            (Mode::Sse, None) => (Sealer::Plain, size),
-            (Mode::Cse, None) => {
-                return Err(Error::Protocol("no encryption materials for CSE".into()));
-            }
-            (Mode::Sse, Some(_)) => {
-                return Err(Error::Protocol("encryption materials for SSE".into()));
-            }
-        };
-        if stored_size != expected_stored {
-            return Err(Error::Protocol(format!(
-                "stored size {stored_size}, expected {expected_stored}"
-            )));
-        }
-        let counter = ProgressCounter::new(stored_size, progress);
+        let counter = ProgressCounter::new(plan.stored_size(), progress);
         match transfer {
             Transfer::Single { request } => {
-                let plaintext = source.read_part(size).await?;
+                let plaintext = source.read_part(plan.size()).await?;
                 let body = sealer.seal(plaintext).await?;
                 send_with_retry(self, &request, body, &counter, "upload").await?;
             }
@@ -156,7 +128,7 @@ impl Client {
                     client: self,
                     key: &key,
                     upload_id: &upload_id,
-                    layout,
+                    plan,
                     counter,
                 };
                 upload.run(parts, &mut source, &mut sealer).await?;
@@ -175,10 +147,11 @@ async fn send_with_retry(
     counter: &Arc<ProgressCounter>,
     operation: &str,
 ) -> Result<HeaderMap, Error> {
-    client
-        .transfer
-        .retry
-        .run(Idempotence::Idempotent, operation, |_| {
+    retry::run(
+        &client.transfer.retry,
+        Idempotence::Idempotent,
+        operation,
+        |_| {
             let attempt = counter.attempt();
             let body = body.clone();
             async move {
@@ -193,6 +166,7 @@ async fn send_with_retry(
                 attempt.keep();
                 Ok(headers)
             }
-        })
-        .await
+        },
+    )
+    .await
 }

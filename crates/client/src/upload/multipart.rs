@@ -2,34 +2,28 @@
 //! uploading at once, URLs presigned on demand, the upload completed at the end
 //! or aborted on any failure or cancellation.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use reqwest::header::ETAG;
-use sealdrop_api::{
-    AbortUploadRequest, CompleteUploadRequest, CompletedPart, PresignedPart, PresignedRequest,
-    SignPartsRequest,
-};
+use sealdrop_api::{AbortUploadRequest, PresignedPart, PresignedRequest, SignPartsRequest};
+use sealdrop_transfer::ledger::MAX_RESIGNS;
+use sealdrop_transfer::{FailureKind, PartLedger, PartUrls, UploadPlan};
 use tokio::io::AsyncRead;
 use tokio::task::JoinSet;
 
-use super::layout::Layout;
 use super::sealer::Sealer;
 use super::source::PlaintextSource;
 use crate::client::Client;
 use crate::error::{Error, with_causes};
 use crate::progress::ProgressCounter;
 
-/// The API presigns at most this many parts per call.
-const MAX_SIGN_BATCH: u32 = 100;
-
 /// One multipart upload the broker created.
 pub(crate) struct MultipartUpload<'a> {
     pub(crate) client: &'a Client,
     pub(crate) key: &'a str,
     pub(crate) upload_id: &'a str,
-    pub(crate) layout: Layout,
+    pub(crate) plan: UploadPlan,
     pub(crate) counter: Arc<ProgressCounter>,
 }
 
@@ -50,15 +44,10 @@ impl MultipartUpload<'_> {
             }),
         };
         let result = match self.upload_parts(first_parts, source, sealer).await {
-            Ok(parts) => self
-                .client
-                .complete_upload(&CompleteUploadRequest {
-                    key: self.key.to_owned(),
-                    upload_id: self.upload_id.to_owned(),
-                    parts,
-                })
-                .await
-                .map(drop),
+            Ok(ledger) => match ledger.completion(self.key, self.upload_id) {
+                Ok(request) => self.client.complete_upload(&request).await.map(drop),
+                Err(err) => Err(err.into()),
+            },
             Err(err) => Err(err),
         };
         match result {
@@ -73,116 +62,120 @@ impl MultipartUpload<'_> {
         first_parts: Vec<PresignedPart>,
         source: &mut PlaintextSource<R>,
         sealer: &mut Sealer,
-    ) -> Result<Vec<CompletedPart>, Error> {
-        let count = self.layout.part_count();
-        let mut urls = PartUrls::new(self.layout.part_count(), first_parts)?;
+    ) -> Result<PartLedger, Error> {
+        let count = self.plan.part_count();
+        let mut ledger = PartLedger::new(&self.plan);
+        let mut urls = PartUrls::new(count);
+        // The native client does not know the URLs' lifetime: it uses them
+        // until storage says one expired, then signs that part again.
+        urls.insert(first_parts, 0.0, f64::INFINITY, 0.0)?;
         // Tasks, not just futures: parts keep moving while the next one is read
         // and encrypted. Dropping the set (an error, a cancellation) stops them.
         let mut in_flight = JoinSet::new();
-        let mut completed = Vec::with_capacity(count as usize);
         let mut next = 1;
         let parts_in_flight = self.client.transfer.parts_in_flight.max(1);
         loop {
             if next <= count && in_flight.len() < parts_in_flight {
-                let request = urls.take(self, next).await?;
-                let plaintext = source.read_part(self.layout.plaintext_len(next)).await?;
+                let request = self.url(&mut urls, next).await?;
+                let part = self.plan.part(next)?;
+                let plaintext = source.read_part(part.len).await?;
                 let body = sealer.seal(plaintext).await?;
-                in_flight.spawn(upload_part(
-                    self.client.clone(),
+                in_flight.spawn(upload_part(PartUpload {
+                    client: self.client.clone(),
+                    key: self.key.to_owned(),
+                    upload_id: self.upload_id.to_owned(),
                     request,
                     body,
-                    Arc::clone(&self.counter),
-                    next,
-                ));
+                    counter: Arc::clone(&self.counter),
+                    number: next,
+                }));
                 next += 1;
             } else if let Some(joined) = in_flight.join_next().await {
-                let part = joined
+                let (number, etag) = joined
                     .map_err(|e| Error::Protocol(format!("a part upload task failed: {e}")))??;
-                completed.push(part);
+                ledger.record(number, etag)?;
             } else {
                 break;
             }
         }
-        completed.sort_by_key(|p| p.part_number);
-        Ok(completed)
+        Ok(ledger)
+    }
+
+    /// A URL for part `number`, signing it and the next parts when needed.
+    async fn url(&self, urls: &mut PartUrls, number: u32) -> Result<PresignedRequest, Error> {
+        if let Some(request) = urls.take(number, 0.0) {
+            return Ok(request);
+        }
+        let count = self.plan.part_count();
+        let numbers = urls.to_sign(number, number..=count, 0.0, self.client.transfer.sign_batch);
+        let response = self
+            .client
+            .sign_parts(&SignPartsRequest {
+                key: self.key.to_owned(),
+                upload_id: self.upload_id.to_owned(),
+                part_numbers: numbers,
+            })
+            .await?;
+        urls.insert(response.parts, 0.0, f64::INFINITY, 0.0)?;
+        urls.take(number, 0.0)
+            .ok_or_else(|| Error::Protocol(format!("the broker did not presign part {number}")))
     }
 }
 
-/// Sends one part (retrying the same bytes) and returns its ETag.
-async fn upload_part(
+/// One part on its way: everything its task needs.
+struct PartUpload {
     client: Client,
+    key: String,
+    upload_id: String,
     request: PresignedRequest,
     body: Bytes,
     counter: Arc<ProgressCounter>,
     number: u32,
-) -> Result<CompletedPart, Error> {
+}
+
+/// Sends one part (retrying the same bytes, signing its URL again if it
+/// expired) and returns its number and ETag.
+async fn upload_part(part: PartUpload) -> Result<(u32, Option<String>), Error> {
+    let PartUpload {
+        client,
+        key,
+        upload_id,
+        mut request,
+        body,
+        counter,
+        number,
+    } = part;
     let operation = format!("upload of part {number}");
-    let headers = super::send_with_retry(&client, &request, body, &counter, &operation).await?;
-    let etag = headers
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            Error::Protocol(format!(
-                "storage returned no ETag for part {number} (is the ETag header exposed?)"
-            ))
-        })?;
-    Ok(CompletedPart {
-        part_number: number,
-        etag: etag.to_owned(),
-    })
-}
-
-/// Presigned part URLs not used yet; more are asked for when a part needs one.
-struct PartUrls {
-    count: u32,
-    signed: BTreeMap<u32, PresignedRequest>,
-}
-
-impl PartUrls {
-    fn new(count: u32, first_parts: Vec<PresignedPart>) -> Result<PartUrls, Error> {
-        let mut urls = PartUrls {
-            count,
-            signed: BTreeMap::new(),
-        };
-        urls.insert(first_parts)?;
-        Ok(urls)
-    }
-
-    fn insert(&mut self, parts: Vec<PresignedPart>) -> Result<(), Error> {
-        for part in parts {
-            if part.part_number == 0 || part.part_number > self.count {
-                return Err(Error::Protocol(format!(
-                    "presigned part {} of an upload with {} parts",
-                    part.part_number, self.count
-                )));
+    let mut resigns = 0;
+    loop {
+        match super::send_with_retry(&client, &request, body.clone(), &counter, &operation).await {
+            Ok(headers) => {
+                let etag = headers
+                    .get(ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                return Ok((number, etag));
             }
-            self.signed.insert(part.part_number, part.request);
+            Err(err) if err.kind() == FailureKind::Expired && resigns < MAX_RESIGNS => {
+                resigns += 1;
+                let signed = client
+                    .sign_parts(&SignPartsRequest {
+                        key: key.clone(),
+                        upload_id: upload_id.clone(),
+                        part_numbers: vec![number],
+                    })
+                    .await?;
+                request = signed
+                    .parts
+                    .into_iter()
+                    .find(|p| p.part_number == number)
+                    .map(|p| p.request)
+                    .ok_or_else(|| {
+                        Error::Protocol(format!("the broker did not presign part {number}"))
+                    })?;
+            }
+            Err(err) => return Err(err),
         }
-        Ok(())
-    }
-
-    async fn take(
-        &mut self,
-        upload: &MultipartUpload<'_>,
-        number: u32,
-    ) -> Result<PresignedRequest, Error> {
-        if let Some(request) = self.signed.remove(&number) {
-            return Ok(request);
-        }
-        let batch = upload.client.transfer.sign_batch.clamp(1, MAX_SIGN_BATCH);
-        let last = number.saturating_add(batch - 1).min(self.count);
-        let response = upload
-            .client
-            .sign_parts(&SignPartsRequest {
-                key: upload.key.to_owned(),
-                upload_id: upload.upload_id.to_owned(),
-                part_numbers: (number..=last).collect(),
-            })
-            .await?;
-        self.insert(response.parts)?;
-        self.signed
-            .remove(&number)
-            .ok_or_else(|| Error::Protocol(format!("the broker did not presign part {number}")))
     }
 }
 

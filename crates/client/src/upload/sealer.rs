@@ -3,10 +3,8 @@
 
 use bytes::Bytes;
 use sealdrop_api::CseMaterials;
-use sealdrop_envelope::{
-    ContentMetadata, ContentParams, DataKey, Encryptor, MessageId, PartEncryptor, PartPlan,
-    verify_commitment,
-};
+use sealdrop_envelope::{Encryptor, PartEncryptor};
+use sealdrop_transfer::{UploadKeys, UploadPlan};
 
 use crate::error::Error;
 
@@ -21,29 +19,18 @@ pub(crate) enum Sealer {
 }
 
 impl Sealer {
-    /// An encrypting sealer from the broker's materials. The plaintext data key
-    /// (base64 and decoded) is zeroized when this returns; the encryptor keeps
-    /// only the derived content key.
-    pub(crate) fn encrypting(materials: CseMaterials, plan: PartPlan) -> Result<Sealer, Error> {
-        let CseMaterials {
-            format,
+    /// An encrypting sealer from the broker's materials, checked by the
+    /// transfer core (the metadata commits to this data key and message ID).
+    /// The decoded data key is dropped (zeroized) when this returns; the
+    /// encryptor keeps only the derived content key.
+    pub(crate) fn encrypting(materials: &CseMaterials, plan: &UploadPlan) -> Result<Sealer, Error> {
+        let UploadKeys {
             data_key,
             message_id,
-            metadata,
-            ..
-        } = materials;
-        if format != "v3" {
-            return Err(Error::Protocol(format!(
-                "client-side encryption format {format:?} (only v3 is written)"
-            )));
-        }
-        let data_key = DataKey::from_base64(data_key.expose())?;
-        let message_id = MessageId::from_base64(&message_id)
-            .map_err(|e| Error::Protocol(format!("message ID: {e}")))?;
-        check_metadata_commits(&metadata, &data_key, &message_id)?;
+        } = UploadKeys::check(materials)?;
         Ok(Sealer::Encrypt(Some(Box::new(PartEncryptor::new(
             Encryptor::v3(&data_key, &message_id),
-            plan,
+            plan.encryption_plan()?,
         )))))
     }
 
@@ -65,30 +52,5 @@ impl Sealer {
         .map_err(|e| Error::Protocol(format!("the encryption task failed: {e}")))?;
         *slot = Some(encryptor);
         Ok(Bytes::from(sealed?))
-    }
-}
-
-/// The object's metadata is fixed by the broker and signed into the upload
-/// request. If it did not commit to this data key and message ID, the upload
-/// would succeed and the object would never decrypt: refuse it up front.
-fn check_metadata_commits(
-    metadata: &std::collections::BTreeMap<String, String>,
-    data_key: &DataKey,
-    message_id: &MessageId,
-) -> Result<(), Error> {
-    let parsed = ContentMetadata::parse(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(|e| Error::Protocol(format!("upload metadata: {e}")))?;
-    match parsed.params() {
-        ContentParams::V3 {
-            message_id: stored,
-            commitment,
-        } if stored == message_id => {
-            verify_commitment(data_key, message_id, commitment).map_err(|_| {
-                Error::Protocol("the upload metadata does not commit to its data key".into())
-            })
-        }
-        _ => Err(Error::Protocol(
-            "the upload metadata is not V3 with the upload's message ID".into(),
-        )),
     }
 }

@@ -193,7 +193,7 @@ async fn me(headers: HeaderMap, State((state, _)): Shared) -> Response {
     Json(Me {
         user: USER.into(),
         prefix: format!("{USER}/"),
-        auth: "token".into(),
+        auth: AuthMethod::Token,
         kms_key_id: KMS_KEY.into(),
         limits: Limits {
             max_object_size: 1 << 40,
@@ -206,7 +206,7 @@ async fn me(headers: HeaderMap, State((state, _)): Shared) -> Response {
 
 fn presigned(url: String, headers: &BTreeMap<String, String>) -> PresignedRequest {
     PresignedRequest {
-        method: "PUT".into(),
+        method: PresignedMethod::Put,
         url: format!("{url}?X-Amz-Signature=secret"),
         headers: headers.clone(),
     }
@@ -229,7 +229,10 @@ async fn create_upload(
 ) -> Response {
     auth!(headers);
     let mut s = state.lock().unwrap();
-    let key = format!("{USER}/{}", request.name);
+    let UploadTarget::Name(name) = &request.target else {
+        return api_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "names only");
+    };
+    let key = format!("{USER}/{name}");
     if s.objects.contains_key(&key) && !request.overwrite {
         return api_error(StatusCode::CONFLICT, ErrorCode::Conflict, "object exists");
     }
@@ -250,7 +253,7 @@ async fn create_upload(
             .to_map();
             let encoded = data_key.to_base64().to_string();
             let materials = CseMaterials {
-                format: "v3".into(),
+                format: CseFormat::V3,
                 data_key: SecretString::new(encoded.clone()),
                 message_id: message_id.to_base64(),
                 kms_key_id: KMS_KEY.into(),
@@ -319,17 +322,18 @@ async fn create_upload(
             },
         );
     }
+    let encryption = match cse {
+        Some(materials) => UploadEncryption::Cse(materials),
+        None => UploadEncryption::Sse(SseInfo {
+            kms_key_id: KMS_KEY.into(),
+        }),
+    };
     Json(CreateUploadResponse {
         key,
-        mode: request.mode,
         size: request.size,
         stored_size,
         transfer,
-        cse,
-        sse: (request.mode == Mode::Sse).then(|| SseInfo {
-            algorithm: "aws:kms".into(),
-            kms_key_id: KMS_KEY.into(),
-        }),
+        encryption,
     })
     .into_response()
 }
@@ -428,14 +432,32 @@ fn object_info(key: &str, object: &StoredObject) -> ObjectInfo {
         last_modified: "2026-11-03T12:04:05Z".into(),
         content_type: Some("application/octet-stream".into()),
         etag: Some("\"final\"".into()),
-        encryption: Encryption {
-            mode: object.mode,
-            kms_key_id: Some(KMS_KEY.into()),
-            key_wrapping: cse.then(|| "kms+context".into()),
-            encryption_context: cse
-                .then(|| BTreeMap::from([("sealdrop:key".to_owned(), key.to_owned())])),
-            server_side_encryption: (object.mode == ObjectMode::SseKms).then(|| "aws:kms".into()),
-            problem: None,
+        encryption: match object.mode {
+            ObjectMode::CseV3 | ObjectMode::CseV2 => {
+                let envelope = ClientSideEncryption {
+                    kms_key_id: Some(KMS_KEY.into()),
+                    key_wrapping: sealdrop_api::KeyWrapping::KmsContext,
+                    encryption_context: BTreeMap::from([(
+                        "sealdrop:key".to_owned(),
+                        key.to_owned(),
+                    )]),
+                    server_side_encryption: None,
+                };
+                if object.mode == ObjectMode::CseV3 {
+                    Encryption::CseV3(envelope)
+                } else {
+                    Encryption::CseV2(envelope)
+                }
+            }
+            ObjectMode::SseKms => Encryption::SseKms {
+                kms_key_id: Some(KMS_KEY.into()),
+            },
+            ObjectMode::None => Encryption::None {
+                server_side_encryption: None,
+            },
+            ObjectMode::Invalid => Encryption::Invalid {
+                problem: "invalid".into(),
+            },
         },
     }
 }
@@ -510,14 +532,17 @@ async fn open(
     Json(OpenObjectResponse {
         object: object_info(&request.key, object),
         download: PresignedRequest {
-            method: "GET".into(),
+            method: PresignedMethod::Get,
             url: format!("http://{addr}/store/object/{}", request.key),
             headers: BTreeMap::new(),
         },
-        cse: object.data_key.as_ref().map(|key| CseOpen {
-            data_key: SecretString::new(key.clone()),
-            metadata: object.metadata.clone(),
-        }),
+        decryption: match &object.data_key {
+            Some(key) => Decryption::Client(CseOpen {
+                data_key: SecretString::new(key.clone()),
+                metadata: object.metadata.clone(),
+            }),
+            None => Decryption::Storage,
+        },
     })
     .into_response()
 }

@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{
 use clap::Subcommand;
 use sealdrop_broker::Config;
 
-use crate::stack;
+use sealdrop_server::stack;
 
 #[derive(Subcommand, Debug)]
 pub enum EncryptionCommand {

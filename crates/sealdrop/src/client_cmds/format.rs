@@ -19,7 +19,7 @@ pub fn listing_row(object: &ObjectInfo) -> String {
         "{:>10}  {:<16}  {:<10}  {}",
         HumanBytes(object.size).to_string(),
         short_date(&object.last_modified),
-        mode_label(object.encryption.mode),
+        mode_label(object.encryption.mode()),
         object.key
     )
 }
@@ -79,10 +79,10 @@ pub fn download_summary(report: &DownloadReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealdrop_client::api::Encryption;
+    use sealdrop_client::api::{ClientSideEncryption, Encryption, KeyWrapping};
     use std::collections::BTreeMap;
 
-    fn object(mode: ObjectMode) -> ObjectInfo {
+    fn object(encryption: Encryption) -> ObjectInfo {
         ObjectInfo {
             key: "alice/reports/q3.pdf".into(),
             name: "reports/q3.pdf".into(),
@@ -91,20 +91,18 @@ mod tests {
             last_modified: "2026-11-03T13:04:05+01:00".into(),
             content_type: None,
             etag: None,
-            encryption: Encryption {
-                mode,
-                kms_key_id: None,
-                key_wrapping: None,
-                encryption_context: None,
-                server_side_encryption: None,
-                problem: None,
-            },
+            encryption,
         }
     }
 
     #[test]
     fn listing_rows_line_up_under_the_header() {
-        let row = listing_row(&object(ObjectMode::CseV3));
+        let row = listing_row(&object(Encryption::CseV3(ClientSideEncryption {
+            kms_key_id: None,
+            key_wrapping: KeyWrapping::KmsContext,
+            encryption_context: BTreeMap::new(),
+            server_side_encryption: None,
+        })));
         assert_eq!(
             row,
             "  1.50 MiB  2026-11-03 12:04  CSE V3      alice/reports/q3.pdf"
@@ -114,7 +112,9 @@ mod tests {
         assert_eq!(row.find("alice"), LISTING_HEADER.find("KEY"));
         let odd = ObjectInfo {
             last_modified: "yesterday".into(),
-            ..object(ObjectMode::Invalid)
+            ..object(Encryption::Invalid {
+                problem: "x-amz-c".into(),
+            })
         };
         assert!(listing_row(&odd).contains("yesterday         invalid"));
     }

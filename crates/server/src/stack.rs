@@ -9,14 +9,60 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use aws_sdk_s3::config::{Credentials, Region};
+use sealdrop_broker::config::ConfigError;
 use sealdrop_broker::keys::{KeyProvider, KmsProvider, LocalProvider};
 use sealdrop_broker::{Config, Deployment, Storage};
-use sealdrop_keyring::{LocalKeyring, Opened};
-use sealdrop_store::{SseKeyError, SseKeyProvider, Store, StoreConfig};
+use sealdrop_keyring::{KeyringError, LocalKeyring, Opened};
+use sealdrop_store::{SseKeyError, SseKeyProvider, Store, StoreConfig, StoreError};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
+
+/// Why a deployment's storage and keys cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The local keyring cannot be opened or created.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// The embedded store cannot be opened.
+    #[error("opening the embedded store: {0}")]
+    Store(#[from] StoreError),
+    /// A file of the data directory or a socket.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the path or address.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The embedded store's credentials file is unreadable.
+    #[error("{path}: {source}")]
+    Credentials {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Operator commands need a running `serve`'s data directory.
+    #[error("no embedded store in {0} (start `sealdrop serve` with this data directory first)")]
+    NoEmbeddedStore(PathBuf),
+    /// Presigning a probe request failed (the S3 configuration is unusable).
+    #[error("presigning a probe request: {0}")]
+    Probe(String),
+    /// The operating system's random number generator failed.
+    #[error("random number generator: {0}")]
+    Random(String),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
+    let context = context.into();
+    move |source| StackError::Io { context, source }
+}
+
+type Result<T, E = StackError> = std::result::Result<T, E>;
 
 /// Storage and keys for one deployment.
 pub struct Stack {
@@ -78,7 +124,7 @@ async fn aws(config: &Config, bucket: &str, kms_key_id: &str) -> Result<Stack> {
     let probe = storage
         .presign_get("sealdrop-origin-probe", "probe")
         .await
-        .context("presigning a probe request")?;
+        .map_err(|e| StackError::Probe(e.to_string()))?;
     let storage_origin = origin(&probe.url);
     Ok(Stack {
         storage,
@@ -112,7 +158,7 @@ fn credentials_path(config: &Config) -> PathBuf {
 
 fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = Zeroizing::new(vec![0u8; bytes]);
-    getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("random number generator: {e}"))?;
+    getrandom::fill(&mut buf).map_err(|e| StackError::Random(e.to_string()))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -120,23 +166,32 @@ fn load_or_create_credentials(config: &Config) -> Result<StoreCredentials> {
     let path = credentials_path(config);
     if path.exists() {
         let text = Zeroizing::new(
-            std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?,
+            std::fs::read_to_string(&path).map_err(io(format!("reading {}", path.display())))?,
         );
-        return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
+        return serde_json::from_str(&text)
+            .map_err(|source| StackError::Credentials { path, source });
     }
     let credentials = StoreCredentials {
         access_key_id: format!("SEALDROP{}", random_hex(6)?.to_uppercase()),
         secret_access_key: random_hex(32)?,
     };
-    let json = Zeroizing::new(serde_json::to_vec_pretty(&credentials)?);
+    let json = Zeroizing::new(serde_json::to_vec_pretty(&credentials).map_err(|source| {
+        StackError::Credentials {
+            path: path.clone(),
+            source,
+        }
+    })?);
     write_private(&path, &json)?;
     Ok(credentials)
 }
 
-/// Writes a file only the owner can read.
+/// Writes a file only the owner can read, atomically: a crash leaves the old
+/// file or the new one, never a torn one (a temporary file in the same
+/// directory, synced, then renamed over the target).
 pub fn write_private(path: &Path, content: &[u8]) -> Result<()> {
     use std::io::Write as _;
+    let context = || format!("writing {}", path.display());
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -144,11 +199,14 @@ pub fn write_private(path: &Path, content: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(content)?;
-    file.sync_all()?;
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(content)?;
+        file.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(context())(e));
+    }
     Ok(())
 }
 
@@ -284,16 +342,17 @@ pub async fn start(config: &mut Config) -> Result<Started> {
             let mut origins = vec![config.public_url()];
             origins.extend(config.cors_origins.iter().cloned());
             store_config.cors_origins = origins;
-            let store = Store::open(store_config).context("opening the embedded store")?;
-            store
-                .create_bucket_if_missing(&config.store.bucket)
-                .context("creating the embedded bucket")?;
+            let store = Store::open(store_config)?;
+            store.create_bucket_if_missing(&config.store.bucket)?;
             let listener = tokio::net::TcpListener::bind(config.store.listen)
                 .await
-                .with_context(|| {
-                    format!("binding the embedded store to {}", config.store.listen)
-                })?;
-            config.store.listen = listener.local_addr()?;
+                .map_err(io(format!(
+                    "binding the embedded store to {}",
+                    config.store.listen
+                )))?;
+            config.store.listen = listener
+                .local_addr()
+                .map_err(io("reading the store's address"))?;
             let local = format!("http://{}", config.store.listen);
             Ok(Started {
                 stack: embedded_stack(config, keyring, &credentials, &local),
@@ -311,10 +370,7 @@ pub async fn connect(config: &Config) -> Result<Stack> {
         Deployment::Embedded => {
             let path = credentials_path(config);
             if !path.exists() {
-                bail!(
-                    "no embedded store in {} (start `sealdrop serve` with this data directory first)",
-                    config.data_dir.display()
-                );
+                return Err(StackError::NoEmbeddedStore(config.data_dir.clone()));
             }
             let (keyring, _) = open_keyring(config)?;
             let credentials = load_or_create_credentials(config)?;

@@ -1,55 +1,104 @@
-//! The broker's HTTP contract on the embedded default: authentication, policy,
-//! bad input and abuse limits — every failure a JSON error with a stable code.
+//! The broker's HTTP contract on the embedded default — authentication, policy,
+//! bad input and abuse limits, every failure a JSON error with a stable code —
+//! driven in-process: the router is called with `tower::ServiceExt::oneshot`;
+//! only presigned requests cross a socket, to the embedded store this same
+//! process serves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use reqwest::StatusCode;
-use sealdrop_tests::{Server, ServerOptions};
-use serde_json::{Value, json};
+use std::collections::HashMap;
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use sealdrop_broker::Config;
+use sealdrop_server::{Deployment, Serving};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// A deployment on an empty temporary data directory, driven in-process.
 struct Api {
-    http: reqwest::Client,
-    url: String,
+    router: Router,
+    state: sealdrop_broker::AppState,
+    admin_token: String,
+    data_dir: tempfile::TempDir,
+    _serving: Serving,
 }
 
 impl Api {
-    fn new(server: &Server) -> Api {
+    /// The embedded default, with `SEALDROP_*` settings as `sealdrop serve`
+    /// reads them from the environment.
+    async fn start(env: &[(&str, &str)]) -> Api {
+        let data_dir = tempfile::tempdir().unwrap();
+        let env: HashMap<&str, &str> = env.iter().copied().collect();
+        let mut config = Config {
+            data_dir: data_dir.path().to_owned(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        config.store.listen = "127.0.0.1:0".parse().unwrap();
+        config
+            .apply_env(|name| env.get(name).map(|v| (*v).to_owned()))
+            .unwrap();
+        let mut deployment = Deployment::start(config).await.unwrap();
+        let admin_token = deployment.take_first_login().unwrap().to_string();
+        let state = deployment.state().clone();
+        let (router, serving) = deployment.into_router(None);
         Api {
-            http: reqwest::Client::new(),
-            url: server.url.clone(),
+            router,
+            state,
+            admin_token,
+            data_dir,
+            _serving: serving,
         }
     }
 
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
+    fn add_user(&self, name: &str) -> String {
+        self.state.users.add_user(name).unwrap().to_string()
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
         (status, headers, body)
     }
 
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
     async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        let (status, _, body) = self
-            .call(reqwest::Method::POST, path, Some(token), Some(body))
-            .await;
+        let (status, _, body) = self.call(Method::POST, path, Some(token), Some(body)).await;
         (status, body)
+    }
+
+    /// Whether storage holds `key`.
+    async fn exists(&self, key: &str) -> bool {
+        self.state.storage.head(key).await.unwrap().is_some()
     }
 }
 
@@ -59,35 +108,26 @@ fn code(body: &Value) -> &str {
 
 #[tokio::test]
 async fn every_call_needs_a_valid_unrevoked_token() {
-    let server = Server::embedded(ServerOptions::default()).unwrap();
-    let api = Api::new(&server);
-    let (status, headers, body) = api
-        .call(reqwest::Method::GET, "/api/v1/me", None, None)
-        .await;
+    let api = Api::start(&[]).await;
+    let (status, headers, body) = api.call(Method::GET, "/api/v1/me", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&body), "unauthenticated");
     assert_eq!(headers["www-authenticate"], "Bearer");
     assert_eq!(headers["cache-control"], "no-store");
 
     for bad in ["sdt_invalid", "not-a-token", "a.b.c"] {
-        let (status, _, body) = api
-            .call(reqwest::Method::GET, "/api/v1/me", Some(bad), None)
-            .await;
+        let (status, _, body) = api.call(Method::GET, "/api/v1/me", Some(bad), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
         assert_eq!(code(&body), "unauthenticated");
     }
 
-    let bob = server.add_user("bob").unwrap();
-    let (status, _, body) = api
-        .call(reqwest::Method::GET, "/api/v1/me", Some(&bob), None)
-        .await;
+    let bob = api.add_user("bob");
+    let (status, _, body) = api.call(Method::GET, "/api/v1/me", Some(&bob), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["user"], "bob");
     assert_eq!(body["prefix"], "bob/");
-    server.admin(&["user", "revoke", "bob"]).unwrap();
-    let (status, _, body) = api
-        .call(reqwest::Method::GET, "/api/v1/me", Some(&bob), None)
-        .await;
+    api.state.users.revoke("bob", None).unwrap();
+    let (status, _, body) = api.call(Method::GET, "/api/v1/me", Some(&bob), None).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
@@ -102,17 +142,16 @@ async fn every_call_needs_a_valid_unrevoked_token() {
         "/api/v1/openapi.json",
         "/api/v1/config",
     ] {
-        let (status, _, _) = api.call(reqwest::Method::GET, path, None, None).await;
+        let (status, _, _) = api.call(Method::GET, path, None, None).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
 }
 
 #[tokio::test]
 async fn users_reach_only_their_own_prefix_and_names_are_validated() {
-    let server = Server::embedded(ServerOptions::default()).unwrap();
-    let api = Api::new(&server);
-    let alice = server.add_user("alice").unwrap();
-    let bob = server.add_user("bob").unwrap();
+    let api = Api::start(&[]).await;
+    let alice = api.add_user("alice");
+    let bob = api.add_user("bob");
 
     // Bob creates an object; Alice can do nothing with it.
     let (status, created) = api
@@ -150,8 +189,8 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
         assert_eq!(code(&body), "forbidden");
     }
-    for method in [reqwest::Method::DELETE, reqwest::Method::GET] {
-        let path = if method == reqwest::Method::GET {
+    for method in [Method::DELETE, Method::GET] {
+        let path = if method == Method::GET {
             "/api/v1/objects/info?key=bob%2Fbig.bin"
         } else {
             "/api/v1/objects?key=bob%2Fbig.bin"
@@ -245,9 +284,8 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
 
 #[tokio::test]
 async fn bad_requests_get_json_errors() {
-    let server = Server::embedded(ServerOptions::default()).unwrap();
-    let api = Api::new(&server);
-    let token = server.admin_token.clone();
+    let api = Api::start(&[]).await;
+    let token = api.admin_token.clone();
 
     // Oversized body: 413.
     let huge = json!({"name": "a", "size": 1, "mode": "cse", "pad": "x".repeat(100_000)});
@@ -275,26 +313,26 @@ async fn bad_requests_get_json_errors() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(code(&body), "bad_request");
     }
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/uploads", server.url))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
+    let (status, _, body) = api
+        .send(
+            Request::post("/api/v1/uploads")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from("{not json"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&body), "bad_request");
 
     // Unknown route and wrong method: JSON too.
     let (status, _, body) = api
-        .call(reqwest::Method::GET, "/api/v1/nope", Some(&token), None)
+        .call(Method::GET, "/api/v1/nope", Some(&token), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(code(&body), "not_found");
     let (status, _, body) = api
-        .call(reqwest::Method::PUT, "/api/v1/uploads", Some(&token), None)
+        .call(Method::PUT, "/api/v1/uploads", Some(&token), None)
         .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(body["error"]["message"].is_string());
@@ -309,11 +347,8 @@ async fn bad_requests_get_json_errors() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let request = &created["transfer"]["request"];
-    let mut put = reqwest::Client::new().put(request["url"].as_str().unwrap());
-    for (k, v) in request["headers"].as_object().unwrap() {
-        put = put.header(k, v.as_str().unwrap());
-    }
-    assert!(put.body("").send().await.unwrap().status().is_success());
+    let (status, _) = send_presigned(request, Vec::new()).await;
+    assert!(status.is_success());
     let (status, body) = api
         .post(
             "/api/v1/uploads",
@@ -335,17 +370,13 @@ async fn bad_requests_get_json_errors() {
 
 #[tokio::test]
 async fn key_operations_are_rate_limited_per_user() {
-    let server = Server::embedded(ServerOptions {
-        env: vec![
-            ("SEALDROP_RATE_LIMIT_BURST".into(), "3".into()),
-            ("SEALDROP_RATE_LIMIT_PER_MINUTE".into(), "1".into()),
-        ],
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let api = Api::new(&server);
-    let token = server.admin_token.clone();
-    let other = server.add_user("other").unwrap();
+    let api = Api::start(&[
+        ("SEALDROP_RATE_LIMIT_BURST", "3"),
+        ("SEALDROP_RATE_LIMIT_PER_MINUTE", "1"),
+    ])
+    .await;
+    let token = api.admin_token.clone();
+    let other = api.add_user("other");
     let create = |i: usize| json!({"name": format!("f{i}"), "size": 1, "mode": "cse"});
     for i in 0..3 {
         let (status, body) = api.post("/api/v1/uploads", &token, create(i)).await;
@@ -353,7 +384,7 @@ async fn key_operations_are_rate_limited_per_user() {
     }
     let (status, headers, body) = api
         .call(
-            reqwest::Method::POST,
+            Method::POST,
             "/api/v1/uploads",
             Some(&token),
             Some(create(9)),
@@ -367,35 +398,31 @@ async fn key_operations_are_rate_limited_per_user() {
     let (status, _) = api.post("/api/v1/uploads", &other, create(0)).await;
     assert_eq!(status, StatusCode::OK);
     // The audit log recorded the refusal.
-    let audit = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    let audit = std::fs::read_to_string(api.data_dir.path().join("audit.log")).unwrap();
     assert!(audit.contains("\"outcome\":\"denied\"") && audit.contains("rate limited"));
 }
 
 #[tokio::test]
 async fn metrics_and_openapi_are_served() {
-    let server = Server::embedded(ServerOptions::default()).unwrap();
-    let api = Api::new(&server);
-    api.call(
-        reqwest::Method::GET,
-        "/api/v1/me",
-        Some(&server.admin_token),
-        None,
-    )
-    .await;
-    let metrics = reqwest::get(format!("{}/metrics", server.url))
-        .await
-        .unwrap()
-        .text()
+    let api = Api::start(&[]).await;
+    api.call(Method::GET, "/api/v1/me", Some(&api.admin_token), None)
+        .await;
+    let response = api
+        .router
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
         .await
         .unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let metrics = String::from_utf8(bytes.to_vec()).unwrap();
     assert!(
         metrics.contains("sealdrop_http_requests_total"),
         "{metrics}"
     );
     assert!(metrics.contains("route=\"/api/v1/me\""));
-    assert!(!metrics.contains(&server.admin_token));
+    assert!(!metrics.contains(&api.admin_token));
     let (status, _, doc) = api
-        .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
@@ -404,31 +431,36 @@ async fn metrics_and_openapi_are_served() {
 
 #[tokio::test]
 async fn cors_allow_list_and_security_headers() {
-    let server = Server::embedded(ServerOptions {
-        env: vec![("SEALDROP_CORS_ORIGINS".into(), "https://app.example".into())],
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let http = reqwest::Client::new();
+    let api = Api::start(&[("SEALDROP_CORS_ORIGINS", "https://app.example")]).await;
     let preflight = |origin: &'static str| {
-        http.request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/v1/uploads", server.url),
-        )
-        .header("origin", origin)
-        .header("access-control-request-method", "POST")
-        .header(
-            "access-control-request-headers",
-            "authorization, content-type",
-        )
-        .send()
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/v1/uploads")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
     };
-    let allowed = preflight("https://app.example").await.unwrap();
+    let allowed = api
+        .router
+        .clone()
+        .oneshot(preflight("https://app.example"))
+        .await
+        .unwrap();
     assert_eq!(
         allowed.headers()["access-control-allow-origin"],
         "https://app.example"
     );
-    let denied = preflight("https://evil.example").await.unwrap();
+    let denied = api
+        .router
+        .clone()
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
     assert!(
         denied
             .headers()
@@ -436,12 +468,7 @@ async fn cors_allow_list_and_security_headers() {
             .is_none()
     );
 
-    let response = http
-        .get(format!("{}/api/v1/me", server.url))
-        .send()
-        .await
-        .unwrap();
-    let headers = response.headers();
+    let (_, headers, _) = api.call(Method::GET, "/api/v1/me", None, None).await;
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(headers["x-frame-options"], "DENY");
@@ -451,8 +478,7 @@ async fn cors_allow_list_and_security_headers() {
 /// Sends a presigned request with `body` (headers as signed, but Content-Length
 /// from the body, as browsers do); returns the status and the `ETag`.
 async fn send_presigned(request: &Value, body: Vec<u8>) -> (StatusCode, Option<String>) {
-    let method =
-        reqwest::Method::from_bytes(request["method"].as_str().unwrap().as_bytes()).unwrap();
+    let method = Method::from_bytes(request["method"].as_str().unwrap().as_bytes()).unwrap();
     let mut send = reqwest::Client::new().request(method, request["url"].as_str().unwrap());
     for (name, value) in request["headers"].as_object().unwrap() {
         if name != "content-length" {
@@ -473,18 +499,14 @@ async fn send_presigned(request: &Value, body: Vec<u8>) -> (StatusCode, Option<S
 #[tokio::test]
 async fn storage_takes_no_more_than_the_size_limit() {
     const MIB: u64 = 1024 * 1024;
-    let server = Server::embedded(ServerOptions {
-        env: vec![
-            ("SEALDROP_MAX_OBJECT_SIZE".into(), (6 * MIB).to_string()),
-            ("SEALDROP_MULTIPART_THRESHOLD".into(), (5 * MIB).to_string()),
-            ("SEALDROP_PART_SIZE".into(), (5 * MIB).to_string()),
-        ],
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let api = Api::new(&server);
-    let token = server.admin_token.clone();
-    let bucket = server.store_bucket().await.unwrap();
+    let (max, part) = ((6 * MIB).to_string(), (5 * MIB).to_string());
+    let api = Api::start(&[
+        ("SEALDROP_MAX_OBJECT_SIZE", &max),
+        ("SEALDROP_MULTIPART_THRESHOLD", &part),
+        ("SEALDROP_PART_SIZE", &part),
+    ])
+    .await;
+    let token = api.admin_token.clone();
 
     // Single PUT: declared 1,000 bytes, so 1,016 stored (with the tag).
     let (status, created) = api
@@ -507,10 +529,10 @@ async fn storage_takes_no_more_than_the_size_limit() {
             "{wrong} bytes on a 1,016-byte URL"
         );
     }
-    assert!(!bucket.exists("admin/small.bin").await);
+    assert!(!api.exists("admin/small.bin").await);
     let (status, _) = send_presigned(request, vec![0; 1016]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(bucket.exists("admin/small.bin").await);
+    assert!(api.exists("admin/small.bin").await);
 
     // Multipart: declared 6 MiB, but two 5 MiB parts are sent.
     let (status, created) = api
@@ -550,7 +572,7 @@ async fn storage_takes_no_more_than_the_size_limit() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(code(&body), "too_large");
     assert!(
-        !bucket.exists("admin/big.bin").await,
+        !api.exists("admin/big.bin").await,
         "the oversized object is gone"
     );
 }

@@ -1,0 +1,214 @@
+//! Starting a deployment: bind the listeners, build storage and keys, open the
+//! users, audit log and rate limits, and serve the broker (and the embedded
+//! store). `sealdrop serve` and the test suites go through here alike.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use sealdrop_broker::audit::Audit;
+use sealdrop_broker::auth::oidc::OidcVerifier;
+use sealdrop_broker::auth::tokens::{UserStore, UserStoreError};
+use sealdrop_broker::metrics::Metrics;
+use sealdrop_broker::ratelimit::RateLimiter;
+use sealdrop_broker::{AppState, Config, Inner};
+use sealdrop_store::Store;
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+use crate::stack::{self, StackError};
+
+/// Why a deployment cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    /// Storage or keys.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// The user database.
+    #[error(transparent)]
+    Users(#[from] UserStoreError),
+    /// A directory, file or socket.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DeploymentError {
+    let context = context.into();
+    move |source| DeploymentError::Io { context, source }
+}
+
+/// A started deployment, not serving yet: its addresses are bound (port 0
+/// picks a free one), so what it prints is where it will answer.
+pub struct Deployment {
+    config: Config,
+    state: AppState,
+    listener: TcpListener,
+    store: Option<(Store, TcpListener)>,
+    description: String,
+    new_keyring: Option<PathBuf>,
+    first_login: Option<Zeroizing<String>>,
+}
+
+impl Deployment {
+    /// Starts what `config` describes.
+    pub async fn start(mut config: Config) -> Result<Deployment, DeploymentError> {
+        create_private_dir(&config.data_dir)?;
+        // Bind first, so the public URL and the store's CORS origin are real.
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(io(format!("binding {}", config.listen)))?;
+        config.listen = listener
+            .local_addr()
+            .map_err(io("reading the listener's address"))?;
+        let started = stack::start(&mut config).await?;
+
+        let users = UserStore::new(config.users_path());
+        let first_login = if users.is_empty()? {
+            Some(users.add_user("admin")?)
+        } else {
+            None
+        };
+        let audit_path = config.audit_log_path();
+        let audit =
+            Audit::to_file(&audit_path).map_err(io(format!("opening {}", audit_path.display())))?;
+        let description = started.stack.description.clone();
+        let state = AppState::new(Inner {
+            oidc: config.oidc.clone().map(OidcVerifier::new),
+            rate: RateLimiter::new(config.rate_limit),
+            users,
+            audit,
+            metrics: Metrics::default(),
+            storage: started.stack.storage,
+            keys: started.stack.keys,
+            storage_origin: started.stack.storage_origin,
+            config: config.clone(),
+        });
+        Ok(Deployment {
+            config,
+            state,
+            listener,
+            store: started.store,
+            description,
+            new_keyring: started.new_keyring,
+            first_login,
+        })
+    }
+
+    /// The configuration, with the addresses actually bound.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The URL people open.
+    pub fn public_url(&self) -> String {
+        self.config.public_url()
+    }
+
+    /// Storage and keys, for people.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Where a local keyring was created on this start (back it up).
+    pub fn new_keyring(&self) -> Option<&Path> {
+        self.new_keyring.as_deref()
+    }
+
+    /// The first admin's token, created on this start because there were no
+    /// users. Shown once.
+    pub fn take_first_login(&mut self) -> Option<Zeroizing<String>> {
+        self.first_login.take()
+    }
+
+    /// Serves the broker (API and the web app from `web_root`) and, for the
+    /// embedded default, the store, until `shutdown` completes.
+    pub async fn serve(
+        self,
+        web_root: Option<&Path>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), DeploymentError> {
+        let app = sealdrop_broker::router(self.state, web_root);
+        let store = self.store.map(|(store, listener)| {
+            tokio::spawn(async move {
+                if let Err(e) = store.serve(listener).await {
+                    tracing::error!(error = %e, "the embedded store stopped");
+                }
+            })
+        });
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(io("serving HTTP"));
+        if let Some(store) = store {
+            store.abort();
+        }
+        served
+    }
+
+    /// The broker's state (users, storage, keys), shared with its router.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The broker as a router, for driving it in-process
+    /// (`tower::ServiceExt::oneshot`), with the embedded store serving on its
+    /// listener in the background until the returned [`Serving`] is dropped.
+    pub fn into_router(self, web_root: Option<&Path>) -> (Router, Serving) {
+        let app = sealdrop_broker::router(self.state, web_root);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            if let Some((store, listener)) = self.store {
+                tokio::select! {
+                    served = store.serve(listener) => if let Err(e) = served {
+                        tracing::error!(error = %e, "the embedded store stopped");
+                    },
+                    _ = stopped => {}
+                }
+            }
+        });
+        (app, Serving { _stop: stop, task })
+    }
+
+    /// Serves on the current runtime in the background (tests): returns a
+    /// handle that stops both when dropped.
+    pub fn spawn(self, web_root: Option<PathBuf>) -> Serving {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = self.serve(web_root.as_deref(), shutdown).await {
+                tracing::error!(error = %e, "the deployment stopped");
+            }
+        });
+        Serving { _stop: stop, task }
+    }
+}
+
+/// A deployment serving in the background; dropping it stops it.
+pub struct Serving {
+    _stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), DeploymentError> {
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(format!("restricting {}", dir.display())))?;
+    }
+    Ok(())
+}
