@@ -36,6 +36,22 @@ impl TestKms {
         Self { keys }
     }
 
+    /// Key-encryption keys derived from fixed strings, so that a data directory written with
+    /// one instance can be read with another: the committed format fixtures
+    /// (`tests/fixtures/`) were written with these keys.
+    pub fn fixed() -> Self {
+        use sha2::{Digest, Sha256};
+        let keys = [KEY_ID, OTHER_KEY_ID]
+            .into_iter()
+            .map(|id| {
+                let kek: [u8; 32] =
+                    Sha256::digest(format!("sealdrop-store fixture kek {id}")).into();
+                (id.to_owned(), Zeroizing::new(kek))
+            })
+            .collect();
+        Self { keys }
+    }
+
     fn kek(&self, key_id: &str) -> Result<Aes256Gcm, SseKeyError> {
         let (_, k) = self
             .keys
@@ -107,6 +123,16 @@ impl TestServer {
     pub async fn start_with(f: impl FnOnce(&mut StoreConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("store");
+        Self::start_in(dir, root, f).await
+    }
+
+    /// An in-process store on `root` (inside `dir`, which lives as long as the server), which
+    /// may already hold data.
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        root: PathBuf,
+        f: impl FnOnce(&mut StoreConfig),
+    ) -> Self {
         let mut config = StoreConfig::new(&root, Arc::new(TestKms::new()));
         config.credentials = vec![(AK.into(), SK.into())];
         config.cors_origins = vec!["http://app.test".into()];

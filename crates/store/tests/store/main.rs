@@ -7,4 +7,5 @@ mod common;
 mod concurrency;
 mod conformance;
 mod crash;
+mod format_v1;
 mod sse;

@@ -1,0 +1,371 @@
+//! A data directory written by format version 1 (records without a schema version, the
+//! format before versioning) opens with the current code and reads back byte for byte.
+//!
+//! The fixture is `tests/fixtures/v1/store` (see the README there for how it was made).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+
+use crate::common::*;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1/store");
+
+/// Expands `index.redb.rle` (redb preallocates megabytes of repeated bytes, so the fixture
+/// keeps its index run-length encoded): records of `0, len: u32 LE, len bytes` (literal) or
+/// `1, count: u32 LE, byte` (a run).
+pub fn rle_decode(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some((&kind, rest)) = data.split_first() {
+        let (len, rest) = rest.split_at_checked(4)?;
+        let len = usize::try_from(u32::from_le_bytes(len.try_into().ok()?)).ok()?;
+        data = match kind {
+            0 => {
+                let (lit, rest) = rest.split_at_checked(len)?;
+                out.extend_from_slice(lit);
+                rest
+            }
+            1 => {
+                let (&byte, rest) = rest.split_first()?;
+                out.resize(out.len() + len, byte);
+                rest
+            }
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// Copies the fixture to `dst` (opening writes to the index, and the fixture must stay as
+/// it was written), expanding the index.
+pub fn unpack_v1_fixture(dst: &Path) {
+    for file in files_under(Path::new(FIXTURE)) {
+        let rel = file.strip_prefix(FIXTURE).unwrap();
+        let target = dst.join(rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        if rel == Path::new("index.redb.rle") {
+            let index = rle_decode(&std::fs::read(&file).unwrap()).unwrap();
+            std::fs::write(dst.join("index.redb"), index).unwrap();
+        } else {
+            std::fs::copy(&file, &target).unwrap();
+        }
+    }
+}
+
+/// The segment files of the fixture (every one is referenced by an object or upload).
+pub fn segment_count(root: &Path) -> usize {
+    files_under(&root.join("data")).len()
+}
+
+/// An object of the fixture as the v1 code stored it.
+pub struct Expected {
+    pub bucket: &'static str,
+    pub key: &'static str,
+    pub body: Vec<u8>,
+    pub etag: &'static str,
+    pub content_type: &'static str,
+    pub metadata: &'static [(&'static str, &'static str)],
+    pub sse: Option<ServerSideEncryption>,
+    pub kms_key_id: Option<&'static str>,
+    pub bucket_key: Option<bool>,
+}
+
+pub fn v1_objects() -> Vec<Expected> {
+    let plain = |bucket, key, body, etag, content_type, metadata| Expected {
+        bucket,
+        key,
+        body,
+        etag,
+        content_type,
+        metadata,
+        sse: None,
+        kms_key_id: None,
+        bucket_key: None,
+    };
+    let tiny = b"hello, sealdrop\n".to_vec();
+    let tiny_meta: &[(&str, &str)] = &[("note", "v1 fixture"), ("owner", "alice")];
+    vec![
+        plain(
+            "fixture",
+            "tiny.txt",
+            tiny.clone(),
+            "c68cee0ba8c684ee693c5bdcfb79bb29",
+            "text/plain; charset=utf-8",
+            tiny_meta,
+        ),
+        plain(
+            "fixture",
+            "copy/tiny.txt",
+            tiny,
+            "c68cee0ba8c684ee693c5bdcfb79bb29",
+            "text/plain; charset=utf-8",
+            tiny_meta,
+        ),
+        plain(
+            "fixture",
+            "empty",
+            Vec::new(),
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "application/octet-stream",
+            &[],
+        ),
+        plain(
+            "fixture",
+            "dir/multipart.bin",
+            [pattern(3000, 1), pattern(2048, 2), pattern(700, 3)].concat(),
+            "326956c328f76e749a8c1a6623e84943-3",
+            "application/x-fixture",
+            &[("kind", "multipart")],
+        ),
+        plain(
+            "fixture",
+            "ünïcode/../%key",
+            b"weird".to_vec(),
+            "498c381ba18fc1be2160719e3e0a7c45",
+            "application/octet-stream",
+            &[],
+        ),
+        Expected {
+            sse: Some(ServerSideEncryption::AwsKms),
+            kms_key_id: Some(OTHER_KEY_ID),
+            ..plain(
+                "fixture",
+                "sse/kms.bin",
+                pattern(70_000, 4),
+                SSE_KMS_ETAG,
+                "application/octet-stream",
+                &[("secret", "no")],
+            )
+        },
+        Expected {
+            sse: Some(ServerSideEncryption::Aes256),
+            ..plain(
+                "fixture",
+                "sse/aes256-multipart.bin",
+                [pattern(1500, 5), pattern(900, 6)].concat(),
+                SSE_AES256_MULTIPART_ETAG,
+                "application/x-fixture",
+                &[("kind", "multipart")],
+            )
+        },
+        Expected {
+            sse: Some(ServerSideEncryption::AwsKms),
+            kms_key_id: Some(KEY_ID),
+            bucket_key: Some(true),
+            ..plain(
+                "fixture-enc",
+                "default-encrypted.txt",
+                pattern(100, 8),
+                SSE_DEFAULT_ETAG,
+                "text/plain",
+                &[],
+            )
+        },
+    ]
+}
+
+// SSE ETags are MD5s of the stored ciphertext, which depends on the random data keys and
+// salts of the generating run.
+const SSE_KMS_ETAG: &str = "25d51d4d37b5b64e80666e227f52ea78";
+const SSE_AES256_MULTIPART_ETAG: &str = "d70ab6a4764e9ed74b21d07217e0df9b-2";
+const SSE_DEFAULT_ETAG: &str = "eae40538d681803a0871b1b97e97403e";
+
+/// A store serving an unpacked copy of the fixture with the keys it was written with.
+pub async fn open_v1_fixture() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    unpack_v1_fixture(&root);
+    TestServer::start_in(dir, root, |c| {
+        c.sse = Arc::new(TestKms::fixed());
+        c.min_part_size = 1024;
+    })
+    .await
+}
+
+/// Reads every object of the fixture and compares it with what was written.
+pub async fn assert_v1_objects(c: &aws_sdk_s3::Client) {
+    for want in v1_objects() {
+        let what = format!("{}/{}", want.bucket, want.key);
+        let got = c
+            .get_object()
+            .bucket(want.bucket)
+            .key(want.key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        assert_eq!(
+            got.e_tag(),
+            Some(format!("\"{}\"", want.etag).as_str()),
+            "{what}"
+        );
+        assert_eq!(got.content_length(), Some(want.body.len() as i64), "{what}");
+        assert_eq!(got.content_type(), Some(want.content_type), "{what}");
+        let mut meta: Vec<(String, String)> = got
+            .metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        meta.sort();
+        let want_meta: Vec<(String, String)> = want
+            .metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(meta, want_meta, "{what}");
+        assert_eq!(got.server_side_encryption(), want.sse.as_ref(), "{what}");
+        assert_eq!(got.ssekms_key_id(), want.kms_key_id, "{what}");
+        assert_eq!(got.bucket_key_enabled(), want.bucket_key, "{what}");
+        assert!(body_bytes(got).await == want.body, "{what}: body differs");
+    }
+}
+
+#[tokio::test]
+async fn v1_data_directory_reads_back() {
+    let srv = open_v1_fixture().await;
+    let c = srv.client();
+    assert_v1_objects(&c).await;
+
+    // Nothing the index references was taken for a leftover at open.
+    assert_eq!(segment_count(&srv.root), 12);
+
+    // Content headers, ranges and listings of v1 records.
+    let h = c
+        .head_object()
+        .bucket("fixture")
+        .key("tiny.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.cache_control(), Some("max-age=60"));
+    assert_eq!(
+        h.content_disposition(),
+        Some("attachment; filename=\"tiny.txt\"")
+    );
+    assert_eq!(h.content_language(), Some("en"));
+    let got = c
+        .get_object()
+        .bucket("fixture")
+        .key("sse/kms.bin")
+        .range("bytes=65530-65545")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, &pattern(70_000, 4)[65530..65546]);
+    let got = c
+        .get_object()
+        .bucket("fixture")
+        .key("dir/multipart.bin")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.parts_count(), Some(3));
+    assert_eq!(body_bytes(got).await, pattern(2048, 2));
+    let mut keys: Vec<String> = c
+        .list_objects_v2()
+        .bucket("fixture")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    let mut want: Vec<&str> = v1_objects()
+        .iter()
+        .filter(|o| o.bucket == "fixture")
+        .map(|o| o.key)
+        .collect();
+    want.sort_unstable();
+    assert_eq!(keys, want);
+
+    // v1 bucket records: default encryption and CORS configuration.
+    let enc = c
+        .get_bucket_encryption()
+        .bucket("fixture-enc")
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(by_default.sse_algorithm(), &ServerSideEncryption::AwsKms);
+    assert_eq!(by_default.kms_master_key_id(), Some(KEY_ID));
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    let cors = c
+        .get_bucket_cors()
+        .bucket("fixture-enc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cors.cors_rules()[0].allowed_origins(), ["http://app.test"]);
+    assert_eq!(cors.cors_rules()[0].max_age_seconds(), Some(600));
+
+    // The v1 upload in progress can be finished.
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("fixture")
+        .send()
+        .await
+        .unwrap();
+    let up = &uploads.uploads()[0];
+    assert_eq!(up.key(), Some("pending.bin"));
+    let id = up.upload_id().unwrap().to_owned();
+    let parts = c
+        .list_parts()
+        .bucket("fixture")
+        .key("pending.bin")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let p1 = &parts.parts()[0];
+    assert_eq!(p1.size(), Some(1200));
+    let p2 = c
+        .upload_part()
+        .bucket("fixture")
+        .key("pending.bin")
+        .upload_id(&id)
+        .part_number(2)
+        .body(ByteStream::from(pattern(10, 9)))
+        .send()
+        .await
+        .unwrap();
+    let done = CompletedMultipartUpload::builder()
+        .parts(
+            CompletedPart::builder()
+                .part_number(1)
+                .e_tag(p1.e_tag().unwrap())
+                .build(),
+        )
+        .parts(
+            CompletedPart::builder()
+                .part_number(2)
+                .e_tag(p2.e_tag().unwrap())
+                .build(),
+        )
+        .build();
+    c.complete_multipart_upload()
+        .bucket("fixture")
+        .key("pending.bin")
+        .upload_id(&id)
+        .multipart_upload(done)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket("fixture")
+        .key("pending.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("application/x-fixture"));
+    assert_eq!(
+        body_bytes(got).await,
+        [pattern(1200, 7), pattern(10, 9)].concat()
+    );
+}
