@@ -18,8 +18,9 @@ use ghash::universal_hash::array::Array;
 use zeroize::Zeroize;
 
 use crate::error::{DecryptError, LengthError};
-use crate::keys::{ContentKey, Tag};
-use crate::suite::{IV_LEN, MAX_PLAINTEXT_LEN, TAG_LEN};
+use crate::kdf;
+use crate::keys::{ContentKey, DataKey, MessageId, Tag};
+use crate::suite::{COMMITTING_IV, ContentCipher, IV_LEN, MAX_PLAINTEXT_LEN, TAG_LEN};
 
 type Ctr32 = ctr::Ctr32BE<Aes256>;
 type Block = ghash::Block;
@@ -135,13 +136,34 @@ impl Drop for GcmState {
 
 /// Encrypts a plaintext stream in pieces of any size, in place.
 ///
-/// Created from a content key that it consumes (see [`crate::Encryptor::v3`]):
-/// one derivation, one encryption — the fixed V3 IV can never be reused with a key.
+/// Made by [`Encryptor::v3`] for objects (or `hazmat` for raw GCM).
+/// Call [`Encryptor::finish`] after the last piece and store its tag right
+/// after the ciphertext: without it the object can never be read.
 pub struct Encryptor {
     state: GcmState,
 }
 
 impl Encryptor {
+    /// A V3 (suite 115) encryptor for one object.
+    ///
+    /// Security contract:
+    /// - the pair (data key, message ID) must never encrypt anything else: it
+    ///   derives the content key, which V3 uses with a fixed IV, so a second
+    ///   plaintext under the same pair reuses the keystream and the GHASH key.
+    ///   The message ID is consumed here, and [`MessageId`] is neither `Copy` nor
+    ///   `Clone`, so one value can start one encryption; a fresh one comes from
+    ///   [`MessageId::generate`] (the broker does this for every upload).
+    /// - the caller must call [`Encryptor::finish`] and append its tag.
+    /// - nothing is released before authentication: encryption has no
+    ///   unverified output.
+    pub fn v3(data_key: &DataKey, message_id: MessageId) -> Encryptor {
+        Encryptor::new(
+            kdf::derive_for_encryption(data_key, &message_id),
+            &COMMITTING_IV,
+            ContentCipher::CommittingAesGcm.content_aad(),
+        )
+    }
+
     pub(crate) fn new(key: ContentKey, iv: &[u8; IV_LEN], aad: &[u8]) -> Self {
         Encryptor {
             state: GcmState::new(key, iv, aad),
@@ -156,34 +178,40 @@ impl Encryptor {
         Ok(())
     }
 
-    /// Plaintext bytes encrypted so far.
-    pub fn position(&self) -> u64 {
-        self.state.text_len
+    /// Pretends all but `left` bytes of GCM's length limit were encrypted, so
+    /// tests reach the limit without encrypting 64 GiB.
+    #[cfg(test)]
+    pub(crate) fn exhaust_all_but(&mut self, left: u64) {
+        self.state.text_len = MAX_PLAINTEXT_LEN - left;
     }
 
     /// Ends the stream; the tag must be appended after the last ciphertext byte.
+    #[must_use = "the tag must be stored after the ciphertext"]
     pub fn finish(self) -> Tag {
         self.state.tag()
     }
 }
 
 /// Decrypts a ciphertext stream in pieces of any size, in place, with **delayed
-/// authentication**: the plaintext it produces is unauthenticated until
-/// [`Decryptor::finish`] accepts the tag. Callers must discard everything it
-/// produced if `finish` fails (see [`crate::DecryptingWriter`] for a safe wrapper,
-/// and [`crate::open`] for one-shot authenticated decryption).
-pub struct Decryptor {
+/// authentication**: the plaintext it produces is unverified until
+/// [`UnverifiedDecryptor::finish`] accepts the tag. Callers must not act on it
+/// (show, parse, publish) before, and must discard all of it if `finish` fails
+/// or is never called. [`crate::open`] is the one-shot authenticated path;
+/// [`crate::UnverifiedDecryptingWriter`] stages the plaintext in a writer that
+/// is handed back only once it authenticates.
+pub struct UnverifiedDecryptor {
     state: GcmState,
 }
 
-impl Decryptor {
+impl UnverifiedDecryptor {
     pub(crate) fn new(key: ContentKey, iv: &[u8; IV_LEN], aad: &[u8]) -> Self {
-        Decryptor {
+        UnverifiedDecryptor {
             state: GcmState::new(key, iv, aad),
         }
     }
 
-    /// Decrypts the next piece of ciphertext (tag excluded) in place.
+    /// Decrypts the next piece of ciphertext (tag excluded) in place. The
+    /// plaintext is unverified.
     pub fn decrypt_in_place(&mut self, buf: &mut [u8]) -> Result<(), LengthError> {
         self.state.reserve(buf.len())?;
         self.state.absorb(buf);
@@ -200,18 +228,20 @@ impl Decryptor {
     }
 }
 
-/// A [`Decryptor`] for a whole stored object (ciphertext followed by the tag) that
-/// arrives in pieces of any size: it holds back the last 16 bytes seen, since they
-/// may be the tag. Same delayed-authentication contract as [`Decryptor`].
-pub struct ObjectDecryptor {
-    inner: Decryptor,
+/// An [`UnverifiedDecryptor`] for a whole stored object (ciphertext followed by
+/// the tag) that arrives in pieces of any size: it holds back the last 16 bytes
+/// seen, since they may be the tag. Same delayed-authentication contract as
+/// [`UnverifiedDecryptor`]: everything [`UnverifiedObjectDecryptor::update`]
+/// appends is unverified until [`UnverifiedObjectDecryptor::finish`] succeeds.
+pub struct UnverifiedObjectDecryptor {
+    inner: UnverifiedDecryptor,
     held: [u8; TAG_LEN],
     held_len: usize,
 }
 
-impl ObjectDecryptor {
-    pub(crate) fn new(inner: Decryptor) -> Self {
-        ObjectDecryptor {
+impl UnverifiedObjectDecryptor {
+    pub(crate) fn new(inner: UnverifiedDecryptor) -> Self {
+        UnverifiedObjectDecryptor {
             inner,
             held: [0; TAG_LEN],
             held_len: 0,
@@ -219,7 +249,7 @@ impl ObjectDecryptor {
     }
 
     /// Decrypts the next piece of the stored object, appending to `plaintext` every
-    /// byte that is certainly not part of the tag. Unauthenticated until `finish`.
+    /// byte that is certainly not part of the tag. Unverified until `finish`.
     pub fn update(&mut self, piece: &[u8], plaintext: &mut Vec<u8>) -> Result<(), LengthError> {
         let available = self.held_len + piece.len();
         if available <= TAG_LEN {

@@ -4,7 +4,10 @@
 //! - secret types ([`DataKey`], [`WrappingKey`], `ContentKey`) are zeroized on drop,
 //!   are not `Clone`, and print as `[redacted]`;
 //! - public values ([`MessageId`], [`Commitment`], [`Iv`]) have exactly the length the
-//!   format requires, so a wrong length is an error at the boundary, never later.
+//!   format requires, so a wrong length is an error at the boundary, never later;
+//! - the values that must never repeat for a data key ([`MessageId`], [`Iv`]) are
+//!   neither `Copy` nor `Clone` and are consumed by the encryptor they start, so a
+//!   second encryption needs a second value, made on purpose.
 
 use std::fmt;
 
@@ -96,7 +99,7 @@ pub(crate) struct ContentKey(pub(crate) [u8; KEY_LEN]);
 macro_rules! public_bytes {
     ($(#[$doc:meta])* $name:ident, $len:expr, $key:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(PartialEq, Eq, Hash)]
         pub struct $name([u8; $len]);
 
         impl $name {
@@ -130,11 +133,6 @@ macro_rules! public_bytes {
             pub fn as_bytes(&self) -> &[u8; $len] {
                 &self.0
             }
-
-            #[allow(dead_code)] // not every public value is built from an array
-            pub(crate) fn from_array(bytes: [u8; $len]) -> Self {
-                Self(bytes)
-            }
         }
 
         impl fmt::Debug for $name {
@@ -147,34 +145,35 @@ macro_rules! public_bytes {
 
 public_bytes! {
     /// The 28-byte V3 message ID (`x-amz-i`): random per object, the HKDF salt.
+    /// Move-only: [`crate::Encryptor::v3`] consumes it (see its contract).
     MessageId, MESSAGE_ID_LEN, "x-amz-i"
 }
 
 public_bytes! {
     /// The 28-byte V3 key commitment (`x-amz-d`).
+    #[derive(Clone, Copy)]
     Commitment, COMMITMENT_LEN, "x-amz-d"
 }
 
 public_bytes! {
-    /// A 12-byte AES-GCM IV as stored by V2 objects (`x-amz-iv`).
+    /// A 12-byte AES-GCM IV as stored by V2 objects (`x-amz-iv`). Move-only, like
+    /// [`MessageId`]; sealdrop only reads V2, so it is only ever parsed (the V2
+    /// encryptor for test fixtures is in `hazmat`).
     Iv, IV_LEN, "x-amz-iv"
 }
 
 impl MessageId {
-    /// A fresh random message ID. Never reuse one with the same data key.
-    pub fn generate() -> Result<Self, KeyError> {
-        random_bytes().map(Self)
-    }
-}
-
-impl Iv {
-    /// A fresh random IV (V2 writes).
+    /// A fresh random message ID: 224 random bits, so two never collide.
     pub fn generate() -> Result<Self, KeyError> {
         random_bytes().map(Self)
     }
 }
 
 impl Commitment {
+    pub(crate) fn from_array(bytes: [u8; COMMITMENT_LEN]) -> Self {
+        Self(bytes)
+    }
+
     /// Constant-time comparison, as the specification requires.
     pub fn ct_eq(&self, other: &Commitment) -> bool {
         self.0.ct_eq(&other.0).into()

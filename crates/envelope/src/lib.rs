@@ -13,14 +13,21 @@
 //!   specification's comparison rule; [`EncryptionContext::for_object`] binds a data
 //!   key to its object key (`"sealdrop:key"`).
 //! - [`commitment`] and the committing key derivation (HKDF-SHA512).
-//! - [`Encryptor`], [`Decryptor`], [`ObjectDecryptor`]: streaming AES-256-GCM with
-//!   memory independent of the object size, byte-identical to one-shot `aes-gcm`.
-//!   Decryptors that stream plaintext do so with *delayed authentication* and say
-//!   so in their names and docs; [`open`] is the one-shot authenticated path.
+//! - [`Encryptor`], [`UnverifiedDecryptor`], [`UnverifiedObjectDecryptor`]:
+//!   streaming AES-256-GCM with memory independent of the object size,
+//!   byte-identical to one-shot `aes-gcm`. [`Encryptor::v3`] consumes its
+//!   [`MessageId`], which is neither `Copy` nor `Clone`, so one value starts one
+//!   encryption. Whatever releases plaintext before the tag is checked (*delayed
+//!   authentication*) says `Unverified` in its name; [`open`] is the one-shot
+//!   authenticated path.
 //! - [`PartPlan`] / [`PartEncryptor`]: the multipart layout (parts of 16-byte
 //!   multiples, tag at the end of the last part).
 //! - [`wrap`]: raw AES-GCM wrapping of data keys (`x-amz-w: 02`).
-//! - [`EncryptingReader`] / [`DecryptingWriter`]: `std::io` adapters.
+//! - [`EncryptingReader`] / [`UnverifiedDecryptingWriter`]: `std::io` adapters.
+//! - `hazmat` (cargo feature `hazmat`): raw AES-256-GCM parameters, the V2
+//!   encryptor for test fixtures, and the GCM algebra of the browser's segmented
+//!   WebCrypto path (field products, combining segment GHASH values into the tag,
+//!   the crafted per-part IVs), tested against `aes-gcm`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -36,6 +43,9 @@ mod multipart;
 mod suite;
 pub mod wrap;
 
+#[cfg(feature = "hazmat")]
+pub mod hazmat;
+
 use zeroize::Zeroizing;
 
 pub use context::{
@@ -45,8 +55,8 @@ pub use context::{
 pub use error::{
     ContextError, DecryptError, KeyError, LengthError, MetadataError, PartError, UnwrapError,
 };
-pub use gcm::{Decryptor, Encryptor, ObjectDecryptor};
-pub use io::{DecryptingWriter, EncryptingReader, FinishError};
+pub use gcm::{Encryptor, UnverifiedDecryptor, UnverifiedObjectDecryptor};
+pub use io::{EncryptingReader, FinishError, UnverifiedDecryptingWriter};
 pub use kdf::{commitment, verify_commitment};
 pub use keys::{Commitment, DataKey, Iv, MessageId, Tag, WrappingKey};
 pub use metadata::{
@@ -61,90 +71,6 @@ pub use suite::{
     MESSAGE_ID_LEN, TAG_LEN,
 };
 
-impl Encryptor {
-    /// A V3 (suite 115) encryptor for the object with this data key and message ID.
-    /// The message ID must be fresh for the data key: together they derive the
-    /// content key used with the fixed V3 IV.
-    pub fn v3(data_key: &DataKey, message_id: &MessageId) -> Encryptor {
-        let cipher = ContentCipher::CommittingAesGcm;
-        Encryptor::new(
-            kdf::derive_for_encryption(data_key, message_id),
-            &suite::COMMITTING_IV,
-            cipher.content_aad(),
-        )
-    }
-
-    /// A V2 (AES/GCM/NoPadding) encryptor. The IV must be fresh for the data key.
-    pub fn v2(data_key: &DataKey, iv: &Iv) -> Encryptor {
-        Encryptor::new(
-            keys::ContentKey(*data_key.expose_secret()),
-            iv.as_bytes(),
-            ContentCipher::AesGcm.content_aad(),
-        )
-    }
-}
-
-/// Raw AES-256-GCM with a caller-chosen key, IV and AAD.
-///
-/// Not for objects — use [`Encryptor::v3`] / [`ContentMetadata::decryptor`], which
-/// derive keys and IVs as the format requires. This exists to run published
-/// test vectors through the streaming implementation and to check other GCM
-/// implementations (the browser's WebCrypto fast path) against it.
-pub mod hazmat {
-    use zeroize::Zeroizing;
-
-    use crate::error::DecryptError;
-    use crate::gcm::{Decryptor, Encryptor};
-    use crate::keys::{ContentKey, DataKey, MessageId};
-    use crate::metadata::ContentMetadata;
-    use crate::suite::{COMMITTING_IV, ContentCipher, IV_LEN, KEY_LEN};
-
-    /// The raw AES-256-GCM parameters of one object's content, for a GCM
-    /// implementation other than this crate's (the browser's WebCrypto path).
-    pub struct ContentKeyParts {
-        /// The content key (derived for V3, the data key for V2).
-        pub key: Zeroizing<[u8; KEY_LEN]>,
-        /// The IV.
-        pub iv: [u8; IV_LEN],
-        /// The additional authenticated data.
-        pub aad: &'static [u8],
-    }
-
-    /// The parameters for writing a V3 object with this data key and message ID.
-    pub fn v3_encryption_parts(data_key: &DataKey, message_id: &MessageId) -> ContentKeyParts {
-        let key = crate::kdf::derive_for_encryption(data_key, message_id);
-        ContentKeyParts {
-            key: Zeroizing::new(key.0),
-            iv: COMMITTING_IV,
-            aad: ContentCipher::CommittingAesGcm.content_aad(),
-        }
-    }
-
-    /// The parameters for reading the object `metadata` describes, after the V3
-    /// key commitment has been checked in constant time.
-    pub fn decryption_parts(
-        metadata: &ContentMetadata,
-        data_key: &DataKey,
-    ) -> Result<ContentKeyParts, DecryptError> {
-        let (key, iv) = metadata.content_key(data_key)?;
-        Ok(ContentKeyParts {
-            key: Zeroizing::new(key.0),
-            iv,
-            aad: metadata.cipher().content_aad(),
-        })
-    }
-
-    /// An encryptor for one message under `key` and `iv`. Never reuse the pair.
-    pub fn encryptor(key: &[u8; KEY_LEN], iv: &[u8; IV_LEN], aad: &[u8]) -> Encryptor {
-        Encryptor::new(ContentKey(*key), iv, aad)
-    }
-
-    /// A delayed-authentication decryptor for one message.
-    pub fn decryptor(key: &[u8; KEY_LEN], iv: &[u8; IV_LEN], aad: &[u8]) -> Decryptor {
-        Decryptor::new(ContentKey(*key), iv, aad)
-    }
-}
-
 /// Encrypts a whole object at once: returns ciphertext followed by the tag.
 pub fn seal(mut encryptor: Encryptor, plaintext: &[u8]) -> Result<Vec<u8>, LengthError> {
     let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
@@ -155,7 +81,8 @@ pub fn seal(mut encryptor: Encryptor, plaintext: &[u8]) -> Result<Vec<u8>, Lengt
 }
 
 /// Decrypts and authenticates a whole stored object (ciphertext followed by the
-/// tag). Plaintext is returned only if the object authenticates.
+/// tag). Plaintext is returned only if the object authenticates: nothing is
+/// released before authentication.
 pub fn open(
     metadata: &ContentMetadata,
     data_key: &DataKey,
@@ -166,7 +93,7 @@ pub fn open(
     };
     let (ciphertext, tag) = object.split_at(ciphertext_len);
     let tag = Tag::from_slice(tag).map_err(|_| DecryptError::Truncated)?;
-    let mut decryptor = metadata.decryptor(data_key)?;
+    let mut decryptor = metadata.unverified_decryptor(data_key)?;
     let mut plaintext = Zeroizing::new(ciphertext.to_vec());
     decryptor.decrypt_in_place(&mut plaintext)?;
     decryptor.finish(&tag)?;

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::context::{CEK_ALG_KEY, MaterialDescription, StoredContext};
 use crate::error::{DecryptError, MetadataError};
-use crate::gcm::{Decryptor, ObjectDecryptor};
+use crate::gcm::{UnverifiedDecryptor, UnverifiedObjectDecryptor};
 use crate::json;
 use crate::kdf;
 use crate::keys::{Commitment, ContentKey, DataKey, Iv, MessageId};
@@ -102,8 +102,9 @@ pub enum KeyWrapping {
     },
 }
 
-/// Format-specific content parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Format-specific content parameters. Not `Clone`: the message ID or IV in
+/// it is not (see [`crate::Encryptor::v3`]).
+#[derive(Debug, PartialEq, Eq)]
 pub enum ContentParams {
     /// V3, suite 115: the content key is derived from the data key and message ID.
     V3 {
@@ -120,7 +121,7 @@ pub enum ContentParams {
 }
 
 /// Everything an S3EC object's metadata says about its encryption.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ContentMetadata {
     encrypted_data_key: Vec<u8>,
     wrapping: KeyWrapping,
@@ -407,16 +408,31 @@ impl ContentMetadata {
 
     /// A delayed-authentication decryptor for this object's content (tag not
     /// included), after the V3 key commitment has been checked in constant time.
-    pub fn decryptor(&self, data_key: &DataKey) -> Result<Decryptor, DecryptError> {
+    ///
+    /// Security contract: a wrong data key or modified message ID / commitment
+    /// fails here, before any plaintext exists; everything else (modified
+    /// ciphertext or tag) is only detected by [`UnverifiedDecryptor::finish`],
+    /// which the caller must call. All plaintext released before it succeeds is
+    /// unverified and must be discarded if it fails. Prefer [`crate::open`] when
+    /// the object fits in memory.
+    pub fn unverified_decryptor(
+        &self,
+        data_key: &DataKey,
+    ) -> Result<UnverifiedDecryptor, DecryptError> {
         let cipher = self.cipher();
         let (key, iv) = self.content_key(data_key)?;
-        Ok(Decryptor::new(key, &iv, cipher.content_aad()))
+        Ok(UnverifiedDecryptor::new(key, &iv, cipher.content_aad()))
     }
 
-    /// Like [`ContentMetadata::decryptor`], for the stored object as a whole
-    /// (ciphertext followed by the tag) arriving in pieces of any size.
-    pub fn object_decryptor(&self, data_key: &DataKey) -> Result<ObjectDecryptor, DecryptError> {
-        self.decryptor(data_key).map(ObjectDecryptor::new)
+    /// Like [`ContentMetadata::unverified_decryptor`], for the stored object as
+    /// a whole (ciphertext followed by the tag) arriving in pieces of any size;
+    /// same contract, with [`UnverifiedObjectDecryptor::finish`] as the check.
+    pub fn unverified_object_decryptor(
+        &self,
+        data_key: &DataKey,
+    ) -> Result<UnverifiedObjectDecryptor, DecryptError> {
+        self.unverified_decryptor(data_key)
+            .map(UnverifiedObjectDecryptor::new)
     }
 
     pub(crate) fn content_key(

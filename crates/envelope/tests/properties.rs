@@ -64,8 +64,8 @@ proptest! {
     ) {
         let data_key = DataKey::from_slice(&key).unwrap();
         let message_id = MessageId::from_slice(&mid).unwrap();
-        let metadata = v3_metadata(&data_key, "u/p", message_id);
-        let object = encrypt_in_pieces(Encryptor::v3(&data_key, &message_id), &plaintext, &enc_pieces);
+        let metadata = v3_metadata(&data_key, "u/p", &message_id);
+        let object = encrypt_in_pieces(Encryptor::v3(&data_key, message_id), &plaintext, &enc_pieces);
         prop_assert_eq!(decrypt_in_pieces(&metadata, &data_key, &object, &dec_pieces).unwrap(), plaintext);
     }
 
@@ -80,8 +80,8 @@ proptest! {
     ) {
         let data_key = DataKey::from_slice(&key).unwrap();
         let message_id = MessageId::from_slice(&mid).unwrap();
-        let metadata = v3_metadata(&data_key, "u/p", message_id);
-        let mut object = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
+        let metadata = v3_metadata(&data_key, "u/p", &message_id);
+        let mut object = seal(Encryptor::v3(&data_key, message_id), &plaintext).unwrap();
         let flip = |bytes: &mut [u8]| { let i = index.index(bytes.len()); bytes[i] ^= 1 << bit; };
         let result = match target {
             0 => { flip(&mut object); open(&metadata, &data_key, &object).map(|_| ()) }
@@ -90,7 +90,7 @@ proptest! {
                 open(&metadata, &DataKey::from_slice(&k).unwrap(), &object).map(|_| ())
             }
             2 | 3 => {
-                let sealdrop_envelope::ContentParams::V3 { message_id, commitment } = *metadata.params() else { unreachable!() };
+                let sealdrop_envelope::ContentParams::V3 { message_id, commitment } = metadata.params() else { unreachable!() };
                 let (mut m, mut c) = (*message_id.as_bytes(), *commitment.as_bytes());
                 if target == 2 { flip(&mut m) } else { flip(&mut c) }
                 let forged = ContentMetadata::v3(
@@ -114,8 +114,8 @@ proptest! {
     ) {
         let data_key = DataKey::from_slice(&[5; 32]).unwrap();
         let message_id = MessageId::from_slice(&[6; 28]).unwrap();
-        let metadata = v3_metadata(&data_key, "u/p", message_id);
-        let object = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
+        let metadata = v3_metadata(&data_key, "u/p", &message_id);
+        let object = seal(Encryptor::v3(&data_key, message_id), &plaintext).unwrap();
         let cut = cut.min(object.len());
         prop_assert!(open(&metadata, &data_key, &object[..object.len() - cut]).is_err());
         let mut longer = object.clone();

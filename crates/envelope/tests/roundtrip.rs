@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rng, decrypt_in_pieces, encrypt_in_pieces, random_chunks, v3_metadata};
+use common::{Rng, decrypt_in_pieces, encrypt_in_pieces, random_chunks, same_id, v3_metadata};
 use sealdrop_envelope::{
     DataKey, Encryptor, MessageId, PartEncryptor, PartPlan, TAG_LEN, open, seal,
 };
@@ -35,15 +35,19 @@ fn v3_round_trips_at_every_boundary_with_random_chunking() {
     for size in sizes() {
         let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
         let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
-        let metadata = v3_metadata(&data_key, "u/x", message_id);
+        let metadata = v3_metadata(&data_key, "u/x", &message_id);
         let plaintext = rng.bytes(size);
         let max_piece = if size > MIB { 300_000 } else { 40 };
         let pieces = random_chunks(&mut rng, size, max_piece);
-        let object = encrypt_in_pieces(Encryptor::v3(&data_key, &message_id), &plaintext, &pieces);
+        let object = encrypt_in_pieces(
+            Encryptor::v3(&data_key, same_id(&message_id)),
+            &plaintext,
+            &pieces,
+        );
         assert_eq!(object.len(), size + TAG_LEN);
         assert_eq!(
             object,
-            seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap()
+            seal(Encryptor::v3(&data_key, message_id), &plaintext).unwrap()
         );
         let pieces = random_chunks(&mut rng, object.len(), max_piece);
         assert_eq!(
@@ -73,7 +77,7 @@ fn multipart_parts_concatenate_to_the_single_put_object() {
         let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
         let plaintext = rng.bytes(size);
         let plan = PartPlan::new(size as u64, 5 * MIB as u64).unwrap();
-        let mut parts = PartEncryptor::new(Encryptor::v3(&data_key, &message_id), plan);
+        let mut parts = PartEncryptor::new(Encryptor::v3(&data_key, same_id(&message_id)), plan);
         let mut stored = Vec::new();
         while let Some(spec) = parts.next_part() {
             let start = spec.plaintext_offset as usize;
@@ -89,7 +93,7 @@ fn multipart_parts_concatenate_to_the_single_put_object() {
         assert!(parts.encrypt_next(&mut Vec::new()).is_err());
         assert_eq!(
             stored,
-            seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap()
+            seal(Encryptor::v3(&data_key, message_id), &plaintext).unwrap()
         );
     }
 }
@@ -117,20 +121,20 @@ fn wrong_key_message_id_or_commitment_fails_before_decryption() {
     let mut rng = Rng::new(3);
     let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
     let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
-    let metadata = v3_metadata(&data_key, "u/x", message_id);
-    let object = seal(Encryptor::v3(&data_key, &message_id), b"hello").unwrap();
+    let metadata = v3_metadata(&data_key, "u/x", &message_id);
+    let object = seal(Encryptor::v3(&data_key, same_id(&message_id)), b"hello").unwrap();
 
     let mut key_bytes = *data_key.expose_secret();
     key_bytes[0] ^= 1;
     let wrong_key = DataKey::from_slice(&key_bytes).unwrap();
     assert!(matches!(
-        metadata.object_decryptor(&wrong_key),
+        metadata.unverified_object_decryptor(&wrong_key),
         Err(DecryptError::CommitmentMismatch)
     ));
 
     let mut mid = *message_id.as_bytes();
     mid[27] ^= 0x80;
-    let moved = v3_metadata(&data_key, "u/x", MessageId::from_slice(&mid).unwrap());
+    let moved = v3_metadata(&data_key, "u/x", &MessageId::from_slice(&mid).unwrap());
     let forged = sealdrop_envelope::ContentMetadata::v3(
         metadata.encrypted_data_key().to_vec(),
         metadata.wrapping().clone(),
@@ -155,14 +159,14 @@ fn wrong_key_message_id_or_commitment_fails_before_decryption() {
         let sealdrop_envelope::ContentParams::V3 {
             message_id,
             commitment,
-        } = *metadata.params()
+        } = metadata.params()
         else {
             unreachable!()
         };
         let mut c = *commitment.as_bytes();
         c[i] ^= 1;
         let c = sealdrop_envelope::Commitment::from_slice(&c).unwrap();
-        assert!(verify_commitment(&data_key, &message_id, &c).is_err());
+        assert!(verify_commitment(&data_key, message_id, &c).is_err());
     }
 }
 
@@ -174,9 +178,9 @@ fn hazmat_parts_reproduce_the_object_with_raw_gcm() {
     let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
     let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
     let plaintext = rng.bytes(1000);
-    let object = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
+    let object = seal(Encryptor::v3(&data_key, same_id(&message_id)), &plaintext).unwrap();
 
-    let parts = hazmat::v3_encryption_parts(&data_key, &message_id);
+    let parts = hazmat::v3_encryption_parts(&data_key, same_id(&message_id));
     let raw = encrypt_in_pieces(
         hazmat::encryptor(&parts.key, &parts.iv, parts.aad),
         &plaintext,
@@ -184,7 +188,7 @@ fn hazmat_parts_reproduce_the_object_with_raw_gcm() {
     );
     assert_eq!(raw, object);
 
-    let metadata = v3_metadata(&data_key, "u/x", message_id);
+    let metadata = v3_metadata(&data_key, "u/x", &message_id);
     let parts = hazmat::decryption_parts(&metadata, &data_key).unwrap();
     assert_eq!(parts.iv, [1; 12]);
     assert_eq!(parts.aad, &[0x00, 0x73]);
