@@ -57,7 +57,7 @@ async fn import(parts: hazmat::ContentKeyParts) -> Result<ContentKeys, ContentEr
 /// Keys for writing a V3 object with this data key and message ID.
 pub async fn v3_keys(
     data_key: &DataKey,
-    message_id: &MessageId,
+    message_id: MessageId,
 ) -> Result<ContentKeys, ContentError> {
     import(hazmat::v3_encryption_parts(data_key, message_id)).await
 }
@@ -70,7 +70,7 @@ pub async fn for_upload(materials: &CseMaterials) -> Result<ContentKeys, Content
         data_key,
         message_id,
     } = UploadKeys::check(materials).map_err(ContentError::from)?;
-    v3_keys(&data_key, &message_id).await
+    v3_keys(&data_key, message_id).await
 }
 
 /// Keys for a download (V3: the commitment is checked in constant time

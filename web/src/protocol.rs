@@ -21,7 +21,7 @@ use web_sys::{Blob, CryptoKey, MessagePort};
 use zeroize::Zeroizing;
 
 use crate::fastgcm::SegmentKeys;
-use crate::fastgcm::keys::IV_LEN;
+use sealdrop_envelope::IV_LEN;
 
 /// What people are told when a download does not authenticate.
 pub const INTEGRITY_MESSAGE: &str =

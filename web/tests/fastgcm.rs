@@ -15,6 +15,14 @@ use zeroize::Zeroizing;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+/// Message IDs are move-only and consumed by what encrypts with them; these
+/// tests compare two encryptions of one message, so they rebuild the same ID
+/// from its bytes for each.
+fn message_id_maker(rng: &mut Rng) -> impl Fn() -> MessageId + use<> {
+    let bytes = rng.bytes(28);
+    move || MessageId::from_slice(&bytes).unwrap()
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -84,10 +92,10 @@ async fn v3_fast_path_equals_the_envelope() {
     let mut rng = Rng::new(7);
     for size in sizes(&mut rng) {
         let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-        let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+        let message_id = message_id_maker(&mut rng);
         let plaintext = rng.bytes(size);
-        let expected = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
-        let keys = sealdrop_web::content::v3_keys(&data_key, &message_id)
+        let expected = seal(Encryptor::v3(&data_key, message_id()), &plaintext).unwrap();
+        let keys = sealdrop_web::content::v3_keys(&data_key, message_id())
             .await
             .unwrap();
         let got = fast_seal(&keys, &plaintext, &mut rng).await;
@@ -139,10 +147,10 @@ async fn decryption_authenticates_and_every_bit_flip_fails() {
     let mut rng = Rng::new(23);
     for size in [0usize, 1, 16, 33, 1000, 70_001] {
         let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-        let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+        let message_id = message_id_maker(&mut rng);
         let plaintext = rng.bytes(size);
-        let object = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
-        let keys = sealdrop_web::content::v3_keys(&data_key, &message_id)
+        let object = seal(Encryptor::v3(&data_key, message_id()), &plaintext).unwrap();
+        let keys = sealdrop_web::content::v3_keys(&data_key, message_id())
             .await
             .unwrap();
         assert!(
@@ -192,11 +200,12 @@ async fn tags_reject_gaps_overlaps_and_conflicts() {
 fn v3_open(data_key: &DataKey, message_id: MessageId) -> CseOpen {
     let context =
         EncryptionContext::for_object("alice/x").to_stored(ContentCipher::CommittingAesGcm);
+    let commitment = commitment(data_key, &message_id);
     let metadata = ContentMetadata::v3(
         vec![1; 40],
         KeyWrapping::Kms { context },
         message_id,
-        commitment(data_key, &message_id),
+        commitment,
     )
     .unwrap();
     CseOpen {
@@ -250,13 +259,13 @@ async fn download_keys_open_v3_and_v2_objects_and_check_the_commitment() {
     let plaintext = rng.bytes(5000);
 
     let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-    let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
-    let object = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
-    let keys = download_keys(v3_open(&data_key, message_id), true).await;
+    let message_id = message_id_maker(&mut rng);
+    let object = seal(Encryptor::v3(&data_key, message_id()), &plaintext).unwrap();
+    let keys = download_keys(v3_open(&data_key, message_id()), true).await;
     assert!(fast_open(&keys, &object, &mut rng).await.unwrap() == plaintext);
 
     let other_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-    let mut wrong = v3_open(&data_key, message_id);
+    let mut wrong = v3_open(&data_key, message_id());
     wrong.data_key = sealdrop_api::SecretString::new(other_key.to_base64().to_string());
     assert!(matches!(
         sealdrop_web::content::for_download(&opened(wrong, true)).await,
@@ -264,9 +273,11 @@ async fn download_keys_open_v3_and_v2_objects_and_check_the_commitment() {
     ));
 
     let iv = Iv::from_slice(&rng.bytes(12)).unwrap();
-    let object = seal(Encryptor::v2(&data_key, &iv), &plaintext).unwrap();
+    let stored_iv = Iv::from_slice(iv.as_bytes()).unwrap();
+    let object = seal(hazmat::v2_encryptor(&data_key, iv), &plaintext).unwrap();
     let context = EncryptionContext::for_object("alice/x").to_stored(ContentCipher::AesGcm);
-    let metadata = ContentMetadata::v2(vec![1; 40], KeyWrapping::Kms { context }, iv).unwrap();
+    let metadata =
+        ContentMetadata::v2(vec![1; 40], KeyWrapping::Kms { context }, stored_iv).unwrap();
     let open = CseOpen {
         data_key: sealdrop_api::SecretString::new(data_key.to_base64().to_string()),
         metadata: metadata.to_map(),
@@ -279,8 +290,8 @@ async fn download_keys_open_v3_and_v2_objects_and_check_the_commitment() {
 async fn upload_materials_must_describe_the_data_key() {
     let mut rng = Rng::new(41);
     let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-    let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
-    let open = v3_open(&data_key, message_id);
+    let message_id = message_id_maker(&mut rng);
+    let open = v3_open(&data_key, message_id());
     let materials = |key: &DataKey, id: &MessageId| sealdrop_api::CseMaterials {
         format: sealdrop_api::CseFormat::V3,
         data_key: sealdrop_api::SecretString::new(key.to_base64().to_string()),
@@ -289,17 +300,17 @@ async fn upload_materials_must_describe_the_data_key() {
         encryption_context: Default::default(),
         metadata: open.metadata.clone(),
     };
-    let keys = sealdrop_web::content::for_upload(&materials(&data_key, &message_id))
+    let keys = sealdrop_web::content::for_upload(&materials(&data_key, &message_id()))
         .await
         .unwrap();
     let plaintext = rng.bytes(999);
-    let expected = seal(Encryptor::v3(&data_key, &message_id), &plaintext).unwrap();
+    let expected = seal(Encryptor::v3(&data_key, message_id()), &plaintext).unwrap();
     assert!(fast_seal(&keys, &plaintext, &mut rng).await == expected);
 
     let other_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
     let other_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
     for bad in [
-        materials(&other_key, &message_id),
+        materials(&other_key, &message_id()),
         materials(&data_key, &other_id),
     ] {
         assert!(matches!(

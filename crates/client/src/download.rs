@@ -91,9 +91,11 @@ impl Client {
     ) -> Result<DownloadReport, Error> {
         let opened = self.open_object(key).await?;
         // The core checks that mode and key material agree (and the V3
-        // commitment) before anything is decrypted.
+        // commitment) before anything is decrypted. The decryptor releases
+        // plaintext before the tag is checked: it goes only to the staged
+        // file, which is published under `path` after `finish` verifies.
         let mut decryptor = match DownloadKeys::check(&opened)? {
-            Some(keys) => Some(keys.metadata.object_decryptor(&keys.data_key)?),
+            Some(keys) => Some(keys.metadata.unverified_object_decryptor(&keys.data_key)?),
             None => None,
         };
         let OpenObjectResponse {

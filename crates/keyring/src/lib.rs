@@ -418,11 +418,12 @@ mod tests {
     fn metadata_for(keyring: &LocalKeyring, key: &str) -> (DataKey, ContentMetadata) {
         let generated = keyring.generate_for_object(key).unwrap();
         let message_id = MessageId::generate().unwrap();
+        let commitment = commitment(&generated.data_key, &message_id);
         let metadata = ContentMetadata::v3(
             generated.encrypted_data_key,
             generated.wrapping,
             message_id,
-            commitment(&generated.data_key, &message_id),
+            commitment,
         )
         .unwrap();
         (generated.data_key, metadata)
@@ -439,14 +440,28 @@ mod tests {
             ContentMetadata::parse(map.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         let unwrapped = kr.unwrap_for_object(&parsed, "alice/a.txt").unwrap();
         assert_eq!(unwrapped.expose_secret(), data_key.expose_secret());
-        let ContentParams::V3 { message_id, .. } = *parsed.params() else {
-            unreachable!()
-        };
-        let object = seal(Encryptor::v3(&data_key, &message_id), b"hi").unwrap();
+        let (message_id, _) = v3_params(&parsed);
+        let object = seal(Encryptor::v3(&data_key, message_id), b"hi").unwrap();
         assert_eq!(*open(&parsed, &unwrapped, &object).unwrap(), b"hi");
     }
 
-    use sealdrop_envelope::ContentParams;
+    use sealdrop_envelope::{Commitment, ContentParams};
+
+    /// Copies of a V3 object's message ID and commitment (move-only), to
+    /// build metadata that differs only in its description.
+    fn v3_params(metadata: &ContentMetadata) -> (MessageId, Commitment) {
+        let ContentParams::V3 {
+            message_id,
+            commitment,
+        } = metadata.params()
+        else {
+            unreachable!()
+        };
+        (
+            MessageId::from_slice(message_id.as_bytes()).unwrap(),
+            *commitment,
+        )
+    }
 
     #[test]
     fn copied_or_relabelled_objects_do_not_unwrap() {
@@ -471,13 +486,7 @@ mod tests {
                 (k.to_owned(), v.to_owned())
             })
             .collect();
-        let ContentParams::V3 {
-            message_id,
-            commitment,
-        } = *metadata.params()
-        else {
-            unreachable!()
-        };
+        let (message_id, commitment) = v3_params(&metadata);
         let forged = ContentMetadata::v3(
             metadata.encrypted_data_key().to_vec(),
             KeyWrapping::AesGcm {
@@ -497,6 +506,7 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         extra.insert(0, ("extra".into(), "entry".into()));
+        let (message_id, commitment) = v3_params(&metadata);
         let extended = ContentMetadata::v3(
             metadata.encrypted_data_key().to_vec(),
             KeyWrapping::AesGcm {

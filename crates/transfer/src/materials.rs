@@ -136,6 +136,8 @@ mod tests {
     fn v3_materials() -> (CseMaterials, DataKey) {
         let data_key = DataKey::generate().unwrap();
         let message_id = MessageId::generate().unwrap();
+        let encoded_id = message_id.to_base64();
+        let commitment = commitment(&data_key, &message_id);
         let envelope = ContentMetadata::v3(
             vec![1, 2, 3],
             Wrapping::Kms {
@@ -143,13 +145,13 @@ mod tests {
                     .to_stored(sealdrop_envelope::ContentCipher::CommittingAesGcm),
             },
             message_id,
-            commitment(&data_key, &message_id),
+            commitment,
         )
         .unwrap();
         let materials = CseMaterials {
             format: CseFormat::V3,
             data_key: SecretString::new(data_key.to_base64().to_string()),
-            message_id: message_id.to_base64(),
+            message_id: encoded_id,
             kms_key_id: "k".into(),
             encryption_context: BTreeMap::new(),
             metadata: envelope.to_map().into_iter().collect(),

@@ -3,85 +3,18 @@
 //! The raw content key exists only briefly in wasm memory (zeroized): it is
 //! imported into two non-extractable WebCrypto keys (AES-CTR for the content,
 //! AES-GCM for segment GHASH values) and used once to compute the two GHASH
-//! constants with RustCrypto's `aes`. `CryptoKey`s are structured-cloneable, so
+//! constants ([`GhashKey::derive`]). `CryptoKey`s are structured-cloneable, so
 //! workers receive the keys, never the key bytes.
 
-use aes::Aes256;
-use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use js_sys::{Array, Uint8Array};
+use sealdrop_envelope::hazmat::{GhashKey, TagBuilder};
+use sealdrop_envelope::{IV_LEN, KEY_LEN};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::Zeroizing;
 
-use super::field::Block;
-use super::tag::TagBuilder;
 use super::webcrypto::subtle;
-
-/// AES-256 key length.
-pub const KEY_LEN: usize = 32;
-/// GCM IV length (96 bits: `J0 = IV ‖ be32(1)`).
-pub const IV_LEN: usize = 12;
-
-/// `H = E_K(0¹²⁸)` and `E_K(J0)`: everything GHASH combination and the tag need.
-/// Integrity secrets (they allow forging tags), zeroized on drop.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct GhashKey {
-    h: Block,
-    tag_mask: Block,
-}
-
-impl GhashKey {
-    /// Computes both constants from the content key and IV.
-    pub fn derive(content_key: &[u8; KEY_LEN], iv: &[u8; IV_LEN]) -> Self {
-        let cipher = Aes256::new(&(*content_key).into());
-        let mut h = aes::Block::default();
-        cipher.encrypt_block(&mut h);
-        let mut j0 = aes::Block::default();
-        j0[..IV_LEN].copy_from_slice(iv);
-        j0[15] = 1;
-        cipher.encrypt_block(&mut j0);
-        let key = GhashKey {
-            h: h.into(),
-            tag_mask: j0.into(),
-        };
-        h.zeroize();
-        j0.zeroize();
-        key
-    }
-
-    /// The hash key `H`.
-    pub fn h(&self) -> &Block {
-        &self.h
-    }
-
-    /// `E_K(J0)`, XORed into the final GHASH value to form the tag.
-    pub fn tag_mask(&self) -> &Block {
-        &self.tag_mask
-    }
-
-    /// The 32-byte form sent to a worker (`H ‖ E_K(J0)`).
-    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        bytes[..16].copy_from_slice(&self.h);
-        bytes[16..].copy_from_slice(&self.tag_mask);
-        bytes
-    }
-
-    /// Parses [`GhashKey::to_bytes`].
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != 32 {
-            return None;
-        }
-        let mut key = GhashKey {
-            h: [0; 16],
-            tag_mask: [0; 16],
-        };
-        key.h.copy_from_slice(&bytes[..16]);
-        key.tag_mask.copy_from_slice(&bytes[16..]);
-        Some(key)
-    }
-}
 
 /// What one segment operation needs: the WebCrypto keys and the IV. Cheap to
 /// clone and structured-cloneable to workers (see [`crate::protocol`]).
@@ -124,7 +57,7 @@ impl ContentKeys {
 
     /// A tag accumulator for content of `text_len` bytes under these keys.
     pub fn tag_builder(&self, text_len: u64) -> TagBuilder {
-        TagBuilder::new(self.ghash.clone(), &self.aad, text_len)
+        TagBuilder::new(&self.ghash, &self.aad, text_len)
     }
 }
 

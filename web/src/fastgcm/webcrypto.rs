@@ -6,23 +6,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AesCtrParams, AesGcmParams, SubtleCrypto};
 
-use super::field::Block;
-use super::keys::{IV_LEN, SegmentKeys};
+use sealdrop_envelope::hazmat::{Block, counter_block};
+
+use super::keys::SegmentKeys;
 
 /// `crypto.subtle` of the current global (window or worker).
 pub fn subtle() -> Result<SubtleCrypto, JsValue> {
     Ok(crate::js::crypto()?.subtle())
-}
-
-/// The CTR counter block of content block `block_index`: `IV ‖ be32(2 + index)`.
-/// GCM's content keystream starts at `inc32(J0)`, counter value 2.
-pub fn counter_block(iv: &[u8; IV_LEN], block_index: u64) -> Result<[u8; 16], JsValue> {
-    let counter = u32::try_from(block_index + 2)
-        .map_err(|_| JsValue::from_str("content exceeds AES-GCM's 2^32-2 block limit"))?;
-    let mut block = [0u8; 16];
-    block[..IV_LEN].copy_from_slice(iv);
-    block[IV_LEN..].copy_from_slice(&counter.to_be_bytes());
-    Ok(block)
 }
 
 /// GCM-encrypts or -decrypts (the same operation) `data`, the content segment
@@ -32,7 +22,9 @@ pub async fn aes_ctr(
     offset: u64,
     data: &Object,
 ) -> Result<ArrayBuffer, JsValue> {
-    let counter = Uint8Array::from(&counter_block(&keys.iv, offset / 16)?[..]);
+    let counter =
+        counter_block(&keys.iv, offset / 16).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let counter = Uint8Array::from(&counter[..]);
     let params = AesCtrParams::new("AES-CTR", &counter, 32);
     let promise = subtle()?.encrypt_with_object_and_buffer_source(&params, &keys.ctr, data)?;
     JsFuture::from(promise).await?.dyn_into()

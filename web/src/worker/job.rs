@@ -7,7 +7,7 @@ use web_sys::AbortSignal;
 use zeroize::Zeroizing;
 
 use super::post;
-use crate::fastgcm::field::Block;
+use crate::fastgcm::Block;
 use crate::js;
 use crate::protocol::{Attachments, Event, FailureKind, JobError, JobId};
 

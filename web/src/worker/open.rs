@@ -360,7 +360,7 @@ impl Sink {
             .ok()
             .filter(|len| *len > 0 && len % 16 == 0)
             .ok_or_else(|| JobError::new(FailureKind::Internal, "bad segment length"))?;
-        let tags = TagBuilder::new(ghash, aad, text_len);
+        let tags = TagBuilder::new(&ghash, aad, text_len);
         let helper = attachments.port.map(Helper::new);
         Ok(Sink::Decrypt(Box::new(Decrypting::new(
             keys,

@@ -4,7 +4,7 @@
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::fastgcm::field::Block;
+use crate::fastgcm::Block;
 use crate::fastgcm::{SegmentKeys, webcrypto};
 
 /// GHASH-via-AAD over the ciphertext, then AES-CTR: `(T', plaintext)`.

@@ -119,14 +119,13 @@ async fn create_cse(
         wrapping,
         key_id,
     } = generated?;
+    // The message ID is move-only: the metadata keeps it, the client gets its
+    // encoding and encrypts with the one the metadata commits to.
     let message_id = MessageId::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let envelope = ContentMetadata::v3(
-        encrypted_data_key,
-        wrapping,
-        message_id,
-        commitment(&data_key, &message_id),
-    )
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let encoded_message_id = message_id.to_base64();
+    let commitment = commitment(&data_key, &message_id);
+    let envelope = ContentMetadata::v3(encrypted_data_key, wrapping, message_id, commitment)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut metadata = MetadataMap::new();
     metadata.insert(KMS_KEY_HINT.to_owned(), key_id.clone());
     envelope.write_into(&mut metadata).map_err(|e| match e {
@@ -155,7 +154,7 @@ async fn create_cse(
         encryption: UploadEncryption::Cse(CseMaterials {
             format: CseFormat::V3,
             data_key: SecretString::new(data_key.to_base64().to_string()),
-            message_id: message_id.to_base64(),
+            message_id: encoded_message_id,
             kms_key_id: key_id,
             encryption_context,
             metadata: envelope.to_map().into_iter().collect(),

@@ -29,7 +29,7 @@ impl Sealer {
             message_id,
         } = UploadKeys::check(materials)?;
         Ok(Sealer::Encrypt(Some(Box::new(PartEncryptor::new(
-            Encryptor::v3(&data_key, &message_id),
+            Encryptor::v3(&data_key, message_id),
             plan.encryption_plan()?,
         )))))
     }

@@ -240,6 +240,8 @@ async fn create_upload(
         Mode::Cse => {
             let data_key = DataKey::generate().unwrap();
             let message_id = MessageId::generate().unwrap();
+            let encoded_message_id = message_id.to_base64();
+            let commitment = commitment(&data_key, &message_id);
             let context = EncryptionContext::for_object(&key);
             let metadata = ContentMetadata::v3(
                 b"wrapped-by-fake-kms".to_vec(),
@@ -247,7 +249,7 @@ async fn create_upload(
                     context: context.to_stored(ContentCipher::CommittingAesGcm),
                 },
                 message_id,
-                commitment(&data_key, &message_id),
+                commitment,
             )
             .unwrap()
             .to_map();
@@ -255,7 +257,7 @@ async fn create_upload(
             let materials = CseMaterials {
                 format: CseFormat::V3,
                 data_key: SecretString::new(encoded.clone()),
-                message_id: message_id.to_base64(),
+                message_id: encoded_message_id,
                 kms_key_id: KMS_KEY.into(),
                 encryption_context: context
                     .iter()
