@@ -1,5 +1,6 @@
-//! The broker's JSON API (`sealdrop-api`). Failures are the transfer core's
-//! [`Failure`]s, repeated under its [`RetryPolicy`].
+//! The broker's JSON API (`sealdrop-api`), as the transfer core's
+//! [`calls`] describe it: this module only runs them over `fetch`. Failures
+//! are the core's [`Failure`]s, repeated under its [`RetryPolicy`].
 //!
 //! Responses are read as bytes, copied into zeroizing memory and the JS buffer
 //! wiped, because some of them carry plaintext data keys.
@@ -9,15 +10,15 @@ use std::rc::Rc;
 use js_sys::{ArrayBuffer, Uint8Array};
 use sealdrop_api::{
     AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
-    CreateUploadResponse, ListObjectsResponse, Me, OpenObjectRequest, OpenObjectResponse,
-    SignPartsRequest, SignPartsResponse, routes,
+    CreateUploadResponse, ListObjectsQuery, ListObjectsResponse, Me, OpenObjectRequest,
+    OpenObjectResponse, SignPartsRequest, SignPartsResponse,
 };
-use sealdrop_transfer::{Endpoint, Failure, FailureKind, Idempotence, RetryPolicy};
+use sealdrop_transfer::calls::{self, Answer, Call};
+use sealdrop_transfer::{Endpoint, Failure, FailureKind, RetryPolicy};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, RequestCache, RequestInit, Response, UrlSearchParams};
+use web_sys::{Headers, RequestCache, RequestInit, Response};
 use zeroize::Zeroizing;
 
 use crate::js;
@@ -47,8 +48,7 @@ impl Api {
 
     /// `GET /api/v1/me`: validates the token.
     pub async fn me(&self) -> Result<Me, ApiError> {
-        self.call("GET", routes::ME, None::<&()>, Idempotence::Idempotent)
-            .await
+        self.call(calls::me()).await
     }
 
     /// `POST /api/v1/uploads`.
@@ -56,8 +56,7 @@ impl Api {
         &self,
         request: &CreateUploadRequest,
     ) -> Result<CreateUploadResponse, ApiError> {
-        self.call("POST", routes::UPLOADS, Some(request), Idempotence::Unsafe)
-            .await
+        self.call(calls::create_upload(request)).await
     }
 
     /// `POST /api/v1/uploads/parts`.
@@ -65,13 +64,7 @@ impl Api {
         &self,
         request: &SignPartsRequest,
     ) -> Result<SignPartsResponse, ApiError> {
-        self.call(
-            "POST",
-            routes::UPLOAD_PARTS,
-            Some(request),
-            Idempotence::Idempotent,
-        )
-        .await
+        self.call(calls::sign_parts(request)).await
     }
 
     /// `POST /api/v1/uploads/complete`.
@@ -79,36 +72,30 @@ impl Api {
         &self,
         request: &CompleteUploadRequest,
     ) -> Result<CompleteUploadResponse, ApiError> {
-        self.call(
-            "POST",
-            routes::UPLOAD_COMPLETE,
-            Some(request),
-            Idempotence::Unsafe,
-        )
-        .await
+        self.call(calls::complete_upload(request)).await
     }
 
     /// `POST /api/v1/uploads/abort`.
     pub async fn abort_upload(&self, request: &AbortUploadRequest) -> Result<(), ApiError> {
-        self.call_empty("POST", routes::UPLOAD_ABORT, Some(request))
-            .await
+        self.call(calls::abort_upload(request)).await
     }
 
-    /// `GET /api/v1/objects` (one page).
+    /// `GET /api/v1/objects` (one page of 100).
     pub async fn list_objects(
         &self,
         cursor: Option<&str>,
     ) -> Result<ListObjectsResponse, ApiError> {
-        let query = query(&[("limit", Some("100")), ("cursor", cursor)]);
-        let path = format!("{}?{query}", routes::OBJECTS);
-        self.call("GET", &path, None::<&()>, Idempotence::Idempotent)
-            .await
+        let query = ListObjectsQuery {
+            cursor: cursor.map(str::to_owned),
+            limit: Some(100),
+            prefix: None,
+        };
+        self.call(calls::list_objects(&query)).await
     }
 
     /// `DELETE /api/v1/objects?key=`.
     pub async fn delete_object(&self, key: &str) -> Result<(), ApiError> {
-        let path = format!("{}?{}", routes::OBJECTS, query(&[("key", Some(key))]));
-        self.call_empty("DELETE", &path, None::<&()>).await
+        self.call(calls::delete_object(key)).await
     }
 
     /// `POST /api/v1/objects/open`.
@@ -116,57 +103,24 @@ impl Api {
         let request = OpenObjectRequest {
             key: key.to_owned(),
         };
-        self.call(
-            "POST",
-            routes::OBJECT_OPEN,
-            Some(&request),
-            Idempotence::Unsafe,
-        )
-        .await
+        self.call(calls::open_object(&request)).await
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&impl Serialize>,
-        idempotence: Idempotence,
-    ) -> Result<T, ApiError> {
-        let bytes = self.send(method, path, body, idempotence).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| local_failure(format!("unexpected answer to {path}: {e}")))
-    }
-
-    async fn call_empty(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<(), ApiError> {
-        self.send(method, path, body, Idempotence::Idempotent)
-            .await
-            .map(drop)
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&impl Serialize>,
-        idempotence: Idempotence,
-    ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-        let body = body
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| local_failure(e.to_string()))?;
+    /// Sends `call` (repeated as the call allows) and reads the answer.
+    async fn call<B: Serialize, R: Answer>(&self, call: Call<'_, B, R>) -> Result<R, ApiError> {
+        let body = call.json_body().map_err(|e| local_failure(e.to_string()))?;
+        let path = call.path_and_query();
         let policy = RetryPolicy::default();
         let mut attempt = 0;
         loop {
-            let error = match self.send_once(method, path, body.as_deref()).await {
-                Ok(bytes) => return Ok(bytes),
+            let error = match self
+                .send_once(call.method().as_str(), &path, body.as_deref())
+                .await
+            {
+                Ok(bytes) => return call.parse(&bytes).map_err(|e| local_failure(e.to_string())),
                 Err(error) => error,
             };
-            match policy.next_delay(&error, idempotence, attempt, js_sys::Math::random()) {
+            match policy.next_delay(&error, call.idempotence(), attempt, js_sys::Math::random()) {
                 Some(delay) => {
                     js::sleep(u32::try_from(delay.as_millis()).unwrap_or(u32::MAX), None).await;
                     attempt += 1;
@@ -246,16 +200,4 @@ async fn read_and_wipe(response: &Response) -> Result<Zeroizing<Vec<u8>>, JsValu
     let bytes = Zeroizing::new(view.to_vec());
     view.fill(0, 0, view.length());
     Ok(bytes)
-}
-
-fn query(pairs: &[(&str, Option<&str>)]) -> String {
-    let Ok(params) = UrlSearchParams::new() else {
-        return String::new();
-    };
-    for (name, value) in pairs {
-        if let Some(value) = value {
-            params.append(name, value);
-        }
-    }
-    params.to_string().into()
 }

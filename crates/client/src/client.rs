@@ -1,18 +1,20 @@
 //! [`Client`]: the connection to one broker as one user, and the typed calls of
-//! the broker's JSON API (one method per route of [`sealdrop_api::routes`]).
+//! the broker's JSON API (one method per call of [`sealdrop_transfer::calls`],
+//! which decides method, route, body and whether a call is repeated).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, Response};
 use sealdrop_api::{
     AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
     CreateUploadResponse, ListObjectsQuery, ListObjectsResponse, Me, ObjectInfo, OpenObjectRequest,
-    OpenObjectResponse, SignPartsRequest, SignPartsResponse, routes,
+    OpenObjectResponse, SignPartsRequest, SignPartsResponse,
 };
-use sealdrop_transfer::{Failure, Idempotence, RetryPolicy};
-use serde::de::DeserializeOwned;
+use sealdrop_transfer::calls::{self, Answer, Call};
+use sealdrop_transfer::{Failure, RetryPolicy};
+use serde::Serialize;
 use tokio::task::JoinSet;
 use zeroize::Zeroizing;
 
@@ -118,8 +120,7 @@ impl Client {
 
     /// `GET /api/v1/me`: who the token belongs to, and the upload limits.
     pub async fn me(&self) -> Result<Me, Error> {
-        self.call(Idempotence::Idempotent, Method::GET, routes::ME, |r| r)
-            .await
+        self.call(calls::me()).await
     }
 
     /// `POST /api/v1/uploads`: starts an upload. The response carries the
@@ -129,23 +130,12 @@ impl Client {
         &self,
         request: &CreateUploadRequest,
     ) -> Result<CreateUploadResponse, Error> {
-        // Not repeated after an ambiguous failure: each call creates a
-        // multipart upload that would be left behind.
-        self.call(Idempotence::Unsafe, Method::POST, routes::UPLOADS, |r| {
-            r.json(request)
-        })
-        .await
+        self.call(calls::create_upload(request)).await
     }
 
     /// `POST /api/v1/uploads/parts`: presigns more parts of a multipart upload.
     pub async fn sign_parts(&self, request: &SignPartsRequest) -> Result<SignPartsResponse, Error> {
-        self.call(
-            Idempotence::Idempotent,
-            Method::POST,
-            routes::UPLOAD_PARTS,
-            |r| r.json(request),
-        )
-        .await
+        self.call(calls::sign_parts(request)).await
     }
 
     /// `POST /api/v1/uploads/complete`: assembles the uploaded parts.
@@ -153,24 +143,12 @@ impl Client {
         &self,
         request: &CompleteUploadRequest,
     ) -> Result<CompleteUploadResponse, Error> {
-        self.call(
-            Idempotence::Unsafe,
-            Method::POST,
-            routes::UPLOAD_COMPLETE,
-            |r| r.json(request),
-        )
-        .await
+        self.call(calls::complete_upload(request)).await
     }
 
     /// `POST /api/v1/uploads/abort`: discards a multipart upload and its parts.
     pub async fn abort_upload(&self, request: &AbortUploadRequest) -> Result<(), Error> {
-        self.call_no_content(
-            Idempotence::Idempotent,
-            Method::POST,
-            routes::UPLOAD_ABORT,
-            |r| r.json(request),
-        )
-        .await
+        self.call(calls::abort_upload(request)).await
     }
 
     /// `GET /api/v1/objects`: one page of the user's objects.
@@ -178,10 +156,7 @@ impl Client {
         &self,
         query: &ListObjectsQuery,
     ) -> Result<ListObjectsResponse, Error> {
-        self.call(Idempotence::Idempotent, Method::GET, routes::OBJECTS, |r| {
-            r.query(query)
-        })
-        .await
+        self.call(calls::list_objects(query)).await
     }
 
     /// Every object whose name starts with `prefix` (relative to the user's
@@ -208,13 +183,7 @@ impl Client {
 
     /// `GET /api/v1/objects/info`: what an object is, without key material.
     pub async fn object_info(&self, key: &str) -> Result<ObjectInfo, Error> {
-        self.call(
-            Idempotence::Idempotent,
-            Method::GET,
-            routes::OBJECT_INFO,
-            |r| r.query(&[("key", key)]),
-        )
-        .await
+        self.call(calls::object_info(key)).await
     }
 
     /// `POST /api/v1/objects/open`: a presigned download and, for client-side
@@ -224,24 +193,12 @@ impl Client {
         let request = OpenObjectRequest {
             key: key.to_owned(),
         };
-        self.call(
-            Idempotence::Idempotent,
-            Method::POST,
-            routes::OBJECT_OPEN,
-            |r| r.json(&request),
-        )
-        .await
+        self.call(calls::open_object(&request)).await
     }
 
     /// `DELETE /api/v1/objects?key=`: deletes an object.
     pub async fn delete_object(&self, key: &str) -> Result<(), Error> {
-        self.call_no_content(
-            Idempotence::Idempotent,
-            Method::DELETE,
-            routes::OBJECTS,
-            |r| r.query(&[("key", key)]),
-        )
-        .await
+        self.call(calls::delete_object(key)).await
     }
 
     /// Waits for the aborts of multipart uploads that were cancelled by
@@ -256,44 +213,29 @@ impl Client {
         while pending.join_next().await.is_some() {}
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        idempotence: Idempotence,
-        method: Method,
-        route: &str,
-        build: impl Fn(RequestBuilder) -> RequestBuilder,
-    ) -> Result<T, Error> {
-        let body = self.send(idempotence, method, route, build).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::Protocol(format!("{route} answered with unexpected JSON: {e}")))
-    }
-
-    async fn call_no_content(
-        &self,
-        idempotence: Idempotence,
-        method: Method,
-        route: &str,
-        build: impl Fn(RequestBuilder) -> RequestBuilder,
-    ) -> Result<(), Error> {
-        self.send(idempotence, method, route, build).await.map(drop)
-    }
-
-    /// Sends an authenticated API request (with retries) and returns the body
-    /// of a successful response, in a buffer that is zeroized on drop since
-    /// some responses carry data keys.
-    async fn send(
-        &self,
-        idempotence: Idempotence,
-        method: Method,
-        route: &str,
-        build: impl Fn(RequestBuilder) -> RequestBuilder,
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let url = format!("{}{route}", self.base);
-        let what = format!("{method} {route}");
-        retry::run(&self.transfer.retry, idempotence, &what, |_| {
-            let request = build(self.http.request(method.clone(), &url))
+    /// Sends an authenticated API call (repeated as the call allows) and
+    /// reads the answer. The body of a successful response is kept in a buffer
+    /// that is zeroized on drop, since some responses carry data keys.
+    async fn call<B: Serialize, R: Answer>(&self, call: Call<'_, B, R>) -> Result<R, Error> {
+        let url = format!("{}{}", self.base, call.path_and_query());
+        let method = match call.method() {
+            calls::Method::Get => Method::GET,
+            calls::Method::Post => Method::POST,
+            calls::Method::Delete => Method::DELETE,
+        };
+        let what = format!("{} {}", method, call.route());
+        let body = call.json_body()?;
+        let answer = retry::run(&self.transfer.retry, call.idempotence(), &what, |_| {
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
                 .header(AUTHORIZATION, self.authorization.clone())
                 .timeout(API_TIMEOUT);
+            if let Some(body) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
             async move {
                 let response = request
                     .send()
@@ -302,7 +244,8 @@ impl Client {
                 read_api_response(response).await
             }
         })
-        .await
+        .await?;
+        Ok(call.parse(&answer)?)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sealdrop_envelope::{DecryptError, KeyError, MetadataError, PartError};
 use sealdrop_transfer::ledger::{Changed, LedgerError};
-use sealdrop_transfer::{Classify, Failure, MaterialsError, PlanError};
+use sealdrop_transfer::{CallError, Classify, Failure, MaterialsError, PlanError};
 
 pub use sealdrop_transfer::{Endpoint, FailureKind as ErrorKind};
 
@@ -172,6 +172,12 @@ impl From<Failure> for Error {
 
 impl From<PlanError> for Error {
     fn from(err: PlanError) -> Self {
+        Error::Protocol(err.to_string())
+    }
+}
+
+impl From<CallError> for Error {
+    fn from(err: CallError) -> Self {
         Error::Protocol(err.to_string())
     }
 }

@@ -8,6 +8,8 @@
 //! jitter sample), so it compiles for native and `wasm32-unknown-unknown` and
 //! is tested natively.
 //!
+//! - [`calls`]: the broker's API calls — method, route, body or query,
+//!   answer type, and whether each may be repeated.
 //! - [`plan`]: the broker's answer to `POST /uploads`, checked against what
 //!   was asked for, as the parts the client sends ([`UploadPlan`]).
 //! - [`materials`]: the key material of an upload or a download, checked
@@ -37,12 +39,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod calls;
 pub mod failure;
 pub mod ledger;
 pub mod materials;
 pub mod plan;
 pub mod retry;
 
+pub use calls::{Call, CallError};
 pub use failure::{Classify, Endpoint, Failure, FailureKind};
 pub use ledger::{Fingerprints, PartLedger, PartUrls};
 pub use materials::{DownloadKeys, MaterialsError, UploadKeys};
