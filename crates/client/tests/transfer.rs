@@ -1,4 +1,5 @@
-//! Uploads and downloads against a real local HTTP server (see `common`).
+//! Uploads and downloads against a real deployment (broker and embedded
+//! store, in-process), with a proxy in front of storage (see `common`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -7,31 +8,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Fake, Fault, Layout};
+use common::{Fault, Harness, PART_SIZE};
 use sealdrop_api::{Mode, ObjectMode};
 use sealdrop_client::{
     Client, Error, ErrorKind, NoProgress, Progress, RetryPolicy, TransferConfig,
 };
-use sealdrop_envelope::{ContentMetadata, DataKey};
 
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
-}
-
-/// Decrypts a stored object with the envelope crate alone: what any S3EC
-/// reader would do.
-fn decrypt_stored(object: &common::StoredObject) -> Vec<u8> {
-    let metadata = ContentMetadata::parse(
-        object
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .unwrap();
-    let key = DataKey::from_base64(object.data_key.as_deref().unwrap()).unwrap();
-    sealdrop_envelope::open(&metadata, &key, &object.body)
-        .unwrap()
-        .to_vec()
 }
 
 fn quick_retries(client: Client) -> Client {
@@ -68,12 +52,11 @@ impl Progress for Recorder {
 
 #[tokio::test]
 async fn cse_round_trips_at_every_boundary() {
-    let layout = Layout::default();
-    let fake = Fake::start(layout).await;
-    let client = fake.client();
+    let harness = Harness::start().await;
+    let client = harness.client();
     let dir = tempfile::tempdir().unwrap();
-    let part = layout.part_size as usize;
-    let threshold = layout.multipart_threshold as usize;
+    let part = PART_SIZE as usize;
+    let threshold = PART_SIZE as usize;
     for size in [
         0,
         1,
@@ -85,7 +68,6 @@ async fn cse_round_trips_at_every_boundary() {
         threshold - 15,
         2 * part + 1,
         3 * part,
-        5 * part + 15,
     ] {
         let plaintext = data(size);
         let name = format!("cse-{size}.bin");
@@ -101,35 +83,38 @@ async fn cse_round_trips_at_every_boundary() {
             .await
             .unwrap();
         assert_eq!(key, format!("alice/{name}"));
-        let stored = fake.object(&key).unwrap();
+        let stored = harness.stored(&key).await.unwrap();
         assert_eq!(stored.body.len(), size + 16, "size {size}");
         if size > 0 {
             assert_ne!(&stored.body[..size.min(64)], &plaintext[..size.min(64)]);
         }
-        assert_eq!(decrypt_stored(&stored), plaintext, "size {size}");
+        assert_eq!(harness.decrypt_stored(&key).await, plaintext, "size {size}");
 
         let out = dir.path().join(&name);
         let report = client.download_to(&key, &out, NoProgress).await.unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), plaintext, "size {size}");
         assert_eq!(report.size, size as u64);
         assert_eq!(report.mode, ObjectMode::CseV3);
-        assert_eq!(report.kms_key_id.as_deref(), Some(common::KMS_KEY));
+        assert_eq!(
+            report.kms_key_id.as_deref(),
+            Some(harness.state.keys.key_id())
+        );
         assert_eq!(
             report.encryption_context.unwrap()["sealdrop:key"],
             key.as_str()
         );
     }
-    let multipart = fake.with(|s| s.record.completed.len());
+    let multipart = harness.calls_to("/api/v1/uploads/complete").len();
     // The threshold counts stored bytes: from `threshold - 16` on, multipart.
-    assert_eq!(multipart, 5);
+    assert_eq!(multipart, 4);
 }
 
 #[tokio::test]
 async fn sse_sends_plaintext_and_reports_the_storage_headers() {
-    let fake = Fake::start(Layout::default()).await;
-    let client = fake.client();
+    let harness = Harness::start().await;
+    let client = harness.client();
     let dir = tempfile::tempdir().unwrap();
-    for size in [0usize, 17, 100_000] {
+    for size in [0usize, 17, 100_000, PART_SIZE as usize + 1] {
         let plaintext = data(size);
         let source = dir.path().join(format!("in-{size}"));
         std::fs::write(&source, &plaintext).unwrap();
@@ -143,7 +128,10 @@ async fn sse_sends_plaintext_and_reports_the_storage_headers() {
             )
             .await
             .unwrap();
-        assert_eq!(fake.object(&key).unwrap().body, plaintext);
+        // Storage got the plaintext and encrypts it at rest itself.
+        let stored = harness.stored(&key).await.unwrap();
+        assert_eq!(stored.body, plaintext);
+        assert_eq!(stored.server_side_encryption.as_deref(), Some("aws:kms"));
 
         let out = dir.path().join(format!("out-{size}"));
         let report = client.download_to(&key, &out, NoProgress).await.unwrap();
@@ -152,21 +140,21 @@ async fn sse_sends_plaintext_and_reports_the_storage_headers() {
         assert_eq!(report.server_side_encryption.as_deref(), Some("aws:kms"));
         assert_eq!(
             report.server_side_encryption_kms_key_id.as_deref(),
-            Some(common::KMS_KEY)
+            Some(harness.state.keys.key_id())
         );
     }
 }
 
 #[tokio::test]
 async fn parts_upload_concurrently_and_are_signed_on_demand() {
-    let fake = Fake::start(Layout::default()).await;
-    fake.with(|s| s.part_delay = Duration::from_millis(100));
-    let client = fake.client().with_transfer_config(TransferConfig {
+    let harness = Harness::start().await;
+    harness.with_wire(|w| w.part_delay = Duration::from_millis(100));
+    let client = harness.client().with_transfer_config(TransferConfig {
         parts_in_flight: 3,
-        sign_batch: 4,
+        sign_batch: 2,
         ..TransferConfig::default()
     });
-    let plaintext = data(10 * 32 * 1024 + 5);
+    let plaintext = data(10 * PART_SIZE as usize + 5);
     let key = client
         .upload_reader(
             &plaintext[..],
@@ -178,22 +166,26 @@ async fn parts_upload_concurrently_and_are_signed_on_demand() {
         )
         .await
         .unwrap();
-    assert_eq!(decrypt_stored(&fake.object(&key).unwrap()), plaintext);
-    let (max_in_flight, sign_calls) =
-        fake.with(|s| (s.record.max_in_flight, s.record.sign_calls.clone()));
-    assert_eq!(max_in_flight, 3);
-    // 11 parts, 2 presigned at creation, the rest in batches of 4 when needed.
+    assert_eq!(harness.decrypt_stored(&key).await, plaintext);
+    assert_eq!(harness.with_wire(|w| w.max_in_flight), 3);
+    // 11 parts; the broker presigns 8 at creation, the rest are asked for in
+    // batches of 2 when needed.
+    let signed: Vec<serde_json::Value> = harness
+        .calls_to("/api/v1/uploads/parts")
+        .into_iter()
+        .map(|body| body["part_numbers"].clone())
+        .collect();
     assert_eq!(
-        sign_calls,
-        vec![vec![3, 4, 5, 6], vec![7, 8, 9, 10], vec![11]]
+        signed,
+        vec![serde_json::json!([9, 10]), serde_json::json!([11])]
     );
 }
 
 #[tokio::test]
 async fn a_failed_part_is_resent_with_the_same_bytes() {
-    let fake = Fake::start(Layout::default()).await;
-    fake.with(|s| {
-        s.faults = vec![
+    let harness = Harness::start().await;
+    harness.with_wire(|w| {
+        w.faults = vec![
             Fault {
                 part: Some(2),
                 status: 503,
@@ -206,8 +198,8 @@ async fn a_failed_part_is_resent_with_the_same_bytes() {
             },
         ]
     });
-    let client = quick_retries(fake.client());
-    let plaintext = data(3 * 32 * 1024);
+    let client = quick_retries(harness.client());
+    let plaintext = data(3 * PART_SIZE as usize);
     let recorder = Arc::new(Recorder::default());
     let key = client
         .upload_reader(
@@ -220,8 +212,8 @@ async fn a_failed_part_is_resent_with_the_same_bytes() {
         )
         .await
         .unwrap();
-    assert_eq!(decrypt_stored(&fake.object(&key).unwrap()), plaintext);
-    let attempts = fake.with(|s| s.record.attempts.clone());
+    assert_eq!(harness.decrypt_stored(&key).await, plaintext);
+    let attempts = harness.with_wire(|w| w.attempts.clone());
     assert_eq!(attempts[&2].len(), 3);
     assert!(attempts[&2].iter().all(|body| *body == attempts[&2][0]));
     assert_eq!(attempts[&3].len(), 2);
@@ -236,16 +228,16 @@ async fn a_failed_part_is_resent_with_the_same_bytes() {
 
 #[tokio::test]
 async fn a_permanent_failure_aborts_the_multipart_upload() {
-    let fake = Fake::start(Layout::default()).await;
-    fake.with(|s| {
-        s.faults = vec![Fault {
+    let harness = Harness::start().await;
+    harness.with_wire(|w| {
+        w.faults = vec![Fault {
             part: Some(3),
             status: 403,
             times: u32::MAX,
         }]
     });
-    let client = quick_retries(fake.client());
-    let plaintext = data(5 * 32 * 1024);
+    let client = quick_retries(harness.client());
+    let plaintext = data(4 * PART_SIZE as usize);
     let err = client
         .upload_reader(
             &plaintext[..],
@@ -264,19 +256,22 @@ async fn a_permanent_failure_aborts_the_multipart_upload() {
         !err.to_string().contains("Signature="),
         "no presigned URL in {err}"
     );
-    let (aborted, attempts) =
-        fake.with(|s| (s.record.aborted.clone(), s.record.attempts[&3].len()));
-    assert_eq!(aborted, vec!["upload-1"]);
-    assert_eq!(attempts, 1, "a 403 is not retried");
-    assert!(fake.object("alice/refused").is_none());
+    assert_eq!(
+        harness.with_wire(|w| w.attempts[&3].len()),
+        1,
+        "a 403 is not retried"
+    );
+    assert_eq!(harness.calls_to("/api/v1/uploads/abort").len(), 1);
+    assert_eq!(harness.uploads_in_progress().await, 0);
+    assert!(harness.stored("alice/refused").await.is_none());
 }
 
 #[tokio::test]
 async fn a_dropped_upload_is_aborted() {
-    let fake = Fake::start(Layout::default()).await;
-    fake.with(|s| s.part_delay = Duration::from_secs(30));
-    let client = fake.client();
-    let plaintext = data(4 * 32 * 1024);
+    let harness = Harness::start().await;
+    harness.with_wire(|w| w.part_delay = Duration::from_secs(30));
+    let client = harness.client();
+    let plaintext = data(2 * PART_SIZE as usize);
     let upload = client.upload_reader(
         &plaintext[..],
         plaintext.len() as u64,
@@ -290,20 +285,23 @@ async fn a_dropped_upload_is_aborted() {
             .await
             .is_err()
     );
+    assert_eq!(harness.uploads_in_progress().await, 1);
     client.finish_pending_aborts().await;
-    assert_eq!(fake.with(|s| s.record.aborted.clone()), vec!["upload-1"]);
+    assert_eq!(harness.calls_to("/api/v1/uploads/abort").len(), 1);
+    assert_eq!(harness.uploads_in_progress().await, 0);
 }
 
 #[tokio::test]
 async fn a_source_that_changes_size_fails_and_stores_nothing() {
-    let fake = Fake::start(Layout::default()).await;
-    let client = fake.client();
-    let plaintext = data(100_000);
+    let harness = Harness::start().await;
+    let client = harness.client();
+    let plaintext = data(PART_SIZE as usize + 100_000);
+    let len = plaintext.len() as u64;
     // Announced longer than it is: the last part cannot be read.
     let err = client
         .upload_reader(
             &plaintext[..],
-            100_001,
+            len + 1,
             "short",
             Mode::Cse,
             false,
@@ -314,7 +312,14 @@ async fn a_source_that_changes_size_fails_and_stores_nothing() {
     assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
     // Announced shorter: the end check after the last byte fails.
     let err = client
-        .upload_reader(&plaintext[..], 99_999, "long", Mode::Cse, false, NoProgress)
+        .upload_reader(
+            &plaintext[..],
+            len - 1,
+            "long",
+            Mode::Cse,
+            false,
+            NoProgress,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
@@ -323,16 +328,15 @@ async fn a_source_that_changes_size_fails_and_stores_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
-    fake.with(|s| {
-        assert!(s.objects.is_empty());
-        assert_eq!(s.record.aborted.len(), 2);
-    });
+    assert!(client.list_all(None).await.unwrap().is_empty());
+    assert_eq!(harness.calls_to("/api/v1/uploads/abort").len(), 2);
+    assert_eq!(harness.uploads_in_progress().await, 0);
 }
 
 #[tokio::test]
 async fn a_tampered_object_fails_and_leaves_no_file() {
-    let fake = Fake::start(Layout::default()).await;
-    let client = fake.client();
+    let harness = Harness::start().await;
+    let client = harness.client();
     let dir = tempfile::tempdir().unwrap();
     for size in [0usize, 1, 5000, 200_000] {
         let plaintext = data(size);
@@ -347,7 +351,7 @@ async fn a_tampered_object_fails_and_leaves_no_file() {
             )
             .await
             .unwrap();
-        let original = fake.object(&key).unwrap().body;
+        let original = harness.stored(&key).await.unwrap().body;
         // Flip a bit in the ciphertext, in the tag, then cut the tag short.
         let tampered: Vec<Vec<u8>> = vec![
             {
@@ -362,7 +366,7 @@ async fn a_tampered_object_fails_and_leaves_no_file() {
             },
         ];
         for body in tampered {
-            fake.with(|s| s.objects.get_mut(&key).unwrap().body = body);
+            harness.overwrite(&key, body).await;
             let out = dir.path().join("out");
             let err = client
                 .download_to(&key, &out, NoProgress)
@@ -381,25 +385,29 @@ async fn a_tampered_object_fails_and_leaves_no_file() {
 
 #[tokio::test]
 async fn a_body_of_the_wrong_length_is_an_integrity_failure() {
-    let fake = Fake::start(Layout::default()).await;
-    let client = fake.client();
+    let harness = Harness::start().await;
+    let client = harness.client();
     let dir = tempfile::tempdir().unwrap();
+    fn cut(mut body: Vec<u8>) -> Vec<u8> {
+        body.truncate(body.len() - 10);
+        body
+    }
+    fn padded(mut body: Vec<u8>) -> Vec<u8> {
+        body.extend_from_slice(&[0; 100]);
+        body
+    }
     for mode in [Mode::Sse, Mode::Cse] {
         let key = client
             .upload_reader(&data(1000)[..], 1000, "f", mode, true, NoProgress)
             .await
             .unwrap();
-        for declared in [990, 1100] {
-            fake.with(|s| s.objects.get_mut(&key).unwrap().declared_size = Some(declared));
+        for rewrite in [cut as fn(Vec<u8>) -> Vec<u8>, padded] {
+            harness.with_wire(|w| w.rewrite_downloads = Some(rewrite));
             let err = client
                 .download_to(&key, &dir.path().join("f"), NoProgress)
                 .await
                 .unwrap_err();
-            assert_eq!(
-                err.kind(),
-                ErrorKind::Integrity,
-                "{mode:?} {declared}: {err}"
-            );
+            assert_eq!(err.kind(), ErrorKind::Integrity, "{mode:?}: {err}");
             assert!(entries(dir.path()).is_empty());
         }
     }
@@ -407,8 +415,8 @@ async fn a_body_of_the_wrong_length_is_an_integrity_failure() {
 
 #[tokio::test]
 async fn downloads_refuse_to_replace_unless_asked() {
-    let fake = Fake::start(Layout::default()).await;
-    let client = fake.client();
+    let harness = Harness::start().await;
+    let client = harness.client();
     let dir = tempfile::tempdir().unwrap();
     let key = client
         .upload_reader(&b"new"[..], 3, "f", Mode::Cse, false, NoProgress)
@@ -429,8 +437,8 @@ async fn downloads_refuse_to_replace_unless_asked() {
 
 #[tokio::test]
 async fn api_errors_are_typed() {
-    let fake = Fake::start(Layout::default()).await;
-    let client = fake.client();
+    let harness = Harness::start().await;
+    let client = harness.client();
     client
         .upload_reader(&b"x"[..], 1, "exists", Mode::Cse, false, NoProgress)
         .await
@@ -452,7 +460,7 @@ async fn api_errors_are_typed() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(entries(dir.path()).is_empty());
 
-    let stranger = Client::new(&fake.url(), "wrong").unwrap();
+    let stranger = Client::new(&harness.url(), "wrong").unwrap();
     let err = stranger.me().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
     assert_eq!(err.status(), Some(401));
@@ -476,25 +484,28 @@ async fn an_unreachable_broker_is_a_network_error() {
 
 #[tokio::test]
 async fn listing_follows_every_page() {
-    let fake = Fake::start(Layout::default()).await;
-    fake.with(|s| s.page_size = 2);
-    let client = fake.client();
-    for name in ["a/1", "a/2", "a/3", "b/1", "a/4"] {
+    let harness = Harness::start().await;
+    let client = harness.client();
+    // More than one of the broker's pages of 100.
+    let mut names: Vec<String> = (0..120).map(|i| format!("a/{i:03}")).collect();
+    names.push("b/1".into());
+    for name in &names {
         client
             .upload_reader(&b"x"[..], 1, name, Mode::Sse, false, NoProgress)
             .await
             .unwrap();
     }
-    let names: Vec<String> = client
+    let listed: Vec<String> = client
         .list_all(Some("a/"))
         .await
         .unwrap()
         .into_iter()
         .map(|o| o.name)
         .collect();
-    assert_eq!(names, vec!["a/1", "a/2", "a/3", "a/4"]);
-    client.delete_object("alice/a/2").await.unwrap();
-    assert_eq!(client.list_all(None).await.unwrap().len(), 4);
+    assert_eq!(listed, names[..120]);
+    client.delete_object("alice/a/002").await.unwrap();
+    assert_eq!(client.list_all(None).await.unwrap().len(), 120);
+    assert!(harness.stored("alice/a/002").await.is_none());
 }
 
 #[test]

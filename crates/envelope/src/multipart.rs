@@ -82,10 +82,15 @@ impl PartPlan {
     /// The plan sealdrop uses: [`DEFAULT_PART_SIZE`], grown in whole MiB when the
     /// object would otherwise need more than [`MAX_PARTS`] parts.
     pub fn for_len(plaintext_len: u64) -> Result<Self, PartError> {
+        Self::at_least(plaintext_len, DEFAULT_PART_SIZE)
+    }
+
+    /// Parts of `part_size`, grown in whole MiB when the object would
+    /// otherwise need more than [`MAX_PARTS`] parts.
+    pub fn at_least(plaintext_len: u64, part_size: u64) -> Result<Self, PartError> {
         const MIB: u64 = 1024 * 1024;
         let needed = plaintext_len.div_ceil(MAX_PARTS);
-        let part_size = DEFAULT_PART_SIZE.max(needed.div_ceil(MIB) * MIB);
-        Self::new(plaintext_len, part_size)
+        Self::new(plaintext_len, part_size.max(needed.div_ceil(MIB) * MIB))
     }
 
     fn part_count_u64(&self) -> u64 {
@@ -224,5 +229,11 @@ mod tests {
         assert_eq!(huge.part_size() % (1024 * 1024), 0);
         assert!(huge.part(0).is_none());
         assert!(huge.part(huge.part_count() + 1).is_none());
+        // A configured part size is kept unless the object needs larger parts.
+        let five = 5 * 1024 * 1024;
+        assert_eq!(PartPlan::at_least(1 << 30, five).unwrap().part_size(), five);
+        let grown = PartPlan::at_least(60 * 1024 * 1024 * 1024, five).unwrap();
+        assert_eq!(grown.part_size(), 7 * 1024 * 1024);
+        assert!(grown.part_count() as u64 <= MAX_PARTS);
     }
 }

@@ -221,11 +221,7 @@ async fn transfer(
 /// The part layout: the configured part size, grown if the object would need
 /// more than S3's 10,000 parts.
 fn plan(state: &AppState, size: u64) -> Result<PartPlan, ApiError> {
-    let minimum = PartPlan::for_len(size)
-        .map_err(|e| ApiError::TooLarge(e.to_string()))?
-        .part_size();
-    PartPlan::new(size, state.config.part_size.max(minimum))
-        .map_err(|e| ApiError::TooLarge(e.to_string()))
+    PartPlan::at_least(size, state.config.part_size).map_err(|e| ApiError::TooLarge(e.to_string()))
 }
 
 /// `POST /api/v1/uploads/parts`

@@ -1,54 +1,44 @@
-//! A small, real HTTP server playing broker and storage for the client's tests.
+//! The client's tests run against a real deployment: the broker and the
+//! embedded store of `sealdrop-server`, on an empty temporary data directory,
+//! in this process. Two things sit in between, because the tests need to see
+//! and break what happens on the wire:
 //!
-//! It speaks the broker's JSON API and serves the "presigned" URLs it hands
-//! out itself, storing bodies in memory. It checks what a real store checks
-//! that matters to the client (the signed headers are sent exactly, no unsigned
-//! `x-amz-*` header, Content-Length), records what happened (bodies of every
-//! attempt, aborts, concurrency), and injects failures on request. It is not a
-//! model of the broker's policy: keys are `<user>/<name>`, one user.
-#![allow(dead_code)] // each test binary uses a different part of the fixture
-#![allow(clippy::unwrap_used, clippy::result_large_err)] // a test fixture
+//! - a **storage proxy**: the broker presigns its URLs for the proxy's
+//!   address (`store.public_url`), and the proxy forwards every request to
+//!   the store unchanged (the `Host` the signature covers included). It
+//!   records the body of every part upload attempt and the parts in flight,
+//!   delays part uploads, fails them with a chosen status, and can rewrite
+//!   download bodies;
+//! - a **call recorder** layered on the broker's router, keeping the route and
+//!   JSON body of every API call.
+//!
+//! Nothing about the broker or the store is imitated: what the client is
+//! checked against is what it meets in production.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fixture
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use sealdrop_api::*;
-use sealdrop_envelope::{
-    ContentCipher, ContentMetadata, DataKey, EncryptionContext, KeyWrapping, MessageId, commitment,
-};
+use sealdrop_broker::{AppState, Config};
+use sealdrop_envelope::ContentMetadata;
+use sealdrop_server::{Deployment, Serving};
+use serde_json::Value;
+use tokio::net::TcpListener;
 
-pub const TOKEN: &str = "test-token";
 pub const USER: &str = "alice";
-pub const KMS_KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/test";
+const MIB: u64 = 1024 * 1024;
+/// The smallest part S3 accepts; objects from this stored size on go multipart.
+pub const PART_SIZE: u64 = 5 * MIB;
 
-/// Upload layout the fake broker uses.
-#[derive(Clone, Copy)]
-pub struct Layout {
-    pub multipart_threshold: u64,
-    pub part_size: u64,
-    /// Parts presigned in the create response; the rest via `/uploads/parts`.
-    pub first_parts: u32,
-}
-
-impl Default for Layout {
-    fn default() -> Self {
-        Layout {
-            multipart_threshold: 64 * 1024,
-            part_size: 32 * 1024,
-            first_parts: 2,
-        }
-    }
-}
-
-/// A failure to inject into uploads of one part (`None`: single PUTs).
+/// A failure the proxy answers instead of storage, for uploads of one part
+/// (`None`: single PUTs).
 #[derive(Clone, Debug)]
 pub struct Fault {
     pub part: Option<u32>,
@@ -57,631 +47,309 @@ pub struct Fault {
     pub times: u32,
 }
 
-#[derive(Clone)]
-pub struct StoredObject {
-    pub body: Vec<u8>,
-    pub mode: ObjectMode,
-    /// S3EC metadata (CSE).
-    pub metadata: BTreeMap<String, String>,
-    /// Base64 data key (CSE): what the broker would get from KMS.
-    pub data_key: Option<String>,
-    /// The stored size the broker reports, if not the body's (a truncated object).
-    pub declared_size: Option<u64>,
-}
-
-pub struct PendingUpload {
-    pub key: String,
-    pub mode: Mode,
-    pub metadata: BTreeMap<String, String>,
-    pub data_key: Option<String>,
-    pub signed_headers: BTreeMap<String, String>,
-    pub parts: BTreeMap<u32, Vec<u8>>,
-}
-
+/// What the storage proxy does and saw.
 #[derive(Default)]
-pub struct Record {
-    /// Every body received for a part (or for single PUTs, part 0), in order.
-    pub attempts: BTreeMap<u32, Vec<Vec<u8>>>,
-    pub aborted: Vec<String>,
-    pub completed: Vec<String>,
-    pub sign_calls: Vec<Vec<u32>>,
+pub struct Wire {
+    pub faults: Vec<Fault>,
+    /// Added before every part upload is forwarded.
+    pub part_delay: Duration,
+    /// Applied to the body of every successful download.
+    pub rewrite_downloads: Option<fn(Vec<u8>) -> Vec<u8>>,
+    /// The body of every upload attempt of each part (failed ones too).
+    pub attempts: BTreeMap<u32, Vec<Bytes>>,
     pub in_flight: usize,
     pub max_in_flight: usize,
 }
 
-pub struct Inner {
-    pub layout: Layout,
-    pub objects: BTreeMap<String, StoredObject>,
-    pub uploads: HashMap<String, PendingUpload>,
-    pub faults: Vec<Fault>,
-    /// How long each part PUT takes, to observe concurrency.
-    pub part_delay: Duration,
-    /// Listing page size.
-    pub page_size: usize,
-    pub record: Record,
-    next_id: u64,
+/// A broker API call: its path and JSON body (`Null` when it has none).
+pub type Call = (String, Value);
+
+pub struct Harness {
+    pub state: AppState,
+    pub wire: Arc<Mutex<Wire>>,
+    calls: Arc<Mutex<Vec<Call>>>,
+    broker_url: String,
+    token: String,
+    _data_dir: tempfile::TempDir,
+    _serving: Serving,
+    _tasks: Vec<AbortOnDrop>,
 }
 
-#[derive(Clone)]
-pub struct Fake {
-    pub addr: SocketAddr,
-    pub state: Arc<Mutex<Inner>>,
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
-type Shared = State<(Arc<Mutex<Inner>>, SocketAddr)>;
+impl Harness {
+    /// The embedded default with 5 MiB parts from 5 MiB on, and one user.
+    pub async fn start() -> Harness {
+        let data_dir = tempfile::tempdir().unwrap();
+        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config = Config {
+            data_dir: data_dir.path().to_owned(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            part_size: PART_SIZE,
+            multipart_threshold: PART_SIZE,
+            ..Config::default()
+        };
+        config.store.listen = "127.0.0.1:0".parse().unwrap();
+        config.store.public_url = Some(format!("http://{}", proxy.local_addr().unwrap()));
+        let deployment = Deployment::start(config).await.unwrap();
+        let store = format!("http://{}", deployment.config().store.listen);
+        let state = deployment.state().clone();
+        let token = state.users.add_user(USER).unwrap().to_string();
+        let (router, serving) = deployment.into_router(None);
 
-impl Fake {
-    pub async fn start(layout: Layout) -> Fake {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(Inner {
-            layout,
-            objects: BTreeMap::new(),
-            uploads: HashMap::new(),
-            faults: Vec::new(),
-            part_delay: Duration::ZERO,
-            page_size: 100,
-            record: Record::default(),
-            next_id: 0,
-        }));
-        let app = Router::new()
-            .route(routes::ME, get(me))
-            .route(routes::UPLOADS, post(create_upload))
-            .route(routes::UPLOAD_PARTS, post(sign_parts))
-            .route(routes::UPLOAD_COMPLETE, post(complete))
-            .route(routes::UPLOAD_ABORT, post(abort))
-            .route(routes::OBJECTS, get(list).delete(delete))
-            .route(routes::OBJECT_INFO, get(info))
-            .route(routes::OBJECT_OPEN, post(open))
-            .route("/store/object/{*key}", put(put_object).get(get_object))
-            .route("/store/part/{upload_id}/{number}", put(put_part))
-            .with_state((Arc::clone(&state), addr));
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Fake { addr, state }
+        let wire = Arc::new(Mutex::new(Wire::default()));
+        let forwarder = Forwarder {
+            store,
+            http: reqwest::Client::new(),
+            wire: Arc::clone(&wire),
+        };
+        let proxy_task = serve(proxy, Router::new().fallback(forward).with_state(forwarder));
+
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let router = router.layer(middleware::from_fn_with_state(Arc::clone(&calls), record));
+        let broker = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let broker_url = format!("http://{}", broker.local_addr().unwrap());
+        let broker_task = serve(broker, router);
+        Harness {
+            state,
+            wire,
+            calls,
+            broker_url,
+            token,
+            _data_dir: data_dir,
+            _serving: serving,
+            _tasks: vec![proxy_task, broker_task],
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.broker_url.clone()
     }
 
+    /// A client signed in as [`USER`].
     pub fn client(&self) -> sealdrop_client::Client {
-        sealdrop_client::Client::new(&self.url(), TOKEN).unwrap()
+        sealdrop_client::Client::new(&self.broker_url, &self.token).unwrap()
     }
 
-    pub fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        f(&mut self.state.lock().unwrap())
+    pub fn with_wire<T>(&self, f: impl FnOnce(&mut Wire) -> T) -> T {
+        f(&mut self.wire.lock().unwrap())
     }
 
-    pub fn object(&self, key: &str) -> Option<StoredObject> {
-        self.with(|s| s.objects.get(key).cloned())
+    /// The API calls made to `path` (e.g. `/api/v1/uploads/parts`), in order.
+    pub fn calls_to(&self, path: &str) -> Vec<Value> {
+        let calls = self.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, body)| body.clone())
+            .collect()
     }
-}
 
-fn api_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code,
-            message: message.into(),
-        },
-    };
-    (status, Json(body)).into_response()
-}
-
-fn authenticate(headers: &HeaderMap) -> Result<(), Response> {
-    let expected = format!("Bearer {TOKEN}");
-    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        Some(value) if value == expected => Ok(()),
-        _ => Err(api_error(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthenticated,
-            "invalid token",
-        )),
+    fn s3(&self) -> (&aws_sdk_s3::Client, &str) {
+        (self.state.storage.client(), self.state.storage.bucket())
     }
-}
 
-macro_rules! auth {
-    ($headers:expr) => {
-        if let Err(response) = authenticate(&$headers) {
-            return response;
-        }
-    };
-}
-
-async fn me(headers: HeaderMap, State((state, _)): Shared) -> Response {
-    auth!(headers);
-    let layout = state.lock().unwrap().layout;
-    Json(Me {
-        user: USER.into(),
-        prefix: format!("{USER}/"),
-        auth: AuthMethod::Token,
-        kms_key_id: KMS_KEY.into(),
-        limits: Limits {
-            max_object_size: 1 << 40,
-            multipart_threshold: layout.multipart_threshold,
-            presign_ttl_secs: 900,
-        },
-    })
-    .into_response()
-}
-
-fn presigned(url: String, headers: &BTreeMap<String, String>) -> PresignedRequest {
-    PresignedRequest {
-        method: PresignedMethod::Put,
-        url: format!("{url}?X-Amz-Signature=secret"),
-        headers: headers.clone(),
+    /// What storage holds at `key`, read directly from the store.
+    pub async fn stored(&self, key: &str) -> Option<Stored> {
+        let (s3, bucket) = self.s3();
+        let object = match s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return None,
+            Err(e) => panic!("reading {key}: {e:?}"),
+        };
+        Some(Stored {
+            metadata: object.metadata().cloned().unwrap_or_default(),
+            content_type: object.content_type().map(str::to_owned),
+            server_side_encryption: object.server_side_encryption().map(|s| s.to_string()),
+            body: object.body.collect().await.unwrap().to_vec(),
+        })
     }
-}
 
-fn part_request(addr: SocketAddr, upload_id: &str, number: u32) -> PresignedPart {
-    PresignedPart {
-        part_number: number,
-        request: presigned(
-            format!("http://{addr}/store/part/{upload_id}/{number}"),
-            &BTreeMap::new(),
-        ),
+    /// Replaces the bytes at `key` with `body`, keeping its metadata: what
+    /// someone with write access to the bucket can do.
+    pub async fn overwrite(&self, key: &str, body: Vec<u8>) {
+        let stored = self.stored(key).await.unwrap();
+        let (s3, bucket) = self.s3();
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .set_metadata(Some(stored.metadata.into_iter().collect()))
+            .set_content_type(stored.content_type)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
     }
-}
 
-async fn create_upload(
-    headers: HeaderMap,
-    State((state, addr)): Shared,
-    Json(request): Json<CreateUploadRequest>,
-) -> Response {
-    auth!(headers);
-    let mut s = state.lock().unwrap();
-    let UploadTarget::Name(name) = &request.target else {
-        return api_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "names only");
-    };
-    let key = format!("{USER}/{name}");
-    if s.objects.contains_key(&key) && !request.overwrite {
-        return api_error(StatusCode::CONFLICT, ErrorCode::Conflict, "object exists");
+    /// Multipart uploads storage still holds.
+    pub async fn uploads_in_progress(&self) -> usize {
+        let (s3, bucket) = self.s3();
+        let listed = s3
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        listed.uploads().len()
     }
-    let (stored_size, cse, metadata, data_key) = match request.mode {
-        Mode::Cse => {
-            let data_key = DataKey::generate().unwrap();
-            let message_id = MessageId::generate().unwrap();
-            let encoded_message_id = message_id.to_base64();
-            let commitment = commitment(&data_key, &message_id);
-            let context = EncryptionContext::for_object(&key);
-            let metadata = ContentMetadata::v3(
-                b"wrapped-by-fake-kms".to_vec(),
-                KeyWrapping::Kms {
-                    context: context.to_stored(ContentCipher::CommittingAesGcm),
-                },
-                message_id,
-                commitment,
-            )
+
+    /// The plaintext of a client-side encrypted object, decrypted from what
+    /// storage holds with the envelope crate alone (the data key unwrapped by
+    /// the deployment's key provider): what any S3EC reader would do.
+    pub async fn decrypt_stored(&self, key: &str) -> Vec<u8> {
+        let stored = self.stored(key).await.unwrap();
+        let metadata = ContentMetadata::parse(
+            stored
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .unwrap();
+        let opened = self.state.keys.open(&metadata, key).await.unwrap();
+        sealdrop_envelope::open(&metadata, &opened.data_key, &stored.body)
             .unwrap()
-            .to_map();
-            let encoded = data_key.to_base64().to_string();
-            let materials = CseMaterials {
-                format: CseFormat::V3,
-                data_key: SecretString::new(encoded.clone()),
-                message_id: encoded_message_id,
-                kms_key_id: KMS_KEY.into(),
-                encryption_context: context
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-                metadata: metadata.clone(),
-            };
-            (request.size + 16, Some(materials), metadata, Some(encoded))
-        }
-        Mode::Sse => (request.size, None, BTreeMap::new(), None),
-    };
-    // What a presigned request signs: content type and, for single PUTs of
-    // CSE objects, the S3EC metadata (multipart puts it on create).
-    let mut signed_headers = BTreeMap::from([(
-        "content-type".to_owned(),
-        "application/octet-stream".to_owned(),
-    )]);
-    if request.mode == Mode::Sse {
-        signed_headers.insert("x-amz-server-side-encryption".into(), "aws:kms".into());
+            .to_vec()
     }
-    for (k, v) in &metadata {
-        signed_headers.insert(format!("x-amz-meta-{k}"), v.clone());
-    }
-    let layout = s.layout;
-    let transfer = if stored_size < layout.multipart_threshold {
-        Transfer::Single {
-            request: presigned(format!("http://{addr}/store/object/{key}"), &signed_headers),
-        }
-    } else {
-        s.next_id += 1;
-        let upload_id = format!("upload-{}", s.next_id);
-        let part_count = request.size.div_ceil(layout.part_size).max(1) as u32;
-        let parts = (1..=part_count.min(layout.first_parts))
-            .map(|n| part_request(addr, &upload_id, n))
-            .collect();
-        s.uploads.insert(
-            upload_id.clone(),
-            PendingUpload {
-                key: key.clone(),
-                mode: request.mode,
-                metadata: metadata.clone(),
-                data_key: data_key.clone(),
-                signed_headers: BTreeMap::new(),
-                parts: BTreeMap::new(),
-            },
-        );
-        Transfer::Multipart {
-            upload_id,
-            part_size: layout.part_size,
-            part_count,
-            parts,
-        }
-    };
-    if let Transfer::Single { .. } = transfer {
-        s.uploads.insert(
-            format!("single:{key}"),
-            PendingUpload {
-                key: key.clone(),
-                mode: request.mode,
-                metadata,
-                data_key,
-                signed_headers,
-                parts: BTreeMap::new(),
-            },
-        );
-    }
-    let encryption = match cse {
-        Some(materials) => UploadEncryption::Cse(materials),
-        None => UploadEncryption::Sse(SseInfo {
-            kms_key_id: KMS_KEY.into(),
-        }),
-    };
-    Json(CreateUploadResponse {
-        key,
-        size: request.size,
-        stored_size,
-        transfer,
-        encryption,
-    })
-    .into_response()
 }
 
-async fn sign_parts(
-    headers: HeaderMap,
-    State((state, addr)): Shared,
-    Json(request): Json<SignPartsRequest>,
-) -> Response {
-    auth!(headers);
-    let mut s = state.lock().unwrap();
-    if !s.uploads.contains_key(&request.upload_id) {
-        return api_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such upload");
-    }
-    if request.part_numbers.len() > 100 {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            "too many parts",
-        );
-    }
-    s.record.sign_calls.push(request.part_numbers.clone());
-    let parts = request
-        .part_numbers
-        .iter()
-        .map(|&n| part_request(addr, &request.upload_id, n))
-        .collect();
-    Json(SignPartsResponse { parts }).into_response()
+/// An object as storage holds it.
+pub struct Stored {
+    pub body: Vec<u8>,
+    pub metadata: HashMap<String, String>,
+    pub content_type: Option<String>,
+    pub server_side_encryption: Option<String>,
 }
 
-async fn complete(
-    headers: HeaderMap,
-    State((state, _)): Shared,
-    Json(request): Json<CompleteUploadRequest>,
+fn serve(listener: TcpListener, router: Router) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    }))
+}
+
+/// Keeps the path and JSON body of every API call.
+async fn record(
+    State(calls): State<Arc<Mutex<Vec<Call>>>>,
+    request: Request,
+    next: Next,
 ) -> Response {
-    auth!(headers);
-    let mut s = state.lock().unwrap();
-    let Some(upload) = s.uploads.remove(&request.upload_id) else {
-        return api_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such upload");
-    };
-    let mut body = Vec::new();
-    for (i, part) in request.parts.iter().enumerate() {
-        let expected_etag = format!("\"etag-{}\"", part.part_number);
-        let stored = upload.parts.get(&part.part_number);
-        if part.part_number != i as u32 + 1 || part.etag != expected_etag || stored.is_none() {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                "InvalidPart",
-            );
-        }
-        body.extend_from_slice(stored.unwrap());
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    calls
+        .lock()
+        .unwrap()
+        .push((parts.uri.path().to_owned(), json));
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+#[derive(Clone)]
+struct Forwarder {
+    store: String,
+    http: reqwest::Client,
+    wire: Arc<Mutex<Wire>>,
+}
+
+/// The part number of a part upload (`PUT ?partNumber=&uploadId=`), or
+/// `None` for other requests.
+fn part_number(query: Option<&str>) -> Option<u32> {
+    let query = query?;
+    if !query.contains("uploadId=") {
+        return None;
     }
-    let mode = match upload.mode {
-        Mode::Cse => ObjectMode::CseV3,
-        Mode::Sse => ObjectMode::SseKms,
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("partNumber="))
+        .and_then(|n| n.parse().ok())
+}
+
+/// An S3 error document, as storage would send it.
+fn s3_error(status: u16) -> Response {
+    let code = match status {
+        403 => "AccessDenied",
+        500 => "InternalError",
+        503 => "SlowDown",
+        _ => "InvalidRequest",
     };
-    s.record.completed.push(upload.key.clone());
-    s.objects.insert(
-        upload.key.clone(),
-        StoredObject {
-            body,
-            mode,
-            metadata: upload.metadata,
-            data_key: upload.data_key,
-            declared_size: None,
-        },
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>injected by the test proxy</Message></Error>"
     );
-    Json(CompleteUploadResponse {
-        key: upload.key,
-        etag: "\"final\"".into(),
-    })
-    .into_response()
-}
-
-async fn abort(
-    headers: HeaderMap,
-    State((state, _)): Shared,
-    Json(request): Json<AbortUploadRequest>,
-) -> Response {
-    auth!(headers);
-    let mut s = state.lock().unwrap();
-    s.uploads.remove(&request.upload_id);
-    s.record.aborted.push(request.upload_id);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-fn object_info(key: &str, object: &StoredObject) -> ObjectInfo {
-    let cse = matches!(object.mode, ObjectMode::CseV3 | ObjectMode::CseV2);
-    let stored_size = object.declared_size.unwrap_or(object.body.len() as u64);
-    ObjectInfo {
-        key: key.into(),
-        name: key.trim_start_matches(&format!("{USER}/")).into(),
-        stored_size,
-        size: stored_size - if cse { 16 } else { 0 },
-        last_modified: "2026-11-03T12:04:05Z".into(),
-        content_type: Some("application/octet-stream".into()),
-        etag: Some("\"final\"".into()),
-        encryption: match object.mode {
-            ObjectMode::CseV3 | ObjectMode::CseV2 => {
-                let envelope = ClientSideEncryption {
-                    kms_key_id: Some(KMS_KEY.into()),
-                    key_wrapping: sealdrop_api::KeyWrapping::KmsContext,
-                    encryption_context: BTreeMap::from([(
-                        "sealdrop:key".to_owned(),
-                        key.to_owned(),
-                    )]),
-                    server_side_encryption: None,
-                };
-                if object.mode == ObjectMode::CseV3 {
-                    Encryption::CseV3(envelope)
-                } else {
-                    Encryption::CseV2(envelope)
-                }
-            }
-            ObjectMode::SseKms => Encryption::SseKms {
-                kms_key_id: Some(KMS_KEY.into()),
-            },
-            ObjectMode::None => Encryption::None {
-                server_side_encryption: None,
-            },
-            ObjectMode::Invalid => Encryption::Invalid {
-                problem: "invalid".into(),
-            },
-        },
-    }
-}
-
-async fn list(
-    headers: HeaderMap,
-    State((state, _)): Shared,
-    Query(query): Query<ListObjectsQuery>,
-) -> Response {
-    auth!(headers);
-    let s = state.lock().unwrap();
-    let prefix = format!("{USER}/{}", query.prefix.unwrap_or_default());
-    let after = query.cursor.unwrap_or_default();
-    let mut matching = s
-        .objects
-        .iter()
-        .filter(|(k, _)| k.starts_with(&prefix) && **k > after);
-    let objects: Vec<ObjectInfo> = matching
-        .by_ref()
-        .take(s.page_size)
-        .map(|(k, o)| object_info(k, o))
-        .collect();
-    let next_cursor = match matching.next() {
-        Some(_) => objects.last().map(|o| o.key.clone()),
-        None => None,
-    };
-    Json(ListObjectsResponse {
-        objects,
-        next_cursor,
-    })
-    .into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct KeyQuery {
-    key: String,
-}
-
-async fn info(
-    headers: HeaderMap,
-    State((state, _)): Shared,
-    Query(query): Query<KeyQuery>,
-) -> Response {
-    auth!(headers);
-    let s = state.lock().unwrap();
-    match s.objects.get(&query.key) {
-        Some(object) => Json(object_info(&query.key, object)).into_response(),
-        None => api_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such object"),
-    }
-}
-
-async fn delete(
-    headers: HeaderMap,
-    State((state, _)): Shared,
-    Query(query): Query<KeyQuery>,
-) -> Response {
-    auth!(headers);
-    state.lock().unwrap().objects.remove(&query.key);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn open(
-    headers: HeaderMap,
-    State((state, addr)): Shared,
-    Json(request): Json<OpenObjectRequest>,
-) -> Response {
-    auth!(headers);
-    let s = state.lock().unwrap();
-    let Some(object) = s.objects.get(&request.key) else {
-        return api_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such object");
-    };
-    Json(OpenObjectResponse {
-        object: object_info(&request.key, object),
-        download: PresignedRequest {
-            method: PresignedMethod::Get,
-            url: format!("http://{addr}/store/object/{}", request.key),
-            headers: BTreeMap::new(),
-        },
-        decryption: match &object.data_key {
-            Some(key) => Decryption::Client(CseOpen {
-                data_key: SecretString::new(key.clone()),
-                metadata: object.metadata.clone(),
-            }),
-            None => Decryption::Storage,
-        },
-    })
-    .into_response()
-}
-
-fn storage_error(status: u16, code: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap();
-    let body = format!("<Error><Code>{code}</Code><Message>injected</Message></Error>");
-    (status, body).into_response()
+    (status, [("content-type", "application/xml")], body).into_response()
 }
 
-/// What a signature check would refuse: a signed header missing or changed, an
-/// unsigned `x-amz-*` header, a Content-Length that is not the body's.
-fn check_headers(
-    signed: &BTreeMap<String, String>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(), Response> {
-    for (name, value) in signed {
-        if headers.get(name.as_str()).and_then(|v| v.to_str().ok()) != Some(value.as_str()) {
-            return Err(storage_error(403, "SignatureDoesNotMatch"));
-        }
-    }
-    for name in headers.keys() {
-        if name.as_str().starts_with("x-amz-") && !signed.contains_key(name.as_str()) {
-            return Err(storage_error(403, "AccessDenied"));
-        }
-    }
-    let length = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if length != Some(body.len()) || headers.contains_key("transfer-encoding") {
-        return Err(storage_error(411, "MissingContentLength"));
-    }
-    Ok(())
-}
-
-/// Records the attempt and returns an injected failure, if one applies.
-fn take_fault(s: &mut Inner, part: Option<u32>, body: &Bytes) -> Option<Response> {
-    s.record
-        .attempts
-        .entry(part.unwrap_or(0))
-        .or_default()
-        .push(body.to_vec());
-    let fault = s
-        .faults
-        .iter_mut()
-        .find(|f| f.part == part && f.times > 0)?;
-    fault.times = fault.times.saturating_sub(1);
-    Some(storage_error(fault.status, "InjectedFault"))
-}
-
-async fn put_object(
-    State((state, _)): Shared,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    let Some(upload) = s.uploads.get(&format!("single:{key}")) else {
-        return storage_error(403, "AccessDenied");
-    };
-    if let Err(response) = check_headers(&upload.signed_headers, &headers, &body) {
-        return response;
-    }
-    if let Some(response) = take_fault(&mut s, None, &body) {
-        return response;
-    }
-    let Some(upload) = s.uploads.remove(&format!("single:{key}")) else {
-        return storage_error(403, "AccessDenied");
-    };
-    let mode = match upload.mode {
-        Mode::Cse => ObjectMode::CseV3,
-        Mode::Sse => ObjectMode::SseKms,
-    };
-    s.objects.insert(
-        key,
-        StoredObject {
-            body: body.to_vec(),
-            mode,
-            metadata: upload.metadata,
-            data_key: upload.data_key,
-            declared_size: None,
-        },
-    );
-    ([("etag", "\"single\"")], "").into_response()
-}
-
-struct InFlight(Arc<Mutex<Inner>>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.lock().unwrap().record.in_flight -= 1;
-    }
-}
-
-async fn put_part(
-    State((state, _)): Shared,
-    Path((upload_id, number)): Path<(String, u32)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn forward(State(f): State<Forwarder>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let is_put = parts.method == axum::http::Method::PUT;
+    let part = part_number(parts.uri.query()).filter(|_| is_put);
+    let is_single_put = is_put && parts.uri.query().is_none_or(|q| !q.contains("uploadId="));
     let delay = {
-        let mut s = state.lock().unwrap();
-        s.record.in_flight += 1;
-        s.record.max_in_flight = s.record.max_in_flight.max(s.record.in_flight);
-        s.part_delay
+        let mut wire = f.wire.lock().unwrap();
+        if let Some(number) = part {
+            wire.attempts.entry(number).or_default().push(body.clone());
+        }
+        if part.is_some() || is_single_put {
+            let fault = wire
+                .faults
+                .iter_mut()
+                .find(|fault| fault.part == part && fault.times > 0);
+            if let Some(fault) = fault {
+                fault.times -= 1;
+                return s3_error(fault.status);
+            }
+        }
+        if part.is_some() {
+            wire.in_flight += 1;
+            wire.max_in_flight = wire.max_in_flight.max(wire.in_flight);
+            wire.part_delay
+        } else {
+            Duration::ZERO
+        }
     };
-    let _in_flight = InFlight(Arc::clone(&state));
     tokio::time::sleep(delay).await;
-    let mut s = state.lock().unwrap();
-    if let Err(response) = check_headers(&BTreeMap::new(), &headers, &body) {
-        return response;
-    }
-    if let Some(response) = take_fault(&mut s, Some(number), &body) {
-        return response;
-    }
-    let Some(upload) = s.uploads.get_mut(&upload_id) else {
-        return storage_error(404, "NoSuchUpload");
-    };
-    upload.parts.insert(number, body.to_vec());
-    ([("etag", format!("\"etag-{number}\""))], "").into_response()
-}
-
-async fn get_object(State((state, _)): Shared, Path(key): Path<String>) -> Response {
-    let s = state.lock().unwrap();
-    let Some(object) = s.objects.get(&key) else {
-        return storage_error(404, "NoSuchKey");
-    };
-    let mut response = object.body.clone().into_response();
-    if object.mode == ObjectMode::SseKms {
-        let headers = response.headers_mut();
-        headers.insert("x-amz-server-side-encryption", "aws:kms".parse().unwrap());
-        headers.insert(
-            "x-amz-server-side-encryption-aws-kms-key-id",
-            KMS_KEY.parse().unwrap(),
-        );
+    let response = pass_on(&f, parts.method, &parts.uri, parts.headers, body).await;
+    if part.is_some() {
+        f.wire.lock().unwrap().in_flight -= 1;
     }
     response
+}
+
+/// Sends the request on to the store and its answer back, rewriting the
+/// body of a successful download if asked to.
+async fn pass_on(
+    f: &Forwarder,
+    method: axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let is_get = method == axum::http::Method::GET;
+    let answer = f
+        .http
+        .request(method, format!("{}{path}", f.store))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let mut headers = answer.headers().clone();
+    let mut body = answer.bytes().await.unwrap().to_vec();
+    let rewrite = f.wire.lock().unwrap().rewrite_downloads;
+    if let Some(rewrite) = rewrite.filter(|_| is_get && status.is_success()) {
+        body = rewrite(body);
+    }
+    // The body is sent whole, with its own length.
+    headers.remove("content-length");
+    headers.remove("transfer-encoding");
+    (status, headers, body).into_response()
 }
