@@ -27,19 +27,13 @@ pub enum DeploymentError {
     /// The user database.
     #[error(transparent)]
     Users(#[from] UserStoreError),
-    /// A directory, file or socket.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The error.
-        source: std::io::Error,
-    },
 }
 
+/// A directory, file or socket failed: [`StackError::Io`], which names what
+/// was being done.
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DeploymentError {
-    let context = context.into();
-    move |source| DeploymentError::Io { context, source }
+    let error = stack::io(context);
+    move |source| DeploymentError::Stack(error(source))
 }
 
 /// A started deployment, not serving yet: its addresses are bound (port 0

@@ -57,7 +57,7 @@ pub enum StackError {
     Random(String),
 }
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
+pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
     let context = context.into();
     move |source| StackError::Io { context, source }
 }
