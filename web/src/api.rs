@@ -1,5 +1,6 @@
 //! The broker's JSON API (`sealdrop-api`), as the transfer core's
-//! [`calls`] describe it: this module only runs them over `fetch`. Failures
+//! [`sealdrop_transfer::calls`] describe it: this module only runs them over
+//! `fetch` (`api.call(calls::me())`). Failures
 //! are the core's [`Failure`]s, repeated under its [`RetryPolicy`].
 //!
 //! Responses are read as bytes, copied into zeroizing memory and the JS buffer
@@ -8,12 +9,7 @@
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use sealdrop_api::{
-    AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
-    CreateUploadResponse, ListObjectsQuery, ListObjectsResponse, Me, OpenObjectRequest,
-    OpenObjectResponse, SignPartsRequest, SignPartsResponse,
-};
-use sealdrop_transfer::calls::{self, Answer, Call};
+use sealdrop_transfer::calls::{Answer, Call};
 use sealdrop_transfer::{Endpoint, Failure, FailureKind, RetryPolicy};
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -46,68 +42,9 @@ impl Api {
         }
     }
 
-    /// `GET /api/v1/me`: validates the token.
-    pub async fn me(&self) -> Result<Me, ApiError> {
-        self.call(calls::me()).await
-    }
-
-    /// `POST /api/v1/uploads`.
-    pub async fn create_upload(
-        &self,
-        request: &CreateUploadRequest,
-    ) -> Result<CreateUploadResponse, ApiError> {
-        self.call(calls::create_upload(request)).await
-    }
-
-    /// `POST /api/v1/uploads/parts`.
-    pub async fn sign_parts(
-        &self,
-        request: &SignPartsRequest,
-    ) -> Result<SignPartsResponse, ApiError> {
-        self.call(calls::sign_parts(request)).await
-    }
-
-    /// `POST /api/v1/uploads/complete`.
-    pub async fn complete_upload(
-        &self,
-        request: &CompleteUploadRequest,
-    ) -> Result<CompleteUploadResponse, ApiError> {
-        self.call(calls::complete_upload(request)).await
-    }
-
-    /// `POST /api/v1/uploads/abort`.
-    pub async fn abort_upload(&self, request: &AbortUploadRequest) -> Result<(), ApiError> {
-        self.call(calls::abort_upload(request)).await
-    }
-
-    /// `GET /api/v1/objects` (one page of 100).
-    pub async fn list_objects(
-        &self,
-        cursor: Option<&str>,
-    ) -> Result<ListObjectsResponse, ApiError> {
-        let query = ListObjectsQuery {
-            cursor: cursor.map(str::to_owned),
-            limit: Some(100),
-            prefix: None,
-        };
-        self.call(calls::list_objects(&query)).await
-    }
-
-    /// `DELETE /api/v1/objects?key=`.
-    pub async fn delete_object(&self, key: &str) -> Result<(), ApiError> {
-        self.call(calls::delete_object(key)).await
-    }
-
-    /// `POST /api/v1/objects/open`.
-    pub async fn open_object(&self, key: &str) -> Result<OpenObjectResponse, ApiError> {
-        let request = OpenObjectRequest {
-            key: key.to_owned(),
-        };
-        self.call(calls::open_object(&request)).await
-    }
-
-    /// Sends `call` (repeated as the call allows) and reads the answer.
-    async fn call<B: Serialize, R: Answer>(&self, call: Call<'_, B, R>) -> Result<R, ApiError> {
+    /// Sends `call` (one of [`sealdrop_transfer::calls`]; repeated as the call allows) and reads
+    /// the answer.
+    pub async fn call<B: Serialize, R: Answer>(&self, call: Call<'_, B, R>) -> Result<R, ApiError> {
         let body = call.json_body().map_err(|e| local_failure(e.to_string()))?;
         let path = call.path_and_query();
         let policy = RetryPolicy::default();

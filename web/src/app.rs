@@ -17,6 +17,7 @@ use crate::ui::signin::SignIn;
 use crate::ui::uploader::Uploader;
 use crate::upload::{Change, UploadQueue};
 use sealdrop_transfer::FailureKind;
+use sealdrop_transfer::calls;
 
 /// Staging files older than this are leftovers of a closed tab.
 const STALE_STAGING_MS: f64 = 15.0 * 60.0 * 1000.0;
@@ -127,7 +128,7 @@ impl App {
         let api = Api::new(&self.config.api_base, &token, on_unauthenticated);
         let app = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            match api.me().await {
+            match api.call(calls::me()).await {
                 Ok(me) => {
                     session::store(&token);
                     app.shell.clear_error();

@@ -59,6 +59,7 @@ use crate::protocol::{Attachments, Command, Destination, Event, JobId, OpenJob, 
 use crate::trace;
 use crate::tuning;
 use crate::ui::dom::{self, El};
+use sealdrop_transfer::calls;
 
 const MIB: u64 = 1024 * 1024;
 /// The broker's default part size.
@@ -670,7 +671,7 @@ async fn end_to_end(
     let token = crate::session::take_from_address_bar().ok_or("no #token= in the address")?;
     let config = crate::config::load().await;
     let api = crate::api::Api::new(&config.api_base, &token, Rc::new(|| {}));
-    let me = api.me().await.map_err(|e| e.to_string())?;
+    let me = api.call(calls::me()).await.map_err(|e| e.to_string())?;
     let services = crate::services::Services::new(api, me);
     let pool = services.pool().await?;
     let file = chosen_file().ok_or("no file was chosen")?;
@@ -685,7 +686,7 @@ async fn end_to_end(
         let cse = mbps(bytes, js::now_ms() - started);
         services
             .api
-            .delete_object(&key)
+            .call(calls::delete_object(&key))
             .await
             .map_err(|e| e.to_string())?;
 
@@ -739,7 +740,7 @@ async fn plain_upload(
     let size = file.size() as u64;
     let api = &services.api;
     let created = api
-        .create_upload(&CreateUploadRequest {
+        .call(calls::create_upload(&CreateUploadRequest {
             target: UploadTarget::Name(format!(
                 "bench-plain-{}",
                 opfs::new_name().map_err(describe)?
@@ -748,7 +749,7 @@ async fn plain_upload(
             content_type: None,
             mode: Mode::Cse,
             overwrite: true,
-        })
+        }))
         .await
         .map_err(|e| e.to_string())?;
     let plan = UploadPlan::check(size, Mode::Cse, &created).map_err(|e| e.to_string())?;
@@ -780,11 +781,11 @@ async fn plain_upload(
                         tuning::SIGN_BATCH,
                     );
                     let signed = api
-                        .sign_parts(&SignPartsRequest {
+                        .call(calls::sign_parts(&SignPartsRequest {
                             key: created.key.clone(),
                             upload_id: upload_id.clone(),
                             part_numbers: numbers,
-                        })
+                        }))
                         .await
                         .map_err(|e| e.to_string())?;
                     urls.insert(signed.parts, js::now_ms(), ttl, tuning::PRESIGN_MARGIN_MS)
@@ -827,10 +828,10 @@ async fn plain_upload(
             None => return Err("worker events ended".into()),
         }
     }
-    api.abort_upload(&AbortUploadRequest {
+    api.call(calls::abort_upload(&AbortUploadRequest {
         key: created.key.clone(),
         upload_id,
-    })
+    }))
     .await
     .map_err(|e| e.to_string())
 }

@@ -25,7 +25,9 @@ use crate::protocol::{
 };
 use crate::services::Services;
 use crate::tuning;
+use sealdrop_api::OpenObjectRequest;
 use sealdrop_transfer::FailureKind as TransferKind;
+use sealdrop_transfer::calls;
 
 /// How long a handed-over staging file is kept for the browser to copy it.
 const KEEP_STAGED_MS: u32 = 10 * 60 * 1000;
@@ -47,7 +49,9 @@ pub async fn download(
 ) -> Result<Delivered, String> {
     let opened = services
         .api
-        .open_object(&object.key)
+        .call(calls::open_object(&OpenObjectRequest {
+            key: object.key.clone(),
+        }))
         .await
         .map_err(|e| match e.kind {
             TransferKind::Integrity => INTEGRITY_MESSAGE.to_owned(),

@@ -170,29 +170,18 @@ impl From<Failure> for Error {
     }
 }
 
-impl From<PlanError> for Error {
-    fn from(err: PlanError) -> Self {
-        Error::Protocol(err.to_string())
-    }
+/// The transfer core's refusals of what the broker answered: protocol
+/// errors, reported with the core's own words.
+macro_rules! protocol_errors {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Error {
+            fn from(err: $error) -> Self {
+                Error::Protocol(err.to_string())
+            }
+        }
+    )*};
 }
-
-impl From<CallError> for Error {
-    fn from(err: CallError) -> Self {
-        Error::Protocol(err.to_string())
-    }
-}
-
-impl From<LedgerError> for Error {
-    fn from(err: LedgerError) -> Self {
-        Error::Protocol(err.to_string())
-    }
-}
-
-impl From<Changed> for Error {
-    fn from(err: Changed) -> Self {
-        Error::Protocol(err.to_string())
-    }
-}
+protocol_errors!(PlanError, CallError, LedgerError, Changed);
 
 impl From<MaterialsError> for Error {
     fn from(err: MaterialsError) -> Self {

@@ -297,37 +297,19 @@ async fn a_source_that_changes_size_fails_and_stores_nothing() {
     let client = harness.client();
     let plaintext = data(PART_SIZE as usize + 100_000);
     let len = plaintext.len() as u64;
-    // Announced longer than it is: the last part cannot be read.
-    let err = client
-        .upload_reader(
-            &plaintext[..],
-            len + 1,
-            "short",
-            Mode::Cse,
-            false,
-            NoProgress,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
-    // Announced shorter: the end check after the last byte fails.
-    let err = client
-        .upload_reader(
-            &plaintext[..],
-            len - 1,
-            "long",
-            Mode::Cse,
-            false,
-            NoProgress,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
-    let err = client
-        .upload_reader(&plaintext[..10], 11, "small", Mode::Cse, false, NoProgress)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
+    // Announced longer than it is, the last part cannot be read; announced
+    // shorter, the end check after the last byte fails; and a single request.
+    for (source, announced, name) in [
+        (&plaintext[..], len + 1, "short"),
+        (&plaintext[..], len - 1, "long"),
+        (&plaintext[..10], 11, "small"),
+    ] {
+        let err = client
+            .upload_reader(source, announced, name, Mode::Cse, false, NoProgress)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::SourceChanged { .. }), "{name}: {err}");
+    }
     assert!(client.list_all(None).await.unwrap().is_empty());
     assert_eq!(harness.calls_to("/api/v1/uploads/abort").len(), 2);
     assert_eq!(harness.uploads_in_progress().await, 0);

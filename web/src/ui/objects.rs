@@ -16,6 +16,7 @@ use super::format;
 use super::shell::Shell;
 use crate::download::{self, Delivered};
 use crate::services::Services;
+use sealdrop_transfer::calls;
 
 /// Where a download of one object is.
 #[derive(Clone, Debug, PartialEq)]
@@ -187,7 +188,11 @@ impl Objects {
         };
         let view = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let page = view.services.api.list_objects(cursor.as_deref()).await;
+            let page = view
+                .services
+                .api
+                .call(calls::list_objects(&page_query(cursor)))
+                .await;
             view.loading.set(false);
             dom::set_attr(&view.root, "aria-busy", "false");
             match page {
@@ -394,7 +399,7 @@ impl Objects {
                 .find(&key)
                 .map(|o| o.name)
                 .unwrap_or_else(|| key.clone());
-            match view.services.api.delete_object(&key).await {
+            match view.services.api.call(calls::delete_object(&key)).await {
                 Ok(()) => {
                     view.objects.borrow_mut().retain(|o| o.key != key);
                     view.transfers.borrow_mut().remove(&key);
@@ -509,5 +514,17 @@ impl Confirm {
         *self.key.borrow_mut() = Some(object.key.clone());
         self.dialog.set_return_value("");
         let _ = self.dialog.show_modal();
+    }
+}
+
+/// Objects asked for per listing call.
+const PAGE_SIZE: u32 = 100;
+
+/// One page of the listing, after `cursor`.
+fn page_query(cursor: Option<String>) -> sealdrop_api::ListObjectsQuery {
+    sealdrop_api::ListObjectsQuery {
+        prefix: None,
+        cursor,
+        limit: Some(PAGE_SIZE),
     }
 }

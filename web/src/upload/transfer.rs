@@ -38,6 +38,7 @@ use crate::protocol::{Attachments, Command, Destination, Event, FailureKind, Job
 use crate::services::Services;
 use crate::tuning;
 use crate::ui::format;
+use sealdrop_transfer::calls;
 
 /// Runs the upload; returns the object key.
 pub async fn run(
@@ -68,7 +69,7 @@ pub async fn run(
     };
     let created = services
         .api
-        .create_upload(&request)
+        .call(calls::create_upload(&request))
         .await
         .map_err(|e| Failure::from_api(&e, &upload.name))?;
     let mut transfer = Uploading::new(upload, services, created, notify).await?;
@@ -326,11 +327,11 @@ impl<'a> Uploading<'a> {
         let signed = self
             .services
             .api
-            .sign_parts(&SignPartsRequest {
+            .call(calls::sign_parts(&SignPartsRequest {
                 key: self.key.clone(),
                 upload_id,
                 part_numbers: numbers,
-            })
+            }))
             .await
             .map_err(|e| Failure::from_api(&e, &self.upload.name))?;
         self.urls
@@ -454,7 +455,12 @@ impl<'a> Uploading<'a> {
                 .ledger
                 .completion(&self.key, upload_id)
                 .map_err(internal)?;
-            if let Err(error) = self.services.api.complete_upload(&request).await {
+            if let Err(error) = self
+                .services
+                .api
+                .call(calls::complete_upload(&request))
+                .await
+            {
                 self.abort().await;
                 return Err(Failure::from_api(&error, &self.upload.name));
             }
@@ -471,7 +477,7 @@ impl<'a> Uploading<'a> {
                 key: self.key.clone(),
                 upload_id: upload_id.clone(),
             };
-            if let Err(error) = self.services.api.abort_upload(&request).await {
+            if let Err(error) = self.services.api.call(calls::abort_upload(&request)).await {
                 web_sys::console::warn_1(
                     &format!("sealdrop: could not abort an upload: {error}").into(),
                 );
