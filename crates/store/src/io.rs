@@ -46,6 +46,19 @@ pub(crate) struct WrittenSegment {
     pub checksum: Option<(crate::checksum::Algo, String)>,
 }
 
+impl WrittenSegment {
+    /// The ETag (hex, no quotes) of this segment as an object or part: the MD5 of the stored
+    /// bytes when encrypted — a plaintext MD5 in the index would let anyone with disk access
+    /// confirm guesses — else the MD5 of the body, as S3 does.
+    pub(crate) fn etag_hex(&self, encrypted: bool) -> String {
+        if encrypted {
+            hex::encode(self.stored_md5)
+        } else {
+            hex::encode(self.plain_md5)
+        }
+    }
+}
+
 impl SegmentSink {
     /// Starts a segment; `data_key` set means the segment is encrypted (with a fresh salt).
     pub(crate) async fn create(

@@ -1,0 +1,357 @@
+//! Multipart uploads: create, upload a part (from a body or by copying), complete, abort,
+//! and list parts (ListMultipartUploads is with the other listings, in `listing.rs`).
+//!
+//! A part is its own segment; Complete makes the chosen parts' segments the object's (no
+//! bytes copied), in the engine's single transaction.
+
+use std::collections::BTreeMap;
+
+use md5::{Digest, Md5};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::S3Impl;
+use super::encryption::sse_output;
+use super::request::{
+    body_upload, check_metadata, copy_source_conditions, etag, object_headers, parse_copy_range,
+    parse_copy_source, part_number, reject_sse_c, set_checksum_output, ts, url_encode,
+    validate_key, write_condition,
+};
+use crate::StoreError;
+use crate::engine::{ObjectRecord, PartRec, UploadRecord, now_ms, random_id};
+use crate::io::WrittenSegment;
+
+/// The multipart ETag: MD5 of the concatenated binary part MD5s, then `-N`.
+fn md5_hex_of_concat(parts: &[&str]) -> Result<String, StoreError> {
+    let mut h = Md5::new();
+    for p in parts {
+        let raw = hex::decode(p).map_err(|_| StoreError::Corrupt("bad part ETag".into()))?;
+        h.update(&raw);
+    }
+    Ok(format!("{}-{}", hex::encode(h.finalize()), parts.len()))
+}
+
+fn invalid_part(n: i32) -> StoreError {
+    StoreError::InvalidPart(format!(
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {n})"
+    ))
+}
+
+/// Where a part goes: (bucket, key, upload id, part number).
+struct PartTarget<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    upload_id: &'a str,
+    number: u32,
+}
+
+impl S3Impl {
+    /// Records a written segment as part `target.number` of its upload (retiring the segment
+    /// if that fails). Returns the part's ETag and last-modified time.
+    async fn record_part(
+        &self,
+        target: PartTarget<'_>,
+        upload: &UploadRecord,
+        written: &WrittenSegment,
+    ) -> S3Result<(String, i64)> {
+        let etag_hex = written.etag_hex(upload.sse.is_some());
+        let now = now_ms();
+        let part = PartRec {
+            segment: written.rec.clone(),
+            etag: etag_hex.clone(),
+            last_modified_ms: now,
+        };
+        let (b, k, u, n) = (
+            target.bucket.to_owned(),
+            target.key.to_owned(),
+            target.upload_id.to_owned(),
+            target.number,
+        );
+        if let Err(e) = self.run(move |e| e.put_part(&b, &k, &u, n, part)).await {
+            self.inner.engine.retire([written.rec.id.clone()]);
+            return Err(e);
+        }
+        Ok((etag_hex, now))
+    }
+}
+
+pub(super) async fn create_multipart_upload(
+    s3: &S3Impl,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let input = req.input;
+    reject_sse_c(input.sse_customer_algorithm.as_ref())?;
+    validate_key(&input.key)?;
+    let metadata = check_metadata(input.metadata)?;
+    let bucket_rec = s3.bucket(&input.bucket).await?;
+    let spec = s3.resolve_sse(
+        &bucket_rec,
+        input.server_side_encryption.as_ref(),
+        input.ssekms_key_id.as_deref(),
+        input.bucket_key_enabled,
+    )?;
+    // Only the wrapped key is kept: every part unwraps it again.
+    let (_, sse_rec) = s3.new_data_key(spec.as_ref(), &input.bucket).await?;
+    let rec = UploadRecord {
+        upload_id: random_id()?,
+        bucket: input.bucket.clone(),
+        key: input.key.clone(),
+        initiated_ms: now_ms(),
+        headers: object_headers(
+            input.content_type,
+            input.cache_control,
+            input.content_disposition,
+            input.content_encoding,
+            input.content_language,
+        ),
+        metadata,
+        sse: sse_rec,
+        parts: BTreeMap::new(),
+    };
+    let r2 = rec.clone();
+    s3.run(move |e| e.create_upload(&r2)).await?;
+    let (sse, kid, bke) = sse_output(rec.sse.as_ref());
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(rec.bucket),
+        key: Some(rec.key),
+        upload_id: Some(rec.upload_id),
+        server_side_encryption: sse,
+        ssekms_key_id: kid,
+        bucket_key_enabled: bke,
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn upload_part(
+    s3: &S3Impl,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let S3Request {
+        mut input,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
+    reject_sse_c(input.sse_customer_algorithm.as_ref())?;
+    let number = part_number(input.part_number)?;
+    let upload = s3
+        .upload(&input.bucket, &input.key, &input.upload_id)
+        .await?;
+    let dk = s3
+        .unwrap_data_key(upload.sse.as_ref(), &input.bucket)
+        .await?;
+    let written = s3
+        .write_segment(
+            body_upload!(input, headers, trailing_headers),
+            dk.as_deref(),
+        )
+        .await?;
+    drop(dk);
+    let target = PartTarget {
+        bucket: &input.bucket,
+        key: &input.key,
+        upload_id: &input.upload_id,
+        number,
+    };
+    let (etag_hex, _) = s3.record_part(target, &upload, &written).await?;
+    let (sse, kid, bke) = sse_output(upload.sse.as_ref());
+    let mut out = UploadPartOutput {
+        e_tag: Some(etag(&etag_hex)),
+        server_side_encryption: sse,
+        ssekms_key_id: kid,
+        bucket_key_enabled: bke,
+        ..Default::default()
+    };
+    set_checksum_output!(written.checksum, out);
+    Ok(S3Response::new(out))
+}
+
+pub(super) async fn upload_part_copy(
+    s3: &S3Impl,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let input = req.input;
+    reject_sse_c(input.sse_customer_algorithm.as_ref())?;
+    reject_sse_c(input.copy_source_sse_customer_algorithm.as_ref())?;
+    let number = part_number(input.part_number)?;
+    let (src_bucket, src_key) = parse_copy_source(&input.copy_source)?;
+    let upload = s3
+        .upload(&input.bucket, &input.key, &input.upload_id)
+        .await?;
+    let (src, pin) = s3.get_pinned(&src_bucket, &src_key).await?;
+    copy_source_conditions(
+        &src,
+        input.copy_source_if_match.as_ref(),
+        input.copy_source_if_none_match.as_ref(),
+    )?;
+    let range = match &input.copy_source_range {
+        Some(r) => parse_copy_range(r, src.size)?,
+        None => (0, src.size),
+    };
+    if range.1 - range.0 > s3.inner.config.max_object_size {
+        return Err(StoreError::TooLarge.into());
+    }
+    let src_dk = s3.unwrap_data_key(src.sse.as_ref(), &src_bucket).await?;
+    let dk = s3
+        .unwrap_data_key(upload.sse.as_ref(), &input.bucket)
+        .await?;
+    let written = s3
+        .copy_into_segment(&src, pin, range, src_dk, dk.as_deref())
+        .await?;
+    drop(dk);
+    let target = PartTarget {
+        bucket: &input.bucket,
+        key: &input.key,
+        upload_id: &input.upload_id,
+        number,
+    };
+    let (etag_hex, now) = s3.record_part(target, &upload, &written).await?;
+    let (sse, kid, bke) = sse_output(upload.sse.as_ref());
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(CopyPartResult {
+            e_tag: Some(etag(&etag_hex)),
+            last_modified: Some(ts(now)),
+            ..Default::default()
+        }),
+        server_side_encryption: sse,
+        ssekms_key_id: kid,
+        bucket_key_enabled: bke,
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn complete_multipart_upload(
+    s3: &S3Impl,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let input = req.input;
+    let parts: Vec<(Option<i32>, Option<String>)> = input
+        .multipart_upload
+        .and_then(|m| m.parts)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.part_number, p.e_tag.map(|e| e.value().to_owned())))
+        .collect();
+    if parts.is_empty() {
+        return Err(s3_error!(
+            MalformedXML,
+            "You must specify at least one part"
+        ));
+    }
+    let min_part = s3.inner.config.min_part_size;
+    let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
+    let (b, k, u) = (
+        input.bucket.clone(),
+        input.key.clone(),
+        input.upload_id.clone(),
+    );
+    let rec = s3
+        .run(move |engine| {
+            let version = random_id()?;
+            engine.complete_upload(&b, &k, &u, &cond, |upload| {
+                let mut prev = 0i32;
+                let mut chosen = Vec::with_capacity(parts.len());
+                for (n, e) in &parts {
+                    let n = n.ok_or_else(|| {
+                        StoreError::InvalidPart("a part number is missing".into())
+                    })?;
+                    if n <= prev {
+                        return Err(StoreError::InvalidPartOrder);
+                    }
+                    prev = n;
+                    let stored = u32::try_from(n)
+                        .ok()
+                        .and_then(|n| upload.parts.get(&n))
+                        .filter(|stored| e.as_deref() == Some(stored.etag.as_str()))
+                        .ok_or_else(|| invalid_part(n))?;
+                    chosen.push(stored);
+                }
+                if let Some((_, init)) = chosen.split_last()
+                    && init.iter().any(|p| p.segment.len < min_part)
+                {
+                    return Err(StoreError::EntityTooSmall);
+                }
+                let etags: Vec<&str> = chosen.iter().map(|p| p.etag.as_str()).collect();
+                Ok(ObjectRecord {
+                    version,
+                    size: chosen.iter().map(|p| p.segment.len).sum(),
+                    etag: md5_hex_of_concat(&etags)?,
+                    last_modified_ms: now_ms(),
+                    headers: upload.headers.clone(),
+                    metadata: upload.metadata.clone(),
+                    segments: chosen.iter().map(|p| p.segment.clone()).collect(),
+                    sse: upload.sse.clone(),
+                    parts_count: u32::try_from(chosen.len()).ok(),
+                })
+            })
+        })
+        .await?;
+    let (sse, kid, bke) = sse_output(rec.sse.as_ref());
+    Ok(S3Response::new(CompleteMultipartUploadOutput {
+        bucket: Some(input.bucket.clone()),
+        key: Some(input.key.clone()),
+        e_tag: Some(etag(&rec.etag)),
+        location: Some(format!("/{}/{}", input.bucket, url_encode(&input.key))),
+        server_side_encryption: sse,
+        ssekms_key_id: kid,
+        bucket_key_enabled: bke,
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn abort_multipart_upload(
+    s3: &S3Impl,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let input = req.input;
+    s3.run(move |e| e.abort_upload(&input.bucket, &input.key, &input.upload_id))
+        .await?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub(super) async fn list_parts(
+    s3: &S3Impl,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let input = req.input;
+    let upload = s3
+        .upload(&input.bucket, &input.key, &input.upload_id)
+        .await?;
+    let max = input.max_parts.unwrap_or(1000).clamp(0, 1000);
+    let marker = input.part_number_marker.unwrap_or(0);
+    let mut parts = Vec::new();
+    let mut truncated = false;
+    for (n, p) in &upload.parts {
+        if i64::from(*n) <= i64::from(marker) {
+            continue;
+        }
+        if parts.len() >= usize::try_from(max).unwrap_or(0) {
+            truncated = true;
+            break;
+        }
+        parts.push(Part {
+            e_tag: Some(etag(&p.etag)),
+            last_modified: Some(ts(p.last_modified_ms)),
+            part_number: i32::try_from(*n).ok(),
+            size: i64::try_from(p.segment.len).ok(),
+            ..Default::default()
+        });
+    }
+    let next = if truncated {
+        parts.last().and_then(|p| p.part_number)
+    } else {
+        None
+    };
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(input.upload_id),
+        max_parts: Some(max),
+        part_number_marker: input.part_number_marker,
+        next_part_number_marker: next,
+        is_truncated: Some(truncated),
+        parts: Some(parts),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        ..Default::default()
+    }))
+}
