@@ -163,6 +163,13 @@ pub enum StoreError {
     Index(String),
     #[error("store data is corrupt: {0}")]
     Corrupt(String),
+    /// The index or one of its records was written in a newer on-disk format than this build
+    /// knows (see the crate README, "On-disk format"); refused rather than misread. Upgrade
+    /// sealdrop to open the directory.
+    #[error(
+        "store data has on-disk format version {found}, newer than this build supports ({supported})"
+    )]
+    NewerFormat { found: u64, supported: u64 },
     #[error("random number generator failed: {0}")]
     Random(String),
     #[error("invalid configuration: {0}")]

@@ -5,11 +5,19 @@
 //! the transactions themselves live with the operations (`buckets.rs`, `objects.rs`,
 //! `uploads.rs`).
 
-use redb::{ReadableTable, TableDefinition};
-use serde::de::DeserializeOwned;
+use redb::{Database, ReadableTable, TableDefinition};
 
-use super::records::{BucketRecord, ObjectRecord, decode};
+use super::records::{
+    BucketRecord, FORMAT_VERSION, IndexRecord, ObjectRecord, check_version, decode,
+};
 use crate::StoreError;
+
+/// Facts about the index itself. Invariant: this table's name and types and the
+/// [`FORMAT_VERSION_KEY`] entry never change, in any version — they are how every version
+/// recognizes the format of a directory.
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// The format version of the index and its records (absent: version 1, before versioning).
+pub(super) const FORMAT_VERSION_KEY: &str = "format_version";
 
 pub(super) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 /// key: bucket ‖ 0x00 ‖ object key (bucket names never contain NUL, so this sorts by bucket,
@@ -53,6 +61,32 @@ pub(super) fn prefix_range(bucket: &str, prefix: &str) -> (Vec<u8>, Vec<u8>) {
     (start, end)
 }
 
+/// Makes the index ready for this code, in one write transaction: refuses an index stamped
+/// with a newer format (before changing anything), stamps a new or older one with
+/// [`FORMAT_VERSION`], and creates the tables that are missing.
+///
+/// Records keep the version they were written with; an older record is read as it is and
+/// rewritten in the current format when its key is next written.
+pub(super) fn prepare(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        let stamped = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
+        if let Some(found) = stamped {
+            // Dropping `txn` uncommitted leaves a newer index exactly as it was.
+            check_version(found)?;
+        }
+        if stamped != Some(FORMAT_VERSION) {
+            meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION)?;
+        }
+    }
+    txn.open_table(BUCKETS)?;
+    txn.open_table(OBJECTS)?;
+    txn.open_table(UPLOADS)?;
+    txn.commit()?;
+    Ok(())
+}
+
 /// The bucket's record, if it exists.
 pub(super) fn bucket_record(
     buckets: &impl ReadableTable<&'static str, &'static [u8]>,
@@ -89,7 +123,7 @@ pub(super) fn not_found(
 }
 
 /// The record stored under `key` in OBJECTS or UPLOADS, if any.
-pub(super) fn record<T: DeserializeOwned>(
+pub(super) fn record<T: IndexRecord>(
     table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     key: &[u8],
 ) -> Result<Option<T>, StoreError> {

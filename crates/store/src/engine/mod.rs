@@ -72,13 +72,7 @@ impl Engine {
     pub(crate) fn open(root: &Path) -> Result<Self, StoreError> {
         let (data_dir, tmp_dir) = segments::create_layout(root)?;
         let db = Database::create(root.join(INDEX_FILE))?;
-        {
-            let txn = db.begin_write()?;
-            txn.open_table(BUCKETS)?;
-            txn.open_table(OBJECTS)?;
-            txn.open_table(UPLOADS)?;
-            txn.commit()?;
-        }
+        index::prepare(&db)?;
         let engine = Self {
             data_dir,
             tmp_dir,
@@ -90,11 +84,17 @@ impl Engine {
     }
 
     /// Removes the files a crash can leave behind: temp files and segments no object or
-    /// upload references.
+    /// upload references. Reads every record on the way, so that a record of a newer format
+    /// (or a corrupt one) fails the open instead of a later request.
     fn recover(&self) -> Result<(), StoreError> {
         let mut referenced = HashSet::new();
         {
             let txn = self.db.begin_read()?;
+            let buckets = txn.open_table(BUCKETS)?;
+            for item in buckets.iter()? {
+                let (_, v) = item?;
+                let _: BucketRecord = decode(v.value())?;
+            }
             let objects = txn.open_table(OBJECTS)?;
             for item in objects.iter()? {
                 let (_, v) = item?;
