@@ -111,7 +111,32 @@ pub struct TestServer {
     pub store: Store,
     pub addr: SocketAddr,
     pub root: PathBuf,
-    _dir: Option<tempfile::TempDir>,
+    /// What the store was opened with (to open it again after [`TestServer::stop`]).
+    pub config: StoreConfig,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Holds the directory for as long as the server lives.
+    dir: tempfile::TempDir,
+}
+
+/// A data directory whose store has been closed: its files may be examined or changed, and it
+/// may be opened again.
+pub struct StoppedStore {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub config: StoreConfig,
+}
+
+impl StoppedStore {
+    /// Opens and serves the directory again with the same configuration.
+    pub async fn start(self) -> TestServer {
+        let store = Store::open(self.config.clone()).unwrap();
+        TestServer::serve(store, self.config, self.dir, self.root).await
+    }
+
+    /// The redb index of the directory, opened directly (to look at what is on disk).
+    pub fn index(&self) -> redb::Database {
+        redb::Database::open(self.root.join("index.redb")).unwrap()
+    }
 }
 
 impl TestServer {
@@ -137,17 +162,60 @@ impl TestServer {
         config.credentials = vec![(AK.into(), SK.into())];
         config.cors_origins = vec!["http://app.test".into()];
         f(&mut config);
-        let store = Store::open(config).unwrap();
+        let store = Store::open(config.clone()).unwrap();
         store.create_bucket_if_missing(BUCKET).unwrap();
+        Self::serve(store, config, dir, root).await
+    }
+
+    async fn serve(
+        store: Store,
+        config: StoreConfig,
+        dir: tempfile::TempDir,
+        root: PathBuf,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(store.clone().serve(listener));
+        let serving = tokio::spawn(store.clone().serve(listener));
         Self {
             store,
             addr,
             root,
-            _dir: Some(dir),
+            config,
+            serving,
+            dir,
         }
+    }
+
+    /// Stops serving and waits until the store is closed. Every client of this server must
+    /// have been dropped: a connection still open keeps the store open.
+    pub async fn stop(mut self) -> StoppedStore {
+        self.serving.abort();
+        let _ = (&mut self.serving).await;
+        let TestServer {
+            store,
+            root,
+            config,
+            dir,
+            ..
+        } = self;
+        drop(store);
+        // The connections' tasks end (and let go of the store) once they see the clients
+        // close; until then the index is still locked.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match redb::Database::open(root.join("index.redb")) {
+                Ok(_) => break,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the store was not closed"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("index: {e}"),
+            }
+        }
+        StoppedStore { dir, root, config }
     }
 
     pub fn endpoint(&self) -> String {

@@ -1,5 +1,7 @@
-//! A data directory written by format version 1 (records without a schema version, the
-//! format before versioning) opens with the current code and reads back byte for byte.
+//! On-disk format versions: a data directory written by format version 1 (records without a
+//! schema version, the format before versioning) opens with the current code, reads back byte
+//! for byte, takes new writes in version 2 and still reads everything after reopening; a
+//! directory of a newer format than the code knows is refused.
 //!
 //! The fixture is `tests/fixtures/v1/store` (see the README there for how it was made).
 
@@ -8,8 +10,85 @@ use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use redb::{ReadableTable, TableDefinition};
+use sealdrop_store::{Store, StoreError};
 
 use crate::common::*;
+
+// The index's tables as the crate README documents them (the on-disk format).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
+const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
+
+/// `meta.format_version` of a closed directory's index (`None`: unstamped, version 1).
+fn format_stamp(dir: &StoppedStore) -> Option<u64> {
+    let db = dir.index();
+    let txn = db.begin_read().unwrap();
+    let meta = txn.open_table(META).unwrap();
+    meta.get("format_version").unwrap().map(|v| v.value())
+}
+
+fn set_format_stamp(dir: &StoppedStore, version: u64) {
+    let db = dir.index();
+    let txn = db.begin_write().unwrap();
+    txn.open_table(META)
+        .unwrap()
+        .insert("format_version", version)
+        .unwrap();
+    txn.commit().unwrap();
+}
+
+/// The `"v"` of a stored record (`None`: written before versioning).
+fn record_version(raw: &[u8]) -> Option<u64> {
+    let json: serde_json::Value = serde_json::from_slice(raw).unwrap();
+    json.get("v").map(|v| v.as_u64().unwrap())
+}
+
+fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+    [bucket.as_bytes(), b"\0", key.as_bytes()].concat()
+}
+
+/// The version of the object record of (bucket, key), which must exist.
+fn object_version(dir: &StoppedStore, bucket: &str, key: &str) -> Option<u64> {
+    let db = dir.index();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(OBJECTS).unwrap();
+    let v = t.get(object_key(bucket, key).as_slice()).unwrap().unwrap();
+    record_version(v.value())
+}
+
+fn bucket_version(dir: &StoppedStore, bucket: &str) -> Option<u64> {
+    let db = dir.index();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(BUCKETS).unwrap();
+    let v = t.get(bucket).unwrap().unwrap();
+    record_version(v.value())
+}
+
+/// The versions of the upload records of (bucket, key).
+fn upload_versions(dir: &StoppedStore, bucket: &str, key: &str) -> Vec<Option<u64>> {
+    let db = dir.index();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(UPLOADS).unwrap();
+    let mut prefix = object_key(bucket, key);
+    prefix.push(0);
+    t.iter()
+        .unwrap()
+        .map(|item| item.unwrap())
+        .filter(|(k, _)| k.value().starts_with(&prefix))
+        .map(|(_, v)| record_version(v.value()))
+        .collect()
+}
+
+fn assert_refused_as_newer(dir: &StoppedStore, found: u64) {
+    let err = Store::open(dir.config.clone()).expect_err("a newer format must be refused");
+    assert!(
+        matches!(err, StoreError::NewerFormat { found: f, supported } if f == found && supported < found),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("newer"), "{err}");
+}
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1/store");
 
@@ -368,4 +447,135 @@ async fn v1_data_directory_reads_back() {
         body_bytes(got).await,
         [pattern(1200, 7), pattern(10, 9)].concat()
     );
+
+    // New writes to the opened v1 directory: an object, a bucket, a bucket configuration,
+    // an upload left in progress.
+    c.put_object()
+        .bucket("fixture")
+        .key("v2/new.txt")
+        .body(ByteStream::from(pattern(300, 10)))
+        .send()
+        .await
+        .unwrap();
+    c.create_bucket().bucket("fresh").send().await.unwrap();
+    c.delete_bucket_cors()
+        .bucket("fixture-enc")
+        .send()
+        .await
+        .unwrap();
+    let later = c
+        .create_multipart_upload()
+        .bucket("fixture")
+        .key("later.bin")
+        .send()
+        .await
+        .unwrap();
+    let later_id = later.upload_id().unwrap().to_owned();
+    let segments = segment_count(&srv.root);
+    drop(c);
+    let dir = srv.stop().await;
+
+    // On disk: the index is stamped version 2; what was written since is version 2, what was
+    // not is still version 1 (and is read as such).
+    assert_eq!(format_stamp(&dir), Some(2));
+    assert_eq!(object_version(&dir, "fixture", "tiny.txt"), None);
+    assert_eq!(object_version(&dir, "fixture", "pending.bin"), Some(2));
+    assert_eq!(object_version(&dir, "fixture", "v2/new.txt"), Some(2));
+    assert_eq!(bucket_version(&dir, "fixture"), None);
+    assert_eq!(bucket_version(&dir, "fixture-enc"), Some(2));
+    assert_eq!(bucket_version(&dir, "fresh"), Some(2));
+    assert_eq!(upload_versions(&dir, "fixture", "later.bin"), [Some(2)]);
+
+    // Reopened: every v1 object and every v2 write reads back; nothing was taken for a
+    // leftover.
+    let srv = dir.start().await;
+    let c = srv.client();
+    assert_v1_objects(&c).await;
+    assert_eq!(segment_count(&srv.root), segments);
+    let got = c
+        .get_object()
+        .bucket("fixture")
+        .key("pending.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        body_bytes(got).await,
+        [pattern(1200, 7), pattern(10, 9)].concat()
+    );
+    let got = c
+        .get_object()
+        .bucket("fixture")
+        .key("v2/new.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, pattern(300, 10));
+    c.head_bucket().bucket("fresh").send().await.unwrap();
+    let cors = c.get_bucket_cors().bucket("fixture-enc").send().await;
+    assert_eq!(err_code(&cors.unwrap_err()), "NoSuchCORSConfiguration");
+    let enc = c
+        .get_bucket_encryption()
+        .bucket("fixture-enc")
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("fixture")
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = uploads
+        .uploads()
+        .iter()
+        .filter_map(|u| u.upload_id())
+        .collect();
+    assert_eq!(ids, [later_id.as_str()]);
+}
+
+#[tokio::test]
+async fn a_directory_of_a_newer_format_is_refused() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.put_object()
+        .bucket(BUCKET)
+        .key("k")
+        .body(ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .unwrap();
+    drop(c);
+    let dir = srv.stop().await;
+    assert_eq!(format_stamp(&dir), Some(2));
+
+    // The index stamped with a newer version: refused, and left as it was.
+    set_format_stamp(&dir, 1000);
+    assert_refused_as_newer(&dir, 1000);
+    assert_eq!(format_stamp(&dir), Some(1000));
+    assert_eq!(segment_count(&dir.root), 1);
+
+    // A record of a newer version in an index of the current one: refused too.
+    set_format_stamp(&dir, 2);
+    {
+        let db = dir.index();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(OBJECTS).unwrap();
+            let key = object_key(BUCKET, "k");
+            let raw = t.get(key.as_slice()).unwrap().unwrap().value().to_vec();
+            let mut json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+            json["v"] = 7.into();
+            t.insert(
+                key.as_slice(),
+                serde_json::to_vec(&json).unwrap().as_slice(),
+            )
+            .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    assert_refused_as_newer(&dir, 7);
+    assert_eq!(segment_count(&dir.root), 1);
 }
