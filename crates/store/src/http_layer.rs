@@ -410,52 +410,55 @@ fn is_transient(e: &std::io::Error) -> bool {
 mod tests {
     use super::*;
 
+    /// What the guard answers to a request for `uri` with `headers`, for a store in
+    /// `us-east-1`: `Ok` or the refusal's status.
+    fn guard(uri: &str, headers: &[(&str, &str)]) -> Result<(), StatusCode> {
+        let mut req = Request::builder().uri(uri);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(()).unwrap();
+        check_request(&req, "us-east-1").map_err(|refusal| refusal.0)
+    }
+
     #[test]
     fn unsigned_amz_header_on_presigned_is_refused() {
-        let req = Request::builder()
-            .uri("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host%3Bx-amz-meta-a&X-Amz-Signature=00")
-            .header("x-amz-meta-a", "1")
-            .body(())
-            .unwrap();
-        assert!(check_request(&req, "us-east-1").is_ok());
-        let req = Request::builder()
-            .uri("/b/k?X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
-            .header("x-amz-meta-x", "1")
-            .body(())
-            .unwrap();
         assert_eq!(
-            check_request(&req, "us-east-1").unwrap_err().0,
-            StatusCode::FORBIDDEN
+            guard(
+                "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host%3Bx-amz-meta-a&X-Amz-Signature=00",
+                &[("x-amz-meta-a", "1")],
+            ),
+            Ok(())
         );
-        let req = Request::builder()
-            .uri("/b/k?X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
-            .body(())
-            .unwrap();
         assert_eq!(
-            check_request(&req, "us-east-1").unwrap_err().0,
-            StatusCode::BAD_REQUEST
+            guard(
+                "/b/k?X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+                &[("x-amz-meta-x", "1")],
+            ),
+            Err(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(
+            guard(
+                "/b/k?X-Amz-Expires=60&X-Amz-Credential=AK%2F20250101%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+                &[],
+            ),
+            Err(StatusCode::BAD_REQUEST)
         );
     }
 
     #[test]
     fn presign_lifetime_limited() {
-        let req = Request::builder()
-            .uri("/b/k?X-Amz-Expires=604801&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
-            .body(())
-            .unwrap();
         assert_eq!(
-            check_request(&req, "us-east-1").unwrap_err().0,
-            StatusCode::BAD_REQUEST
+            guard(
+                "/b/k?X-Amz-Expires=604801&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+                &[],
+            ),
+            Err(StatusCode::BAD_REQUEST)
         );
     }
 
     #[test]
     fn sigv2_refused() {
-        let req = Request::builder()
-            .uri("/b/k")
-            .header("authorization", "AWS AK:sig")
-            .body(())
-            .unwrap();
-        assert!(check_request(&req, "us-east-1").is_err());
+        assert!(guard("/b/k", &[("authorization", "AWS AK:sig")]).is_err());
     }
 }

@@ -95,10 +95,9 @@ impl SegmentCipher {
         last: bool,
         buf: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let nonce = Self::nonce(index, last)?;
-        self.aead
-            .encrypt_in_place(&nonce, AAD, buf)
-            .map_err(|_| CryptoError::Auth)
+        self.chunk_in_place(index, last, buf, |aead, nonce, buf| {
+            aead.encrypt_in_place(nonce, AAD, buf)
+        })
     }
 
     /// Decrypts `buf` (one stored chunk, ciphertext ‖ tag) in place.
@@ -108,10 +107,29 @@ impl SegmentCipher {
         last: bool,
         buf: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
+        self.chunk_in_place(index, last, buf, |aead, nonce, buf| {
+            aead.decrypt_in_place(nonce, AAD, buf)
+        })
+    }
+
+    /// Runs `op` (encrypt or decrypt) on chunk `index` with that chunk's nonce: the nonce
+    /// is derived in this one place for both directions.
+    fn chunk_in_place<F>(
+        &self,
+        index: u64,
+        last: bool,
+        buf: &mut Vec<u8>,
+        op: F,
+    ) -> Result<(), CryptoError>
+    where
+        F: FnOnce(
+            &Aes256Gcm,
+            &Nonce<aes_gcm::aead::consts::U12>,
+            &mut Vec<u8>,
+        ) -> Result<(), aes_gcm::aead::Error>,
+    {
         let nonce = Self::nonce(index, last)?;
-        self.aead
-            .decrypt_in_place(&nonce, AAD, buf)
-            .map_err(|_| CryptoError::Auth)
+        op(&self.aead, &nonce, buf).map_err(|_| CryptoError::Auth)
     }
 }
 

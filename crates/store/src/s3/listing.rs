@@ -46,6 +46,20 @@ struct ListRequest<'a> {
     encoding_type: Option<&'a EncodingType>,
 }
 
+/// The [`ListRequest`] of a ListObjectsV2 or ListObjects input (the same fields in both).
+macro_rules! list_request {
+    ($input:expr, $prefix:expr, $after:expr, $max_keys:expr) => {
+        ListRequest {
+            bucket: &$input.bucket,
+            prefix: $prefix,
+            delimiter: $input.delimiter.as_deref(),
+            after: $after,
+            max_keys: $max_keys,
+            encoding_type: $input.encoding_type.as_ref(),
+        }
+    };
+}
+
 /// One page of either listing, its names already encoded as the request asked.
 struct Listing {
     contents: Vec<Object>,
@@ -139,18 +153,7 @@ pub(super) async fn list_objects_v2(
         _ => None,
     };
     let prefix = input.prefix.clone().unwrap_or_default();
-    let l = list(
-        s3,
-        ListRequest {
-            bucket: &input.bucket,
-            prefix: &prefix,
-            delimiter: input.delimiter.as_deref(),
-            after,
-            max_keys,
-            encoding_type: input.encoding_type.as_ref(),
-        },
-    )
-    .await?;
+    let l = list(s3, list_request!(input, &prefix, after, max_keys)).await?;
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(l.enc(prefix)),
@@ -184,18 +187,7 @@ pub(super) async fn list_objects(
         .filter(|m| !m.is_empty())
         .map(ListCursor::Key);
     let prefix = input.prefix.clone().unwrap_or_default();
-    let l = list(
-        s3,
-        ListRequest {
-            bucket: &input.bucket,
-            prefix: &prefix,
-            delimiter: input.delimiter.as_deref(),
-            after,
-            max_keys,
-            encoding_type: input.encoding_type.as_ref(),
-        },
-    )
-    .await?;
+    let l = list(s3, list_request!(input, &prefix, after, max_keys)).await?;
     // V1 has no opaque token: the next marker is the last key or common prefix returned.
     let next_marker = if l.truncated {
         l.last.clone().map(|c| match c {

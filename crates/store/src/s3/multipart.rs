@@ -13,9 +13,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::S3Impl;
 use super::encryption::sse_output;
 use super::request::{
-    body_upload, check_metadata, copy_source_conditions, etag, object_headers, parse_copy_range,
-    parse_copy_source, part_number, reject_sse_c, set_checksum_output, ts, url_encode,
-    validate_key, write_condition,
+    body_request, body_upload, check_metadata, copy_source_conditions, etag, object_headers,
+    parse_copy_range, parse_copy_source, part_number, reject_sse_c, set_checksum_output, ts,
+    url_encode, validate_key, write_condition,
 };
 use crate::StoreError;
 use crate::engine::{ObjectRecord, PartRec, UploadRecord, now_ms, random_id};
@@ -37,23 +37,56 @@ fn invalid_part(n: i32) -> StoreError {
     ))
 }
 
-/// Where a part goes: (bucket, key, upload id, part number).
-struct PartTarget<'a> {
-    bucket: &'a str,
-    key: &'a str,
-    upload_id: &'a str,
+/// Where a part goes, with the upload it belongs to — read before any of the part's bytes
+/// are, so that an unknown upload fails first. Invariant: `number` is in 1..=10000.
+struct PartSlot {
+    bucket: String,
+    key: String,
+    upload_id: String,
     number: u32,
+    upload: UploadRecord,
+}
+
+/// A part recorded in its upload: what the UploadPart and UploadPartCopy responses report.
+struct RecordedPart {
+    etag: ETag,
+    last_modified: Timestamp,
+    /// The upload's `x-amz-server-side-encryption*` values (see [`sse_output`]).
+    sse: (Option<ServerSideEncryption>, Option<String>, Option<bool>),
 }
 
 impl S3Impl {
-    /// Records a written segment as part `target.number` of its upload (retiring the segment
-    /// if that fails). Returns the part's ETag and last-modified time.
+    /// The slot for part `number` (checked by [`part_number`]) of an upload.
+    async fn part_slot(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+    ) -> S3Result<PartSlot> {
+        Ok(PartSlot {
+            upload: self.upload(bucket, key, upload_id).await?,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: upload_id.to_owned(),
+            number,
+        })
+    }
+
+    /// Records a written segment as the slot's part (retiring the segment if that fails),
+    /// replacing a part of the same number.
     async fn record_part(
         &self,
-        target: PartTarget<'_>,
-        upload: &UploadRecord,
+        slot: PartSlot,
         written: &WrittenSegment,
-    ) -> S3Result<(String, i64)> {
+    ) -> S3Result<RecordedPart> {
+        let PartSlot {
+            bucket,
+            key,
+            upload_id,
+            number,
+            upload,
+        } = slot;
         let etag_hex = written.etag_hex(upload.sse.is_some());
         let now = now_ms();
         let part = PartRec {
@@ -61,17 +94,18 @@ impl S3Impl {
             etag: etag_hex.clone(),
             last_modified_ms: now,
         };
-        let (b, k, u, n) = (
-            target.bucket.to_owned(),
-            target.key.to_owned(),
-            target.upload_id.to_owned(),
-            target.number,
-        );
-        if let Err(e) = self.run(move |e| e.put_part(&b, &k, &u, n, part)).await {
+        if let Err(e) = self
+            .run(move |e| e.put_part(&bucket, &key, &upload_id, number, part))
+            .await
+        {
             self.inner.engine.retire([written.rec.id.clone()]);
             return Err(e);
         }
-        Ok((etag_hex, now))
+        Ok(RecordedPart {
+            etag: etag(&etag_hex),
+            last_modified: ts(now),
+            sse: sse_output(upload.sse.as_ref()),
+        })
     }
 }
 
@@ -126,37 +160,23 @@ pub(super) async fn upload_part(
     s3: &S3Impl,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let S3Request {
-        mut input,
-        headers,
-        trailing_headers,
-        ..
-    } = req;
+    let (mut input, headers, trailers) = body_request(req);
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     let number = part_number(input.part_number)?;
-    let upload = s3
-        .upload(&input.bucket, &input.key, &input.upload_id)
+    let slot = s3
+        .part_slot(&input.bucket, &input.key, &input.upload_id, number)
         .await?;
     let dk = s3
-        .unwrap_data_key(upload.sse.as_ref(), &input.bucket)
+        .unwrap_data_key(slot.upload.sse.as_ref(), &input.bucket)
         .await?;
     let written = s3
-        .write_segment(
-            body_upload!(input, headers, trailing_headers),
-            dk.as_deref(),
-        )
+        .write_segment(body_upload!(input, headers, trailers), dk.as_deref())
         .await?;
     drop(dk);
-    let target = PartTarget {
-        bucket: &input.bucket,
-        key: &input.key,
-        upload_id: &input.upload_id,
-        number,
-    };
-    let (etag_hex, _) = s3.record_part(target, &upload, &written).await?;
-    let (sse, kid, bke) = sse_output(upload.sse.as_ref());
+    let part = s3.record_part(slot, &written).await?;
+    let (sse, kid, bke) = part.sse;
     let mut out = UploadPartOutput {
-        e_tag: Some(etag(&etag_hex)),
+        e_tag: Some(part.etag),
         server_side_encryption: sse,
         ssekms_key_id: kid,
         bucket_key_enabled: bke,
@@ -175,8 +195,8 @@ pub(super) async fn upload_part_copy(
     reject_sse_c(input.copy_source_sse_customer_algorithm.as_ref())?;
     let number = part_number(input.part_number)?;
     let (src_bucket, src_key) = parse_copy_source(&input.copy_source)?;
-    let upload = s3
-        .upload(&input.bucket, &input.key, &input.upload_id)
+    let slot = s3
+        .part_slot(&input.bucket, &input.key, &input.upload_id, number)
         .await?;
     let (src, pin) = s3.get_pinned(&src_bucket, &src_key).await?;
     copy_source_conditions(
@@ -193,24 +213,18 @@ pub(super) async fn upload_part_copy(
     }
     let src_dk = s3.unwrap_data_key(src.sse.as_ref(), &src_bucket).await?;
     let dk = s3
-        .unwrap_data_key(upload.sse.as_ref(), &input.bucket)
+        .unwrap_data_key(slot.upload.sse.as_ref(), &input.bucket)
         .await?;
     let written = s3
         .copy_into_segment(&src, pin, range, src_dk, dk.as_deref())
         .await?;
     drop(dk);
-    let target = PartTarget {
-        bucket: &input.bucket,
-        key: &input.key,
-        upload_id: &input.upload_id,
-        number,
-    };
-    let (etag_hex, now) = s3.record_part(target, &upload, &written).await?;
-    let (sse, kid, bke) = sse_output(upload.sse.as_ref());
+    let part = s3.record_part(slot, &written).await?;
+    let (sse, kid, bke) = part.sse;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
-            e_tag: Some(etag(&etag_hex)),
-            last_modified: Some(ts(now)),
+            e_tag: Some(part.etag),
+            last_modified: Some(part.last_modified),
             ..Default::default()
         }),
         server_side_encryption: sse,

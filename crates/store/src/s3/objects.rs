@@ -9,8 +9,8 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::encryption::sse_output;
 use super::errors::precondition_failed;
 use super::request::{
-    body_upload, check_metadata, copy_source_conditions, destination_conditions, etag,
-    etag_matches, object_headers, parse_copy_source, reject_sse_c, set_checksum_output, ts,
+    body_request, body_upload, check_metadata, copy_source_conditions, destination_conditions,
+    etag, etag_matches, object_headers, parse_copy_source, reject_sse_c, set_checksum_output, ts,
     validate_key, write_condition,
 };
 use super::{S3Impl, blocking};
@@ -22,12 +22,7 @@ pub(super) async fn put_object(
     s3: &S3Impl,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let S3Request {
-        mut input,
-        headers,
-        trailing_headers,
-        ..
-    } = req;
+    let (mut input, headers, trailers) = body_request(req);
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     validate_key(&input.key)?;
     if input.write_offset_bytes.is_some() {
@@ -43,10 +38,7 @@ pub(super) async fn put_object(
     )?;
     let (dk, sse_rec) = s3.new_data_key(spec.as_ref(), &input.bucket).await?;
     let written = s3
-        .write_segment(
-            body_upload!(input, headers, trailing_headers),
-            dk.as_deref(),
-        )
+        .write_segment(body_upload!(input, headers, trailers), dk.as_deref())
         .await?;
     drop(dk);
     let rec = ObjectRecord {

@@ -233,6 +233,14 @@ pub(super) fn part_number(n: i32) -> S3Result<u32> {
     Ok(u32::try_from(n).unwrap_or(1))
 }
 
+/// The parts of a request with a body that storing the body needs: the input, the headers
+/// (for the checksum plan) and the `aws-chunked` trailers.
+pub(super) fn body_request<T>(
+    req: s3s::S3Request<T>,
+) -> (T, http::HeaderMap, Option<s3s::TrailingHeaders>) {
+    (req.input, req.headers, req.trailing_headers)
+}
+
 /// The body of a PutObject or UploadPart request (same fields in both inputs) with what it
 /// is verified against: a [`super::BodyUpload`].
 macro_rules! body_upload {
