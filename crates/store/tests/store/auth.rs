@@ -57,13 +57,7 @@ async fn presigned_put_and_get() {
     );
     assert!(headers.get("x-amz-request-id").is_some());
 
-    let head = c
-        .head_object()
-        .bucket(BUCKET)
-        .key("presigned/obj")
-        .send()
-        .await
-        .unwrap();
+    let head = head(&c, BUCKET, "presigned/obj").await;
     assert_eq!(
         head.metadata().unwrap().get("owner").map(String::as_str),
         Some("alice")
@@ -170,13 +164,7 @@ async fn presigned_tampering_expiry_and_unsigned_headers() {
 async fn unsigned_and_wrongly_signed_requests_are_refused() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    c.put_object()
-        .bucket(BUCKET)
-        .key("k")
-        .body(ByteStream::from_static(b"secret"))
-        .send()
-        .await
-        .unwrap();
+    put(&c, BUCKET, "k", ByteStream::from_static(b"secret")).await;
     let http = reqwest::Client::new();
     for (method, path) in [
         (reqwest::Method::GET, format!("/{BUCKET}/k")),
@@ -230,7 +218,7 @@ async fn unsigned_and_wrongly_signed_requests_are_refused() {
         };
         assert_eq!(err_code(&e), want);
     }
-    let e = c.get_object().bucket(BUCKET).key("k").send().await.unwrap();
+    let e = get(&c, BUCKET, "k").await;
     assert_eq!(body_bytes(e).await, b"secret");
     assert!(c.head_bucket().bucket("newbucket").send().await.is_err());
 }

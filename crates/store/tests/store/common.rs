@@ -285,6 +285,55 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// GetObject of (bucket, key), which must succeed.
+pub async fn get(
+    c: &aws_sdk_s3::Client,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+) -> aws_sdk_s3::operation::get_object::GetObjectOutput {
+    c.get_object().bucket(bucket).key(key).send().await.unwrap()
+}
+
+/// HeadObject of (bucket, key), which must succeed.
+pub async fn head(
+    c: &aws_sdk_s3::Client,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+    c.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// PutObject of `body` at (bucket, key) with nothing else set, which must succeed.
+pub async fn put(
+    c: &aws_sdk_s3::Client,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+    body: aws_sdk_s3::primitives::ByteStream,
+) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// DeleteObject of (bucket, key), which must succeed.
+pub async fn delete(c: &aws_sdk_s3::Client, bucket: impl Into<String>, key: impl Into<String>) {
+    c.delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+}
+
 pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
     out.body.collect().await.unwrap().into_bytes().to_vec()
 }

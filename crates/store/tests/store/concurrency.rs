@@ -37,13 +37,7 @@ async fn sixteen_writers_one_key() {
         );
         readers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let out = c
-                    .get_object()
-                    .bucket(BUCKET)
-                    .key("hot")
-                    .send()
-                    .await
-                    .unwrap();
+                let out = get(&c, BUCKET, "hot").await;
                 let writer: usize = out
                     .metadata()
                     .unwrap()

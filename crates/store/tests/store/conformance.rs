@@ -36,21 +36,10 @@ async fn buckets() {
         .filter_map(|b| b.name().map(str::to_owned))
         .collect();
     assert_eq!(names, [BUCKET, "second"]);
-    c.put_object()
-        .bucket("second")
-        .key("x")
-        .body(ByteStream::from_static(b"1"))
-        .send()
-        .await
-        .unwrap();
+    put(&c, "second", "x", ByteStream::from_static(b"1")).await;
     let e = c.delete_bucket().bucket("second").send().await.unwrap_err();
     assert_eq!(err_code(&e), "BucketNotEmpty");
-    c.delete_object()
-        .bucket("second")
-        .key("x")
-        .send()
-        .await
-        .unwrap();
+    delete(&c, "second", "x").await;
     c.delete_bucket().bucket("second").send().await.unwrap();
     let e = c.delete_bucket().bucket("second").send().await.unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
@@ -100,7 +89,7 @@ async fn put_get_head_delete_and_ranges() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let data = pattern(300_000, 1);
-    let put = c
+    let put_out = c
         .put_object()
         .bucket(BUCKET)
         .key("dir/file.bin")
@@ -112,9 +101,9 @@ async fn put_get_head_delete_and_ranges() {
         .await
         .unwrap();
     let want_etag = format!("\"{}\"", md5_hex(&data));
-    assert_eq!(put.e_tag(), Some(want_etag.as_str()));
+    assert_eq!(put_out.e_tag(), Some(want_etag.as_str()));
     // the SDK sent a CRC32 checksum (aws-chunked trailer) and the store verified it
-    assert!(put.checksum_crc32().is_some());
+    assert!(put_out.checksum_crc32().is_some());
 
     // Content-MD5 is verified
     let e = c
@@ -136,13 +125,7 @@ async fn put_get_head_delete_and_ranges() {
             .is_err()
     );
 
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("dir/file.bin")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "dir/file.bin").await;
     assert_eq!(got.content_type(), Some("application/x-test"));
     assert_eq!(got.e_tag(), Some(want_etag.as_str()));
     assert_eq!(
@@ -153,13 +136,7 @@ async fn put_get_head_delete_and_ranges() {
     assert!(got.server_side_encryption().is_none());
     assert_eq!(body_bytes(got).await, data);
 
-    let head = c
-        .head_object()
-        .bucket(BUCKET)
-        .key("dir/file.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = head(&c, BUCKET, "dir/file.bin").await;
     assert_eq!(head.content_length(), Some(300_000));
     // non-ASCII metadata comes back RFC 2047-encoded, as from AWS S3
     assert_eq!(
@@ -223,20 +200,8 @@ async fn put_get_head_delete_and_ranges() {
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 304);
 
     // empty object
-    c.put_object()
-        .bucket(BUCKET)
-        .key("empty")
-        .body(ByteStream::from_static(b""))
-        .send()
-        .await
-        .unwrap();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("empty")
-        .send()
-        .await
-        .unwrap();
+    put(&c, BUCKET, "empty", ByteStream::from_static(b"")).await;
+    let got = get(&c, BUCKET, "empty").await;
     assert_eq!(got.e_tag(), Some("\"d41d8cd98f00b204e9800998ecf8427e\""));
     assert!(body_bytes(got).await.is_empty());
 
@@ -257,19 +222,9 @@ async fn put_get_head_delete_and_ranges() {
         .unwrap_err();
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 404);
 
-    c.delete_object()
-        .bucket(BUCKET)
-        .key("dir/file.bin")
-        .send()
-        .await
-        .unwrap();
+    delete(&c, BUCKET, "dir/file.bin").await;
     // deleting a missing key succeeds, like S3
-    c.delete_object()
-        .bucket(BUCKET)
-        .key("dir/file.bin")
-        .send()
-        .await
-        .unwrap();
+    delete(&c, BUCKET, "dir/file.bin").await;
     let e = c
         .get_object()
         .bucket(BUCKET)
@@ -396,13 +351,7 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     keys.push("tree/top".into());
     keys.push("other".into());
     for k in &keys {
-        c.put_object()
-            .bucket(BUCKET)
-            .key(k)
-            .body(ByteStream::from_static(b"v"))
-            .send()
-            .await
-            .unwrap();
+        put(&c, BUCKET, k, ByteStream::from_static(b"v")).await;
     }
 
     // pagination over > max-keys
@@ -543,13 +492,7 @@ async fn copy_object_directives() {
         out.copy_object_result().unwrap().e_tag(),
         Some(format!("\"{}\"", md5_hex(&data)).as_str())
     );
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("dst")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "dst").await;
     assert_eq!(got.content_type(), Some("text/plain"));
     assert_eq!(
         got.metadata().unwrap().get("m").map(String::as_str),
@@ -568,13 +511,7 @@ async fn copy_object_directives() {
         .send()
         .await
         .unwrap();
-    let got = c
-        .head_object()
-        .bucket(BUCKET)
-        .key("dst2")
-        .send()
-        .await
-        .unwrap();
+    let got = head(&c, BUCKET, "dst2").await;
     assert_eq!(got.content_type(), Some("application/json"));
     let md = got.metadata().unwrap();
     assert_eq!(md.get("n").map(String::as_str), Some("2"));
@@ -600,13 +537,7 @@ async fn copy_object_directives() {
         .send()
         .await
         .unwrap();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("src")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "src").await;
     assert_eq!(got.content_type(), Some("image/png"));
     assert_eq!(
         got.metadata().unwrap().get("m").map(String::as_str),
@@ -615,16 +546,7 @@ async fn copy_object_directives() {
     assert_eq!(body_bytes(got).await, data);
 
     // conditions on the destination (If-Match / If-None-Match: *)
-    let dst_etag = c
-        .head_object()
-        .bucket(BUCKET)
-        .key("dst2")
-        .send()
-        .await
-        .unwrap()
-        .e_tag()
-        .unwrap()
-        .to_owned();
+    let dst_etag = head(&c, BUCKET, "dst2").await.e_tag().unwrap().to_owned();
     for (if_match, if_none_match) in [(Some("\"0000\""), None), (None, Some("*"))] {
         let e = c
             .copy_object()
@@ -648,19 +570,8 @@ async fn copy_object_directives() {
         .unwrap();
 
     // the copy still reads fine after the source is deleted (hard links, no shared files)
-    c.delete_object()
-        .bucket(BUCKET)
-        .key("src")
-        .send()
-        .await
-        .unwrap();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("dst")
-        .send()
-        .await
-        .unwrap();
+    delete(&c, BUCKET, "src").await;
+    let got = get(&c, BUCKET, "dst").await;
     assert_eq!(body_bytes(got).await, data);
 
     let e = c
@@ -799,13 +710,7 @@ async fn multipart_happy_path_and_listing() {
     let want = format!("\"{}-3\"", md5_hex(&cat));
     assert_eq!(out.e_tag(), Some(want.as_str()));
 
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("big")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "big").await;
     assert_eq!(got.content_type(), Some("video/test"));
     assert_eq!(
         got.metadata().unwrap().get("kind").map(String::as_str),
@@ -900,13 +805,7 @@ async fn multipart_happy_path_and_listing() {
         .send()
         .await
         .unwrap();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("copied")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "copied").await;
     let mut want = all[..5 * MIB].to_vec();
     want.extend_from_slice(&all[all.len() - 100..]);
     assert_eq!(body_bytes(got).await, want);
@@ -968,7 +867,7 @@ async fn multipart_errors() {
     assert_eq!(err_code(&e), "InvalidPart");
     // a single (last) small part is fine
     complete(vec![done[1].clone()]).await.unwrap();
-    let got = c.get_object().bucket(BUCKET).key("m").send().await.unwrap();
+    let got = get(&c, BUCKET, "m").await;
     assert_eq!(body_bytes(got).await, small[1]);
     // completed: the upload is gone
     let e = complete(vec![done[1].clone()]).await.unwrap_err();
@@ -1116,13 +1015,7 @@ async fn delete_objects_batch() {
     let srv = TestServer::start().await;
     let c = srv.client();
     for k in ["d1", "d2", "d3"] {
-        c.put_object()
-            .bucket(BUCKET)
-            .key(k)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .unwrap();
+        put(&c, BUCKET, k, ByteStream::from_static(b"x")).await;
     }
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let del = Delete::builder()
@@ -1162,23 +1055,16 @@ async fn sdk_streaming_uploads_aws_chunked() {
     let path = dir.path().join("body");
     let data = pattern(5 * MIB + 4321, 42);
     std::fs::write(&path, &data).unwrap();
-    let out = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("streamed")
-        .body(ByteStream::from_path(&path).await.unwrap())
-        .send()
-        .await
-        .unwrap();
+    let out = put(
+        &c,
+        BUCKET,
+        "streamed",
+        ByteStream::from_path(&path).await.unwrap(),
+    )
+    .await;
     assert!(out.checksum_crc32().is_some());
     assert_eq!(out.e_tag().unwrap().trim_matches('"'), md5_hex(&data));
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("streamed")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "streamed").await;
     assert!(
         got.content_encoding().is_none(),
         "{:?}",
@@ -1222,12 +1108,6 @@ async fn sdk_streaming_uploads_aws_chunked() {
         .send()
         .await
         .unwrap();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("streamed-mpu")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "streamed-mpu").await;
     assert_eq!(body_bytes(got).await, data);
 }

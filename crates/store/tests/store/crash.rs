@@ -101,13 +101,7 @@ async fn kill_during_large_put_and_multipart() {
         "tmp/ cleaned at start"
     );
     let c = srv.client();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("victim")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "victim").await;
     assert_eq!(
         got.metadata().unwrap().get("v").map(String::as_str),
         Some("1")
@@ -155,13 +149,7 @@ async fn kill_during_large_put_and_multipart() {
     let srv = ServerProcess::start(&root).await;
     assert!(files_under(&root.join("tmp")).is_empty());
     let c = srv.client();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("victim")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "victim").await;
     assert_eq!(
         got.metadata().unwrap().get("v").map(String::as_str),
         Some("1")
@@ -194,13 +182,7 @@ async fn kill_during_large_put_and_multipart() {
         .send()
         .await
         .unwrap();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("victim")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "victim").await;
     assert_eq!(
         got.metadata().unwrap().get("v").map(String::as_str),
         Some("3")
@@ -248,24 +230,12 @@ async fn restart_persistence() {
         .send()
         .await
         .unwrap();
-    c.put_object()
-        .bucket("enc")
-        .key("b")
-        .body(ByteStream::from(b.clone()))
-        .send()
-        .await
-        .unwrap();
+    put(&c, "enc", "b", ByteStream::from(b.clone())).await;
     srv.kill9().await;
 
     let srv = ServerProcess::start(&root).await;
     let c = srv.client();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("a/é")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "a/é").await;
     assert_eq!(got.content_type(), Some("text/x-a"));
     assert_eq!(
         got.metadata().unwrap().get("k").map(String::as_str),
@@ -273,7 +243,7 @@ async fn restart_persistence() {
     );
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), md5_hex(&a));
     assert_eq!(body_bytes(got).await, a);
-    let got = c.get_object().bucket("enc").key("b").send().await.unwrap();
+    let got = get(&c, "enc", "b").await;
     assert_eq!(
         got.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)

@@ -311,13 +311,7 @@ async fn v1_data_directory_reads_back() {
     assert_eq!(segment_count(&srv.root), 12);
 
     // Content headers, ranges and listings of v1 records.
-    let h = c
-        .head_object()
-        .bucket("fixture")
-        .key("tiny.txt")
-        .send()
-        .await
-        .unwrap();
+    let h = head(&c, "fixture", "tiny.txt").await;
     assert_eq!(h.cache_control(), Some("max-age=60"));
     assert_eq!(
         h.content_disposition(),
@@ -435,13 +429,7 @@ async fn v1_data_directory_reads_back() {
         .send()
         .await
         .unwrap();
-    let got = c
-        .get_object()
-        .bucket("fixture")
-        .key("pending.bin")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, "fixture", "pending.bin").await;
     assert_eq!(got.content_type(), Some("application/x-fixture"));
     assert_eq!(
         body_bytes(got).await,
@@ -450,13 +438,13 @@ async fn v1_data_directory_reads_back() {
 
     // New writes to the opened v1 directory: an object, a bucket, a bucket configuration,
     // an upload left in progress.
-    c.put_object()
-        .bucket("fixture")
-        .key("v2/new.txt")
-        .body(ByteStream::from(pattern(300, 10)))
-        .send()
-        .await
-        .unwrap();
+    put(
+        &c,
+        "fixture",
+        "v2/new.txt",
+        ByteStream::from(pattern(300, 10)),
+    )
+    .await;
     c.create_bucket().bucket("fresh").send().await.unwrap();
     c.delete_bucket_cors()
         .bucket("fixture-enc")
@@ -492,24 +480,12 @@ async fn v1_data_directory_reads_back() {
     let c = srv.client();
     assert_v1_objects(&c).await;
     assert_eq!(segment_count(&srv.root), segments);
-    let got = c
-        .get_object()
-        .bucket("fixture")
-        .key("pending.bin")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, "fixture", "pending.bin").await;
     assert_eq!(
         body_bytes(got).await,
         [pattern(1200, 7), pattern(10, 9)].concat()
     );
-    let got = c
-        .get_object()
-        .bucket("fixture")
-        .key("v2/new.txt")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, "fixture", "v2/new.txt").await;
     assert_eq!(body_bytes(got).await, pattern(300, 10));
     c.head_bucket().bucket("fresh").send().await.unwrap();
     let cors = c.get_bucket_cors().bucket("fixture-enc").send().await;
@@ -540,13 +516,7 @@ async fn v1_data_directory_reads_back() {
 async fn a_directory_of_a_newer_format_is_refused() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    c.put_object()
-        .bucket(BUCKET)
-        .key("k")
-        .body(ByteStream::from_static(b"data"))
-        .send()
-        .await
-        .unwrap();
+    put(&c, BUCKET, "k", ByteStream::from_static(b"data")).await;
     drop(c);
     let dir = srv.stop().await;
     assert_eq!(format_stamp(&dir), Some(2));

@@ -66,7 +66,7 @@ async fn check_ranges(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) {
         .await
         .unwrap();
     assert_eq!(body_bytes(got).await, &data[n - 70000..]);
-    let got = c.get_object().bucket(BUCKET).key(key).send().await.unwrap();
+    let got = get(c, BUCKET, key).await;
     assert_eq!(body_bytes(got).await, data);
 }
 
@@ -92,13 +92,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
         Some(&ServerSideEncryption::AwsKms)
     );
     assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
-    let head = c
-        .head_object()
-        .bucket(BUCKET)
-        .key("single")
-        .send()
-        .await
-        .unwrap();
+    let head = head(&c, BUCKET, "single").await;
     assert_eq!(
         head.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)
@@ -181,13 +175,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
 
     // 3. copy in place of a plaintext object encrypts it (same key, no bytes left in clear)
     let plain = pattern(200_000, 103);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("was-plain")
-        .body(ByteStream::from(plain.clone()))
-        .send()
-        .await
-        .unwrap();
+    put(&c, BUCKET, "was-plain", ByteStream::from(plain.clone())).await;
     let out = c
         .copy_object()
         .bucket(BUCKET)
@@ -201,13 +189,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
         out.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)
     );
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("was-plain")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "was-plain").await;
     assert_eq!(
         got.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)
@@ -227,13 +209,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
     // 4. bucket default encryption
     c.create_bucket().bucket("defaulted").send().await.unwrap();
     let legacy = pattern(180_000, 106);
-    c.put_object()
-        .bucket("defaulted")
-        .key("legacy")
-        .body(ByteStream::from(legacy.clone()))
-        .send()
-        .await
-        .unwrap();
+    put(&c, "defaulted", "legacy", ByteStream::from(legacy.clone())).await;
     let cfg = ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
@@ -255,26 +231,19 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .await
         .unwrap();
     let by_default = pattern(150_000, 104);
-    let out = c
-        .put_object()
-        .bucket("defaulted")
-        .key("auto")
-        .body(ByteStream::from(by_default.clone()))
-        .send()
-        .await
-        .unwrap();
+    let out = put(
+        &c,
+        "defaulted",
+        "auto",
+        ByteStream::from(by_default.clone()),
+    )
+    .await;
     assert_eq!(
         out.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)
     );
     assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
-    let got = c
-        .get_object()
-        .bucket("defaulted")
-        .key("auto")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, "defaulted", "auto").await;
     assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(body_bytes(got).await, by_default);
     // an object written before the default: CopyObject in place (no SSE header) encrypts it
@@ -291,13 +260,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
         Some(&ServerSideEncryption::AwsKms)
     );
     assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
-    let got = c
-        .get_object()
-        .bucket("defaulted")
-        .key("legacy")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, "defaulted", "legacy").await;
     assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(body_bytes(got).await, legacy);
     // once encrypted, an unchanged in-place copy is the usual S3 InvalidRequest
@@ -318,21 +281,10 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("from-defaulted")
-        .send()
-        .await
-        .unwrap();
+    let got = get(&c, BUCKET, "from-defaulted").await;
     assert!(got.server_side_encryption().is_none());
     assert_eq!(body_bytes(got).await, by_default);
-    c.delete_object()
-        .bucket(BUCKET)
-        .key("from-defaulted")
-        .send()
-        .await
-        .unwrap();
+    delete(&c, BUCKET, "from-defaulted").await;
 
     // SSE-S3 (AES256) also encrypts at rest
     let s3 = pattern(100_000, 105);
@@ -432,7 +384,7 @@ async fn tampered_chunk_is_an_error() {
             .is_err()
     );
     std::fs::write(file, &orig).unwrap();
-    let got = c.get_object().bucket(BUCKET).key("t").send().await.unwrap();
+    let got = get(&c, BUCKET, "t").await;
     assert_eq!(body_bytes(got).await, data);
 }
 
