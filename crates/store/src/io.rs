@@ -344,7 +344,7 @@ async fn read_sealed(
         let stored = usize::try_from(plain_in_chunk).unwrap_or(sse::CHUNK) + sse::TAG;
         let mut buf = vec![0u8; stored];
         file.read_exact(&mut buf).await?;
-        cipher.open(i, i + 1 == n, &mut buf)?;
+        cipher.open(sse::ChunkAt::of(i, n), &mut buf)?;
         let from = usize::try_from(start.max(chunk_start) - chunk_start).unwrap_or(0);
         let to = usize::try_from(end.min(chunk_start + plain_in_chunk) - chunk_start).unwrap_or(0);
         batch.extend_from_slice(buf.get(from..to).unwrap_or_default());

@@ -80,56 +80,50 @@ impl SegmentCipher {
         Ok(Self { aead })
     }
 
-    fn nonce(index: u64, last: bool) -> Result<Nonce<aes_gcm::aead::consts::U12>, CryptoError> {
-        let counter = u32::try_from(index).map_err(|_| CryptoError::TooLarge)?;
+    /// Encrypts `buf` (the plaintext of chunk `at`) in place, appending the tag.
+    pub(crate) fn seal(&self, at: ChunkAt, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+        let nonce = at.nonce()?;
+        self.aead
+            .encrypt_in_place(&nonce, AAD, buf)
+            .map_err(|_| CryptoError::Auth)
+    }
+
+    /// Decrypts `buf` (stored chunk `at`, ciphertext ‖ tag) in place.
+    pub(crate) fn open(&self, at: ChunkAt, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+        let nonce = at.nonce()?;
+        self.aead
+            .decrypt_in_place(&nonce, AAD, buf)
+            .map_err(|_| CryptoError::Auth)
+    }
+}
+
+/// Where a chunk stands in its segment: all its nonce is made of. Sealing and opening the
+/// same position give the same nonce, and no two positions of a segment share one (the last
+/// flag keeps a truncated segment from passing as complete).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkAt {
+    /// 0-based chunk number (at most `u32::MAX`).
+    pub(crate) index: u64,
+    /// The segment's final chunk.
+    pub(crate) last: bool,
+}
+
+impl ChunkAt {
+    /// Chunk `index` of a segment of `count` chunks.
+    pub(crate) fn of(index: u64, count: u64) -> Self {
+        Self {
+            index,
+            last: index + 1 == count,
+        }
+    }
+
+    /// `0^7 ‖ be32(index) ‖ last`.
+    fn nonce(self) -> Result<Nonce<aes_gcm::aead::consts::U12>, CryptoError> {
+        let counter = u32::try_from(self.index).map_err(|_| CryptoError::TooLarge)?;
         let mut n = [0u8; 12];
         n[7..11].copy_from_slice(&counter.to_be_bytes());
-        n[11] = u8::from(last);
+        n[11] = u8::from(self.last);
         Ok(Nonce::from(n))
-    }
-
-    /// Encrypts `buf` (one chunk of plaintext) in place, appending the tag.
-    pub(crate) fn seal(
-        &self,
-        index: u64,
-        last: bool,
-        buf: &mut Vec<u8>,
-    ) -> Result<(), CryptoError> {
-        self.chunk_in_place(index, last, buf, |aead, nonce, buf| {
-            aead.encrypt_in_place(nonce, AAD, buf)
-        })
-    }
-
-    /// Decrypts `buf` (one stored chunk, ciphertext ‖ tag) in place.
-    pub(crate) fn open(
-        &self,
-        index: u64,
-        last: bool,
-        buf: &mut Vec<u8>,
-    ) -> Result<(), CryptoError> {
-        self.chunk_in_place(index, last, buf, |aead, nonce, buf| {
-            aead.decrypt_in_place(nonce, AAD, buf)
-        })
-    }
-
-    /// Runs `op` (encrypt or decrypt) on chunk `index` with that chunk's nonce: the nonce
-    /// is derived in this one place for both directions.
-    fn chunk_in_place<F>(
-        &self,
-        index: u64,
-        last: bool,
-        buf: &mut Vec<u8>,
-        op: F,
-    ) -> Result<(), CryptoError>
-    where
-        F: FnOnce(
-            &Aes256Gcm,
-            &Nonce<aes_gcm::aead::consts::U12>,
-            &mut Vec<u8>,
-        ) -> Result<(), aes_gcm::aead::Error>,
-    {
-        let nonce = Self::nonce(index, last)?;
-        op(&self.aead, &nonce, buf).map_err(|_| CryptoError::Auth)
     }
 }
 
@@ -169,7 +163,11 @@ impl ChunkSealer {
             &mut self.pending,
             Zeroizing::new(Vec::with_capacity(CHUNK + TAG)),
         );
-        self.cipher.seal(self.index, last, &mut buf)?;
+        let at = ChunkAt {
+            index: self.index,
+            last,
+        };
+        self.cipher.seal(at, &mut buf)?;
         self.index += 1;
         out.extend_from_slice(&buf);
         Ok(())
@@ -208,7 +206,7 @@ mod tests {
             let start = (i * STORED_CHUNK) as usize;
             let end = (start + STORED_CHUNK as usize).min(stored.len());
             let mut buf = stored[start..end].to_vec();
-            c.open(i, i + 1 == n, &mut buf)?;
+            c.open(ChunkAt::of(i, n), &mut buf)?;
             out.extend_from_slice(&buf);
         }
         Ok(out)

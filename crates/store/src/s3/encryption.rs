@@ -42,6 +42,24 @@ pub(super) fn sse_output(
     }
 }
 
+/// `$output { $fields }` with the `x-amz-server-side-encryption*` fields set from `$sse` (an
+/// `Option<&SseRec>`, see [`sse_output`]) and every other field defaulted: every response of
+/// a write, a read or an upload reports the encryption the same way.
+macro_rules! with_sse {
+    ($sse:expr, $output:ident { $($field:ident: $value:expr),* $(,)? }) => {{
+        let (server_side_encryption, ssekms_key_id, bucket_key_enabled) =
+            $crate::s3::encryption::sse_output($sse);
+        $output {
+            $($field: $value,)*
+            server_side_encryption,
+            ssekms_key_id,
+            bucket_key_enabled,
+            ..Default::default()
+        }
+    }};
+}
+pub(super) use with_sse;
+
 fn key_id_needs_kms() -> S3Error {
     s3_error!(
         InvalidArgument,

@@ -11,14 +11,14 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::S3Impl;
-use super::encryption::sse_output;
+use super::encryption::with_sse;
 use super::request::{
     body_request, body_upload, check_metadata, copy_source_conditions, etag, object_headers,
     parse_copy_range, parse_copy_source, part_number, reject_sse_c, set_checksum_output, ts,
     url_encode, validate_key, write_condition,
 };
 use crate::StoreError;
-use crate::engine::{ObjectRecord, PartRec, UploadRecord, now_ms, random_id};
+use crate::engine::{ObjectRecord, PartRec, SseRec, UploadRecord, now_ms, random_id};
 use crate::io::WrittenSegment;
 
 /// The multipart ETag: MD5 of the concatenated binary part MD5s, then `-N`.
@@ -51,8 +51,8 @@ struct PartSlot {
 struct RecordedPart {
     etag: ETag,
     last_modified: Timestamp,
-    /// The upload's `x-amz-server-side-encryption*` values (see [`sse_output`]).
-    sse: (Option<ServerSideEncryption>, Option<String>, Option<bool>),
+    /// The upload's encryption (reported in the response headers).
+    sse: Option<SseRec>,
 }
 
 impl S3Impl {
@@ -104,7 +104,7 @@ impl S3Impl {
         Ok(RecordedPart {
             etag: etag(&etag_hex),
             last_modified: ts(now),
-            sse: sse_output(upload.sse.as_ref()),
+            sse: upload.sse,
         })
     }
 }
@@ -144,16 +144,14 @@ pub(super) async fn create_multipart_upload(
     };
     let r2 = rec.clone();
     s3.run(move |e| e.create_upload(&r2)).await?;
-    let (sse, kid, bke) = sse_output(rec.sse.as_ref());
-    Ok(S3Response::new(CreateMultipartUploadOutput {
-        bucket: Some(rec.bucket),
-        key: Some(rec.key),
-        upload_id: Some(rec.upload_id),
-        server_side_encryption: sse,
-        ssekms_key_id: kid,
-        bucket_key_enabled: bke,
-        ..Default::default()
-    }))
+    Ok(S3Response::new(with_sse!(
+        rec.sse.as_ref(),
+        CreateMultipartUploadOutput {
+            bucket: Some(rec.bucket),
+            key: Some(rec.key),
+            upload_id: Some(rec.upload_id),
+        }
+    )))
 }
 
 pub(super) async fn upload_part(
@@ -174,14 +172,12 @@ pub(super) async fn upload_part(
         .await?;
     drop(dk);
     let part = s3.record_part(slot, &written).await?;
-    let (sse, kid, bke) = part.sse;
-    let mut out = UploadPartOutput {
-        e_tag: Some(part.etag),
-        server_side_encryption: sse,
-        ssekms_key_id: kid,
-        bucket_key_enabled: bke,
-        ..Default::default()
-    };
+    let mut out = with_sse!(
+        part.sse.as_ref(),
+        UploadPartOutput {
+            e_tag: Some(part.etag),
+        }
+    );
     set_checksum_output!(written.checksum, out);
     Ok(S3Response::new(out))
 }
@@ -220,18 +216,16 @@ pub(super) async fn upload_part_copy(
         .await?;
     drop(dk);
     let part = s3.record_part(slot, &written).await?;
-    let (sse, kid, bke) = part.sse;
-    Ok(S3Response::new(UploadPartCopyOutput {
-        copy_part_result: Some(CopyPartResult {
-            e_tag: Some(part.etag),
-            last_modified: Some(part.last_modified),
-            ..Default::default()
-        }),
-        server_side_encryption: sse,
-        ssekms_key_id: kid,
-        bucket_key_enabled: bke,
-        ..Default::default()
-    }))
+    Ok(S3Response::new(with_sse!(
+        part.sse.as_ref(),
+        UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(part.etag),
+                last_modified: Some(part.last_modified),
+                ..Default::default()
+            }),
+        }
+    )))
 }
 
 pub(super) async fn complete_multipart_upload(
@@ -300,17 +294,15 @@ pub(super) async fn complete_multipart_upload(
             })
         })
         .await?;
-    let (sse, kid, bke) = sse_output(rec.sse.as_ref());
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
-        bucket: Some(input.bucket.clone()),
-        key: Some(input.key.clone()),
-        e_tag: Some(etag(&rec.etag)),
-        location: Some(format!("/{}/{}", input.bucket, url_encode(&input.key))),
-        server_side_encryption: sse,
-        ssekms_key_id: kid,
-        bucket_key_enabled: bke,
-        ..Default::default()
-    }))
+    Ok(S3Response::new(with_sse!(
+        rec.sse.as_ref(),
+        CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            e_tag: Some(etag(&rec.etag)),
+            location: Some(format!("/{}/{}", input.bucket, url_encode(&input.key))),
+        }
+    )))
 }
 
 pub(super) async fn abort_multipart_upload(

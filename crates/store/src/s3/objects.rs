@@ -6,7 +6,7 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use super::encryption::sse_output;
+use super::encryption::with_sse;
 use super::errors::precondition_failed;
 use super::request::{
     body_request, body_upload, check_metadata, copy_source_conditions, destination_conditions,
@@ -60,14 +60,12 @@ pub(super) async fn put_object(
     };
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
     let rec = s3.commit(&input.bucket, &input.key, rec, cond).await?;
-    let (sse, kid, bke) = sse_output(rec.sse.as_ref());
-    let mut out = PutObjectOutput {
-        e_tag: Some(etag(&rec.etag)),
-        server_side_encryption: sse,
-        ssekms_key_id: kid,
-        bucket_key_enabled: bke,
-        ..Default::default()
-    };
+    let mut out = with_sse!(
+        rec.sse.as_ref(),
+        PutObjectOutput {
+            e_tag: Some(etag(&rec.etag)),
+        }
+    );
     set_checksum_output!(written.checksum, out);
     Ok(S3Response::new(out))
 }
@@ -193,9 +191,8 @@ macro_rules! object_output {
     ($output:ident { $($field:ident: $value:expr),* $(,)? }, $rec:expr, $served:expr, $part_number:expr) => {{
         let rec: ObjectRecord = $rec;
         let served: Served = $served;
-        let (sse, kid, bke) = sse_output(rec.sse.as_ref());
         let h = rec.headers;
-        $output {
+        with_sse!(rec.sse.as_ref(), $output {
             $($field: $value,)*
             accept_ranges: Some("bytes".into()),
             content_length: Some(i64::try_from(served.end - served.start).unwrap_or(i64::MAX)),
@@ -214,11 +211,7 @@ macro_rules! object_output {
             parts_count: $part_number
                 .and(rec.parts_count)
                 .and_then(|n| i32::try_from(n).ok()),
-            server_side_encryption: sse,
-            ssekms_key_id: kid,
-            bucket_key_enabled: bke,
-            ..Default::default()
-        }
+        })
     }};
 }
 
@@ -451,16 +444,14 @@ pub(super) async fn copy_object(
         }
         other => other?,
     };
-    let (sse, kid, bke) = sse_output(rec.sse.as_ref());
-    Ok(S3Response::new(CopyObjectOutput {
-        copy_object_result: Some(CopyObjectResult {
-            e_tag: Some(etag(&rec.etag)),
-            last_modified: Some(ts(rec.last_modified_ms)),
-            ..Default::default()
-        }),
-        server_side_encryption: sse,
-        ssekms_key_id: kid,
-        bucket_key_enabled: bke,
-        ..Default::default()
-    }))
+    Ok(S3Response::new(with_sse!(
+        rec.sse.as_ref(),
+        CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(etag(&rec.etag)),
+                last_modified: Some(ts(rec.last_modified_ms)),
+                ..Default::default()
+            }),
+        }
+    )))
 }
