@@ -203,13 +203,7 @@ async fn unsigned_and_wrongly_signed_requests_are_refused() {
             .force_path_style(true)
             .build();
         let bad = aws_sdk_s3::Client::from_conf(conf);
-        let e = bad
-            .get_object()
-            .bucket(BUCKET)
-            .key("k")
-            .send()
-            .await
-            .unwrap_err();
+        let e = get_err(&bad, BUCKET, "k").await;
         assert_eq!(e.raw_response().unwrap().status().as_u16(), 403, "{ak}");
         let want = if ak == AK {
             "SignatureDoesNotMatch"

@@ -294,6 +294,40 @@ pub async fn get(
     c.get_object().bucket(bucket).key(key).send().await.unwrap()
 }
 
+/// The error of a GetObject of (bucket, key), which must fail.
+pub async fn get_err(
+    c: &aws_sdk_s3::Client,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+) -> aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::get_object::GetObjectError,
+    aws_sdk_s3::config::http::HttpResponse,
+> {
+    c.get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_err()
+}
+
+/// The error of a HeadObject of (bucket, key), which must fail.
+pub async fn head_err(
+    c: &aws_sdk_s3::Client,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+) -> aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::head_object::HeadObjectError,
+    aws_sdk_s3::config::http::HttpResponse,
+> {
+    c.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_err()
+}
+
 /// HeadObject of (bucket, key), which must succeed.
 pub async fn head(
     c: &aws_sdk_s3::Client,
@@ -324,11 +358,80 @@ pub async fn put(
         .unwrap()
 }
 
+/// CopyObject of `source` ("bucket/key") to (bucket, key) with nothing else set, which must
+/// succeed.
+pub async fn copy(
+    c: &aws_sdk_s3::Client,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+    source: impl Into<String>,
+) -> aws_sdk_s3::operation::copy_object::CopyObjectOutput {
+    c.copy_object()
+        .bucket(bucket)
+        .key(key)
+        .copy_source(source)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The error of a CopyObject as [`copy`] sends it, which must fail.
+pub async fn copy_err(
+    c: &aws_sdk_s3::Client,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+    source: impl Into<String>,
+) -> aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::copy_object::CopyObjectError,
+    aws_sdk_s3::config::http::HttpResponse,
+> {
+    c.copy_object()
+        .bucket(bucket)
+        .key(key)
+        .copy_source(source)
+        .send()
+        .await
+        .unwrap_err()
+}
+
 /// DeleteObject of (bucket, key), which must succeed.
 pub async fn delete(c: &aws_sdk_s3::Client, bucket: impl Into<String>, key: impl Into<String>) {
     c.delete_object()
         .bucket(bucket)
         .key(key)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Sets `bucket`'s default encryption to aws:kms (with `key_id`, else the provider's default
+/// key; `bucket_key`: the BucketKeyEnabled flag of the rule, unset if `None`).
+pub async fn put_default_kms(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key_id: Option<&str>,
+    bucket_key: Option<bool>,
+) {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .set_kms_master_key_id(key_id.map(str::to_owned))
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(by_default)
+        .set_bucket_key_enabled(bucket_key)
+        .build();
+    let cfg = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .unwrap();
+    c.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(cfg)
         .send()
         .await
         .unwrap();

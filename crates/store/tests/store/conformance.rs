@@ -3,8 +3,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule, MetadataDirective,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
+    ServerSideEncryption,
 };
 
 use crate::common::*;
@@ -58,13 +57,7 @@ async fn no_implicit_bucket_creation() {
         .await
         .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchBucket");
-    let e = c
-        .get_object()
-        .bucket("missing")
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_err(&c, "missing", "k").await;
     assert_eq!(err_code(&e), "NoSuchBucket");
     let e = c
         .list_objects_v2()
@@ -205,33 +198,15 @@ async fn put_get_head_delete_and_ranges() {
     assert_eq!(got.e_tag(), Some("\"d41d8cd98f00b204e9800998ecf8427e\""));
     assert!(body_bytes(got).await.is_empty());
 
-    let e = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_err(&c, BUCKET, "nope").await;
     assert_eq!(err_code(&e), "NoSuchKey");
-    let e = c
-        .head_object()
-        .bucket(BUCKET)
-        .key("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let e = head_err(&c, BUCKET, "nope").await;
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 404);
 
     delete(&c, BUCKET, "dir/file.bin").await;
     // deleting a missing key succeeds, like S3
     delete(&c, BUCKET, "dir/file.bin").await;
-    let e = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("dir/file.bin")
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_err(&c, BUCKET, "dir/file.bin").await;
     assert_eq!(err_code(&e), "NoSuchKey");
 
     // conditional create
@@ -480,14 +455,7 @@ async fn copy_object_directives() {
         .unwrap();
 
     // COPY (default) keeps metadata and content type
-    let out = c
-        .copy_object()
-        .bucket(BUCKET)
-        .key("dst")
-        .copy_source(format!("{BUCKET}/src"))
-        .send()
-        .await
-        .unwrap();
+    let out = copy(&c, BUCKET, "dst", format!("{BUCKET}/src")).await;
     assert_eq!(
         out.copy_object_result().unwrap().e_tag(),
         Some(format!("\"{}\"", md5_hex(&data)).as_str())
@@ -518,14 +486,7 @@ async fn copy_object_directives() {
     assert!(!md.contains_key("m"));
 
     // in place without changes is illegal, with REPLACE it's fine
-    let e = c
-        .copy_object()
-        .bucket(BUCKET)
-        .key("src")
-        .copy_source(format!("{BUCKET}/src"))
-        .send()
-        .await
-        .unwrap_err();
+    let e = copy_err(&c, BUCKET, "src", format!("{BUCKET}/src")).await;
     assert_eq!(err_code(&e), "InvalidRequest");
     c.copy_object()
         .bucket(BUCKET)
@@ -574,23 +535,9 @@ async fn copy_object_directives() {
     let got = get(&c, BUCKET, "dst").await;
     assert_eq!(body_bytes(got).await, data);
 
-    let e = c
-        .copy_object()
-        .bucket(BUCKET)
-        .key("x")
-        .copy_source(format!("{BUCKET}/src"))
-        .send()
-        .await
-        .unwrap_err();
+    let e = copy_err(&c, BUCKET, "x", format!("{BUCKET}/src")).await;
     assert_eq!(err_code(&e), "NoSuchKey");
-    let e = c
-        .copy_object()
-        .bucket(BUCKET)
-        .key("x")
-        .copy_source("nobucket/src")
-        .send()
-        .await
-        .unwrap_err();
+    let e = copy_err(&c, BUCKET, "x", "nobucket/src").await;
     assert_eq!(err_code(&e), "NoSuchBucket");
 }
 
@@ -941,27 +888,7 @@ async fn bucket_encryption_and_cors_config() {
         err_code(&e),
         "ServerSideEncryptionConfigurationNotFoundError"
     );
-    let cfg = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .kms_master_key_id(OTHER_KEY_ID)
-                        .build()
-                        .unwrap(),
-                )
-                .bucket_key_enabled(true)
-                .build(),
-        )
-        .build()
-        .unwrap();
-    c.put_bucket_encryption()
-        .bucket(BUCKET)
-        .server_side_encryption_configuration(cfg)
-        .send()
-        .await
-        .unwrap();
+    put_default_kms(&c, BUCKET, Some(OTHER_KEY_ID), Some(true)).await;
     let got = c
         .get_bucket_encryption()
         .bucket(BUCKET)

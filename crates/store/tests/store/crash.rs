@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use bytes::Bytes;
 
 use crate::common::*;
@@ -200,25 +197,7 @@ async fn restart_persistence() {
     let srv = ServerProcess::start(&root).await;
     let c = srv.client();
     c.create_bucket().bucket("enc").send().await.unwrap();
-    let cfg = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
-    c.put_bucket_encryption()
-        .bucket("enc")
-        .server_side_encryption_configuration(cfg)
-        .send()
-        .await
-        .unwrap();
+    put_default_kms(&c, "enc", None, None).await;
     let a = pattern(77_777, 9);
     let b = pattern(300_000, 10);
     c.put_object()

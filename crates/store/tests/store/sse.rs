@@ -1,10 +1,7 @@
 //! SSE-KMS at rest: headers, ranges, no plaintext on disk, tamper detection, key errors.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 
 use crate::common::*;
 
@@ -210,26 +207,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
     c.create_bucket().bucket("defaulted").send().await.unwrap();
     let legacy = pattern(180_000, 106);
     put(&c, "defaulted", "legacy", ByteStream::from(legacy.clone())).await;
-    let cfg = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .kms_master_key_id(OTHER_KEY_ID)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
-    c.put_bucket_encryption()
-        .bucket("defaulted")
-        .server_side_encryption_configuration(cfg)
-        .send()
-        .await
-        .unwrap();
+    put_default_kms(&c, "defaulted", Some(OTHER_KEY_ID), None).await;
     let by_default = pattern(150_000, 104);
     let out = put(
         &c,
@@ -247,14 +225,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
     assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(body_bytes(got).await, by_default);
     // an object written before the default: CopyObject in place (no SSE header) encrypts it
-    let out = c
-        .copy_object()
-        .bucket("defaulted")
-        .key("legacy")
-        .copy_source("defaulted/legacy")
-        .send()
-        .await
-        .unwrap();
+    let out = copy(&c, "defaulted", "legacy", "defaulted/legacy").await;
     assert_eq!(
         out.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)
@@ -264,23 +235,10 @@ async fn single_put_multipart_default_and_copy_in_place() {
     assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(body_bytes(got).await, legacy);
     // once encrypted, an unchanged in-place copy is the usual S3 InvalidRequest
-    let e = c
-        .copy_object()
-        .bucket("defaulted")
-        .key("legacy")
-        .copy_source("defaulted/legacy")
-        .send()
-        .await
-        .unwrap_err();
+    let e = copy_err(&c, "defaulted", "legacy", "defaulted/legacy").await;
     assert_eq!(err_code(&e), "InvalidRequest");
     // copy across buckets re-encrypts under the destination's settings
-    c.copy_object()
-        .bucket(BUCKET)
-        .key("from-defaulted")
-        .copy_source("defaulted/auto")
-        .send()
-        .await
-        .unwrap();
+    copy(&c, BUCKET, "from-defaulted", "defaulted/auto").await;
     let got = get(&c, BUCKET, "from-defaulted").await;
     assert!(got.server_side_encryption().is_none());
     assert_eq!(body_bytes(got).await, by_default);
