@@ -33,6 +33,15 @@ async fn presign_put(c: &aws_sdk_s3::Client, key: &str, secs: u64) -> PresignedR
         .unwrap()
 }
 
+async fn presign_get(c: &aws_sdk_s3::Client, key: &str, secs: u64) -> PresignedRequest {
+    c.get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(secs)).unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presigned_put_and_get() {
     let srv = TestServer::start().await;
@@ -71,13 +80,7 @@ async fn presigned_put_and_get() {
         Some(&ServerSideEncryption::AwsKms)
     );
 
-    let g = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("presigned/obj")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
-        .await
-        .unwrap();
+    let g = presign_get(&c, "presigned/obj", 60).await;
     let resp = request(&g)
         .header("range", "bytes=10-19")
         .send()
@@ -282,13 +285,7 @@ async fn cors_preflight_and_exposed_headers() {
         .send()
         .await
         .unwrap();
-    let g = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("some/key")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
-        .await
-        .unwrap();
+    let g = presign_get(&c, "some/key", 60).await;
     let resp = request(&g)
         .header("origin", "http://app.test")
         .send()

@@ -285,124 +285,68 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// GetObject of (bucket, key), which must succeed.
-pub async fn get(
-    c: &aws_sdk_s3::Client,
-    bucket: impl Into<String>,
-    key: impl Into<String>,
-) -> aws_sdk_s3::operation::get_object::GetObjectOutput {
-    c.get_object().bucket(bucket).key(key).send().await.unwrap()
+/// Defines `async fn $name(c, bucket, key, args...)`: the SDK request `$op` of (bucket, key)
+/// with the given setters and nothing else, sent, then `unwrap`ped (it must succeed) or
+/// `unwrap_err`ed (it must fail). For the plain requests the tests make over and over.
+macro_rules! object_request {
+    ($(#[$doc:meta])* $name:ident = $op:ident $(.$setter:ident($arg:ident: $ty:ty))*
+        => $outcome:ident -> $out:ty) => {
+        $(#[$doc])*
+        pub async fn $name(
+            c: &aws_sdk_s3::Client,
+            bucket: impl Into<String>,
+            key: impl Into<String>,
+            $($arg: $ty),*
+        ) -> $out {
+            c.$op()
+                .bucket(bucket)
+                .key(key)
+                $(.$setter($arg))*
+                .send()
+                .await
+                .$outcome()
+        }
+    };
 }
 
-/// The error of a GetObject of (bucket, key), which must fail.
-pub async fn get_err(
-    c: &aws_sdk_s3::Client,
-    bucket: impl Into<String>,
-    key: impl Into<String>,
-) -> aws_sdk_s3::error::SdkError<
-    aws_sdk_s3::operation::get_object::GetObjectError,
-    aws_sdk_s3::config::http::HttpResponse,
-> {
-    c.get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap_err()
-}
+/// An SDK error of operation `E`.
+type SdkErr<E> = aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>;
 
-/// The error of a HeadObject of (bucket, key), which must fail.
-pub async fn head_err(
-    c: &aws_sdk_s3::Client,
-    bucket: impl Into<String>,
-    key: impl Into<String>,
-) -> aws_sdk_s3::error::SdkError<
-    aws_sdk_s3::operation::head_object::HeadObjectError,
-    aws_sdk_s3::config::http::HttpResponse,
-> {
-    c.head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap_err()
-}
-
-/// HeadObject of (bucket, key), which must succeed.
-pub async fn head(
-    c: &aws_sdk_s3::Client,
-    bucket: impl Into<String>,
-    key: impl Into<String>,
-) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
-    c.head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// PutObject of `body` at (bucket, key) with nothing else set, which must succeed.
-pub async fn put(
-    c: &aws_sdk_s3::Client,
-    bucket: impl Into<String>,
-    key: impl Into<String>,
-    body: aws_sdk_s3::primitives::ByteStream,
-) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
-    c.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// CopyObject of `source` ("bucket/key") to (bucket, key) with nothing else set, which must
-/// succeed.
-pub async fn copy(
-    c: &aws_sdk_s3::Client,
-    bucket: impl Into<String>,
-    key: impl Into<String>,
-    source: impl Into<String>,
-) -> aws_sdk_s3::operation::copy_object::CopyObjectOutput {
-    c.copy_object()
-        .bucket(bucket)
-        .key(key)
-        .copy_source(source)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The error of a CopyObject as [`copy`] sends it, which must fail.
-pub async fn copy_err(
-    c: &aws_sdk_s3::Client,
-    bucket: impl Into<String>,
-    key: impl Into<String>,
-    source: impl Into<String>,
-) -> aws_sdk_s3::error::SdkError<
-    aws_sdk_s3::operation::copy_object::CopyObjectError,
-    aws_sdk_s3::config::http::HttpResponse,
-> {
-    c.copy_object()
-        .bucket(bucket)
-        .key(key)
-        .copy_source(source)
-        .send()
-        .await
-        .unwrap_err()
-}
-
-/// DeleteObject of (bucket, key), which must succeed.
-pub async fn delete(c: &aws_sdk_s3::Client, bucket: impl Into<String>, key: impl Into<String>) {
-    c.delete_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-}
+object_request!(
+    /// GetObject of (bucket, key), which must succeed.
+    get = get_object => unwrap -> aws_sdk_s3::operation::get_object::GetObjectOutput
+);
+object_request!(
+    /// The error of a GetObject of (bucket, key), which must fail.
+    get_err = get_object => unwrap_err -> SdkErr<aws_sdk_s3::operation::get_object::GetObjectError>
+);
+object_request!(
+    /// HeadObject of (bucket, key), which must succeed.
+    head = head_object => unwrap -> aws_sdk_s3::operation::head_object::HeadObjectOutput
+);
+object_request!(
+    /// The error of a HeadObject of (bucket, key), which must fail.
+    head_err = head_object => unwrap_err -> SdkErr<aws_sdk_s3::operation::head_object::HeadObjectError>
+);
+object_request!(
+    /// PutObject of `body` at (bucket, key), which must succeed.
+    put = put_object.body(body: aws_sdk_s3::primitives::ByteStream)
+        => unwrap -> aws_sdk_s3::operation::put_object::PutObjectOutput
+);
+object_request!(
+    /// CopyObject of `source` ("bucket/key") to (bucket, key), which must succeed.
+    copy = copy_object.copy_source(source: impl Into<String>)
+        => unwrap -> aws_sdk_s3::operation::copy_object::CopyObjectOutput
+);
+object_request!(
+    /// The error of a CopyObject as [`copy`] sends it, which must fail.
+    copy_err = copy_object.copy_source(source: impl Into<String>)
+        => unwrap_err -> SdkErr<aws_sdk_s3::operation::copy_object::CopyObjectError>
+);
+object_request!(
+    /// DeleteObject of (bucket, key), which must succeed.
+    delete = delete_object => unwrap -> aws_sdk_s3::operation::delete_object::DeleteObjectOutput
+);
 
 /// Sets `bucket`'s default encryption to aws:kms (with `key_id`, else the provider's default
 /// key; `bucket_key`: the BucketKeyEnabled flag of the rule, unset if `None`).

@@ -301,6 +301,32 @@ pub async fn assert_v1_objects(c: &aws_sdk_s3::Client) {
     }
 }
 
+/// The default encryption of the fixture's bucket `fixture-enc`, as v1 stored it.
+async fn assert_fixture_enc_default(c: &aws_sdk_s3::Client) {
+    let enc = c
+        .get_bucket_encryption()
+        .bucket("fixture-enc")
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(by_default.sse_algorithm(), &ServerSideEncryption::AwsKms);
+    assert_eq!(by_default.kms_master_key_id(), Some(KEY_ID));
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+}
+
+/// `pending.bin`, the fixture's upload in progress, once completed with a part 2 of
+/// `pattern(10, 9)`.
+async fn assert_pending_completed(c: &aws_sdk_s3::Client) {
+    let got = get(c, "fixture", "pending.bin").await;
+    assert_eq!(got.content_type(), Some("application/x-fixture"));
+    assert_eq!(
+        body_bytes(got).await,
+        [pattern(1200, 7), pattern(10, 9)].concat()
+    );
+}
+
 #[tokio::test]
 async fn v1_data_directory_reads_back() {
     let srv = open_v1_fixture().await;
@@ -357,17 +383,7 @@ async fn v1_data_directory_reads_back() {
     assert_eq!(keys, want);
 
     // v1 bucket records: default encryption and CORS configuration.
-    let enc = c
-        .get_bucket_encryption()
-        .bucket("fixture-enc")
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
-    assert_eq!(by_default.sse_algorithm(), &ServerSideEncryption::AwsKms);
-    assert_eq!(by_default.kms_master_key_id(), Some(KEY_ID));
-    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    assert_fixture_enc_default(&c).await;
     let cors = c
         .get_bucket_cors()
         .bucket("fixture-enc")
@@ -429,12 +445,7 @@ async fn v1_data_directory_reads_back() {
         .send()
         .await
         .unwrap();
-    let got = get(&c, "fixture", "pending.bin").await;
-    assert_eq!(got.content_type(), Some("application/x-fixture"));
-    assert_eq!(
-        body_bytes(got).await,
-        [pattern(1200, 7), pattern(10, 9)].concat()
-    );
+    assert_pending_completed(&c).await;
 
     // New writes to the opened v1 directory: an object, a bucket, a bucket configuration,
     // an upload left in progress.
@@ -480,24 +491,13 @@ async fn v1_data_directory_reads_back() {
     let c = srv.client();
     assert_v1_objects(&c).await;
     assert_eq!(segment_count(&srv.root), segments);
-    let got = get(&c, "fixture", "pending.bin").await;
-    assert_eq!(
-        body_bytes(got).await,
-        [pattern(1200, 7), pattern(10, 9)].concat()
-    );
+    assert_pending_completed(&c).await;
     let got = get(&c, "fixture", "v2/new.txt").await;
     assert_eq!(body_bytes(got).await, pattern(300, 10));
     c.head_bucket().bucket("fresh").send().await.unwrap();
     let cors = c.get_bucket_cors().bucket("fixture-enc").send().await;
     assert_eq!(err_code(&cors.unwrap_err()), "NoSuchCORSConfiguration");
-    let enc = c
-        .get_bucket_encryption()
-        .bucket("fixture-enc")
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    assert_fixture_enc_default(&c).await;
     let uploads = c
         .list_multipart_uploads()
         .bucket("fixture")
