@@ -79,15 +79,38 @@ where
         .map_err(kms_error)
 }
 
+/// The SSE headers of a write (PutObject, CopyObject, CreateMultipartUpload), as sent.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SseRequest<'a> {
+    pub(super) algorithm: Option<&'a ServerSideEncryption>,
+    pub(super) key_id: Option<&'a str>,
+    pub(super) bucket_key_enabled: Option<bool>,
+}
+
+/// The [`SseRequest`] of a write's input (the same fields in every input that has them).
+macro_rules! sse_request {
+    ($input:expr) => {
+        $crate::s3::encryption::SseRequest {
+            algorithm: $input.server_side_encryption.as_ref(),
+            key_id: $input.ssekms_key_id.as_deref(),
+            bucket_key_enabled: $input.bucket_key_enabled,
+        }
+    };
+}
+pub(super) use sse_request;
+
 impl S3Impl {
     /// SSE requested by headers or, failing that, by the bucket default.
     pub(super) fn resolve_sse(
         &self,
         bucket: &BucketRecord,
-        alg: Option<&ServerSideEncryption>,
-        key_id: Option<&str>,
-        bucket_key_enabled: Option<bool>,
+        request: SseRequest<'_>,
     ) -> S3Result<Option<SseSpec>> {
+        let SseRequest {
+            algorithm: alg,
+            key_id,
+            bucket_key_enabled,
+        } = request;
         let provider = &self.inner.config.sse;
         let key_id = key_id.map(str::trim).filter(|k| !k.is_empty());
         match alg.map(ServerSideEncryption::as_str) {
@@ -128,6 +151,18 @@ impl S3Impl {
                 }))
             }
         }
+    }
+
+    /// The encryption of a new object or upload in `bucket` (which must exist): what
+    /// `request` or the bucket default asks for, with a new data key.
+    pub(super) async fn new_write_sse(
+        &self,
+        bucket: &str,
+        request: SseRequest<'_>,
+    ) -> S3Result<(Option<Zeroizing<[u8; 32]>>, Option<SseRec>)> {
+        let bucket_rec = self.bucket(bucket).await?;
+        let spec = self.resolve_sse(&bucket_rec, request)?;
+        self.new_data_key(spec.as_ref(), bucket).await
     }
 
     /// A new data key for `spec` (if any), with the record to store.

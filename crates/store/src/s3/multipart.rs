@@ -11,7 +11,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::S3Impl;
-use super::encryption::with_sse;
+use super::encryption::{sse_request, with_sse};
 use super::request::{
     body_request, body_upload, check_metadata, copy_source_conditions, etag, object_headers,
     parse_copy_range, parse_copy_source, part_number, reject_sse_c, set_checksum_output, ts,
@@ -117,15 +117,8 @@ pub(super) async fn create_multipart_upload(
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     validate_key(&input.key)?;
     let metadata = check_metadata(input.metadata)?;
-    let bucket_rec = s3.bucket(&input.bucket).await?;
-    let spec = s3.resolve_sse(
-        &bucket_rec,
-        input.server_side_encryption.as_ref(),
-        input.ssekms_key_id.as_deref(),
-        input.bucket_key_enabled,
-    )?;
     // Only the wrapped key is kept: every part unwraps it again.
-    let (_, sse_rec) = s3.new_data_key(spec.as_ref(), &input.bucket).await?;
+    let (_, sse_rec) = s3.new_write_sse(&input.bucket, sse_request!(input)).await?;
     let rec = UploadRecord {
         upload_id: random_id()?,
         bucket: input.bucket.clone(),

@@ -6,7 +6,7 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use super::encryption::with_sse;
+use super::encryption::{sse_request, with_sse};
 use super::errors::precondition_failed;
 use super::request::{
     body_request, body_upload, check_metadata, copy_source_conditions, destination_conditions,
@@ -29,14 +29,7 @@ pub(super) async fn put_object(
         return Err(s3_error!(NotImplemented, "appends are not supported"));
     }
     let metadata = check_metadata(input.metadata.take())?;
-    let bucket_rec = s3.bucket(&input.bucket).await?;
-    let spec = s3.resolve_sse(
-        &bucket_rec,
-        input.server_side_encryption.as_ref(),
-        input.ssekms_key_id.as_deref(),
-        input.bucket_key_enabled,
-    )?;
-    let (dk, sse_rec) = s3.new_data_key(spec.as_ref(), &input.bucket).await?;
+    let (dk, sse_rec) = s3.new_write_sse(&input.bucket, sse_request!(input)).await?;
     let written = s3
         .write_segment(body_upload!(input, headers, trailers), dk.as_deref())
         .await?;
@@ -370,12 +363,7 @@ pub(super) async fn copy_object(
     } else {
         (src.headers.clone(), src.metadata.clone())
     };
-    let spec = s3.resolve_sse(
-        &dst_bucket_rec,
-        input.server_side_encryption.as_ref(),
-        input.ssekms_key_id.as_deref(),
-        input.bucket_key_enabled,
-    )?;
+    let spec = s3.resolve_sse(&dst_bucket_rec, sse_request!(input))?;
     let src_spec = src
         .sse
         .as_ref()
