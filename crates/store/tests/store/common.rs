@@ -344,9 +344,30 @@ object_request!(
         => unwrap_err -> SdkErr<aws_sdk_s3::operation::copy_object::CopyObjectError>
 );
 object_request!(
+    /// CreateMultipartUpload of (bucket, key), which must succeed.
+    create_upload = create_multipart_upload
+        => unwrap -> aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput
+);
+object_request!(
     /// DeleteObject of (bucket, key), which must succeed.
     delete = delete_object => unwrap -> aws_sdk_s3::operation::delete_object::DeleteObjectOutput
 );
+
+/// The CompleteMultipartUpload body choosing `parts` (part number, ETag as returned).
+pub fn completed(parts: &[(i32, &str)]) -> aws_sdk_s3::types::CompletedMultipartUpload {
+    let parts = parts
+        .iter()
+        .map(|(n, etag)| {
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(*n)
+                .e_tag(*etag)
+                .build()
+        })
+        .collect();
+    aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .set_parts(Some(parts))
+        .build()
+}
 
 /// Sets `bucket`'s default encryption to aws:kms (with `key_id`, else the provider's default
 /// key; `bucket_key`: the BucketKeyEnabled flag of the rule, unset if `None`).

@@ -708,13 +708,7 @@ async fn multipart_happy_path_and_listing() {
     );
 
     // UploadPartCopy: copy ranges of "big" into a new object
-    let up = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("copied")
-        .send()
-        .await
-        .unwrap();
+    let up = create_upload(&c, BUCKET, "copied").await;
     let id2 = up.upload_id().unwrap();
     let p1 = c
         .upload_part_copy()
@@ -762,13 +756,7 @@ async fn multipart_happy_path_and_listing() {
 async fn multipart_errors() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let up = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("m")
-        .send()
-        .await
-        .unwrap();
+    let up = create_upload(&c, BUCKET, "m").await;
     let id = up.upload_id().unwrap().to_owned();
     let small = vec![pattern(1000, 1), pattern(1000, 2)];
     let done = upload_parts(&c, "m", &id, &small).await;
@@ -821,13 +809,7 @@ async fn multipart_errors() {
     assert_eq!(err_code(&e), "NoSuchUpload");
 
     // abort
-    let up = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("a")
-        .send()
-        .await
-        .unwrap();
+    let up = create_upload(&c, BUCKET, "a").await;
     let id = up.upload_id().unwrap().to_owned();
     upload_parts(&c, "a", &id, &small).await;
     c.abort_multipart_upload()
@@ -999,13 +981,7 @@ async fn sdk_streaming_uploads_aws_chunked() {
     );
     assert_eq!(body_bytes(got).await, data);
 
-    let up = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("streamed-mpu")
-        .send()
-        .await
-        .unwrap();
+    let up = create_upload(&c, BUCKET, "streamed-mpu").await;
     let id = up.upload_id().unwrap();
     let p = c
         .upload_part()
@@ -1022,16 +998,7 @@ async fn sdk_streaming_uploads_aws_chunked() {
         .bucket(BUCKET)
         .key("streamed-mpu")
         .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(p.e_tag().unwrap())
-                        .build(),
-                )
-                .build(),
-        )
+        .multipart_upload(completed(&[(1, p.e_tag().unwrap())]))
         .send()
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::ServerSideEncryption;
 use bytes::Bytes;
 
 use crate::common::*;
@@ -166,16 +166,7 @@ async fn kill_during_large_put_and_multipart() {
         .bucket(BUCKET)
         .key("victim")
         .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(p1.e_tag().unwrap())
-                        .build(),
-                )
-                .build(),
-        )
+        .multipart_upload(completed(&[(1, p1.e_tag().unwrap())]))
         .send()
         .await
         .unwrap();
@@ -249,13 +240,7 @@ async fn restart_persistence() {
 async fn abandoned_multipart_uploads_expire() {
     let srv = TestServer::start_with(|c| c.multipart_expiry = Duration::from_millis(500)).await;
     let c = srv.client();
-    let up = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("old")
-        .send()
-        .await
-        .unwrap();
+    let up = create_upload(&c, BUCKET, "old").await;
     c.upload_part()
         .bucket(BUCKET)
         .key("old")

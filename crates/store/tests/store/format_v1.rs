@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::ServerSideEncryption;
 use redb::{ReadableTable, TableDefinition};
 use sealdrop_store::{Store, StoreError};
 
@@ -423,20 +423,7 @@ async fn v1_data_directory_reads_back() {
         .send()
         .await
         .unwrap();
-    let done = CompletedMultipartUpload::builder()
-        .parts(
-            CompletedPart::builder()
-                .part_number(1)
-                .e_tag(p1.e_tag().unwrap())
-                .build(),
-        )
-        .parts(
-            CompletedPart::builder()
-                .part_number(2)
-                .e_tag(p2.e_tag().unwrap())
-                .build(),
-        )
-        .build();
+    let done = completed(&[(1, p1.e_tag().unwrap()), (2, p2.e_tag().unwrap())]);
     c.complete_multipart_upload()
         .bucket("fixture")
         .key("pending.bin")
@@ -462,13 +449,7 @@ async fn v1_data_directory_reads_back() {
         .send()
         .await
         .unwrap();
-    let later = c
-        .create_multipart_upload()
-        .bucket("fixture")
-        .key("later.bin")
-        .send()
-        .await
-        .unwrap();
+    let later = create_upload(&c, "fixture", "later.bin").await;
     let later_id = later.upload_id().unwrap().to_owned();
     let segments = segment_count(&srv.root);
     drop(c);
