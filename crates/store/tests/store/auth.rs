@@ -75,10 +75,7 @@ async fn presigned_put_and_get() {
         head.metadata().unwrap().get("x-amz-c").map(String::as_str),
         Some("115")
     );
-    assert_eq!(
-        head.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
+    assert_kms!(head);
 
     let g = presign_get(&c, "presigned/obj", 60).await;
     let resp = request(&g)

@@ -353,6 +353,21 @@ object_request!(
     delete = delete_object => unwrap -> aws_sdk_s3::operation::delete_object::DeleteObjectOutput
 );
 
+/// Asserts that a response reports SSE `aws:kms` (and, if given, that key id).
+macro_rules! assert_kms {
+    ($response:expr) => {
+        assert_eq!(
+            $response.server_side_encryption(),
+            Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        )
+    };
+    ($response:expr, $key_id:expr) => {
+        assert_kms!($response);
+        assert_eq!($response.ssekms_key_id(), Some($key_id))
+    };
+}
+pub(crate) use assert_kms;
+
 /// The CompleteMultipartUpload body choosing `parts` (part number, ETag as returned).
 pub fn completed(parts: &[(i32, &str)]) -> aws_sdk_s3::types::CompletedMultipartUpload {
     let parts = parts

@@ -214,11 +214,7 @@ async fn restart_persistence() {
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), md5_hex(&a));
     assert_eq!(body_bytes(got).await, a);
     let got = get(&c, "enc", "b").await;
-    assert_eq!(
-        got.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
-    assert_eq!(got.ssekms_key_id(), Some("local"));
+    assert_kms!(got, "local");
     assert_eq!(body_bytes(got).await, b);
     let enc = c
         .get_bucket_encryption()

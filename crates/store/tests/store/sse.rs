@@ -48,10 +48,7 @@ async fn check_ranges(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            got.server_side_encryption(),
-            Some(&ServerSideEncryption::AwsKms)
-        );
+        assert_kms!(got);
         assert_eq!(body_bytes(got).await, &data[a..b], "range {a}-{b}");
     }
     let got = c
@@ -84,17 +81,9 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        out.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
-    assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
+    assert_kms!(out, OTHER_KEY_ID);
     let head = head(&c, BUCKET, "single").await;
-    assert_eq!(
-        head.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
-    assert_eq!(head.ssekms_key_id(), Some(OTHER_KEY_ID));
+    assert_kms!(head, OTHER_KEY_ID);
     assert_eq!(head.content_length(), Some(single.len() as i64));
     check_ranges(&c, "single", &single).await;
 
@@ -109,10 +98,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        up.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
+    assert_kms!(up);
     let id = up.upload_id().unwrap();
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
@@ -150,11 +136,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        out.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
-    assert_eq!(out.ssekms_key_id(), Some(KEY_ID));
+    assert_kms!(out, KEY_ID);
     check_ranges(&c, "multi", &mp).await;
     // across the part boundary
     let got = c
@@ -182,16 +164,9 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        out.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
+    assert_kms!(out);
     let got = get(&c, BUCKET, "was-plain").await;
-    assert_eq!(
-        got.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
-    assert_eq!(got.ssekms_key_id(), Some(KEY_ID));
+    assert_kms!(got, KEY_ID);
     assert_eq!(body_bytes(got).await, plain);
     // idempotent: once more in place with the SSE header
     c.copy_object()
@@ -216,21 +191,13 @@ async fn single_put_multipart_default_and_copy_in_place() {
         ByteStream::from(by_default.clone()),
     )
     .await;
-    assert_eq!(
-        out.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
-    assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
+    assert_kms!(out, OTHER_KEY_ID);
     let got = get(&c, "defaulted", "auto").await;
     assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(body_bytes(got).await, by_default);
     // an object written before the default: CopyObject in place (no SSE header) encrypts it
     let out = copy(&c, "defaulted", "legacy", "defaulted/legacy").await;
-    assert_eq!(
-        out.server_side_encryption(),
-        Some(&ServerSideEncryption::AwsKms)
-    );
-    assert_eq!(out.ssekms_key_id(), Some(OTHER_KEY_ID));
+    assert_kms!(out, OTHER_KEY_ID);
     let got = get(&c, "defaulted", "legacy").await;
     assert_eq!(got.ssekms_key_id(), Some(OTHER_KEY_ID));
     assert_eq!(body_bytes(got).await, legacy);
