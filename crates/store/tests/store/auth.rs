@@ -67,14 +67,8 @@ async fn presigned_put_and_get() {
     assert!(headers.get("x-amz-request-id").is_some());
 
     let head = head(&c, BUCKET, "presigned/obj").await;
-    assert_eq!(
-        head.metadata().unwrap().get("owner").map(String::as_str),
-        Some("alice")
-    );
-    assert_eq!(
-        head.metadata().unwrap().get("x-amz-c").map(String::as_str),
-        Some("115")
-    );
+    assert_meta!(head, "owner", "alice");
+    assert_meta!(head, "x-amz-c", "115");
     assert_kms!(head);
 
     let g = presign_get(&c, "presigned/obj", 60).await;

@@ -368,6 +368,17 @@ macro_rules! assert_kms {
 }
 pub(crate) use assert_kms;
 
+/// Asserts that a response carries user metadata `key` with `value`.
+macro_rules! assert_meta {
+    ($response:expr, $key:expr, $value:expr) => {
+        assert_eq!(
+            $response.metadata().unwrap().get($key).map(String::as_str),
+            Some($value)
+        )
+    };
+}
+pub(crate) use assert_meta;
+
 /// The CompleteMultipartUpload body choosing `parts` (part number, ETag as returned).
 pub fn completed(parts: &[(i32, &str)]) -> aws_sdk_s3::types::CompletedMultipartUpload {
     let parts = parts

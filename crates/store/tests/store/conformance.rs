@@ -121,10 +121,7 @@ async fn put_get_head_delete_and_ranges() {
     let got = get(&c, BUCKET, "dir/file.bin").await;
     assert_eq!(got.content_type(), Some("application/x-test"));
     assert_eq!(got.e_tag(), Some(want_etag.as_str()));
-    assert_eq!(
-        got.metadata().unwrap().get("owner").map(String::as_str),
-        Some("alice")
-    );
+    assert_meta!(got, "owner", "alice");
     assert_eq!(got.content_length(), Some(300_000));
     assert!(got.server_side_encryption().is_none());
     assert_eq!(body_bytes(got).await, data);
@@ -132,10 +129,7 @@ async fn put_get_head_delete_and_ranges() {
     let head = head(&c, BUCKET, "dir/file.bin").await;
     assert_eq!(head.content_length(), Some(300_000));
     // non-ASCII metadata comes back RFC 2047-encoded, as from AWS S3
-    assert_eq!(
-        head.metadata().unwrap().get("note").map(String::as_str),
-        Some("=?UTF-8?B?aMOpbGxv?=")
-    );
+    assert_meta!(head, "note", "=?UTF-8?B?aMOpbGxv?=");
     assert!(head.last_modified().is_some());
 
     for (range, a, b) in [
@@ -423,6 +417,26 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     assert_eq!(cps, ["tree/b/", "tree/c/"]);
 }
 
+/// CopyObject of `BUCKET/src` to `key` with `MetadataDirective::Replace`, the given content
+/// type and one metadata entry.
+async fn copy_replacing(
+    c: &aws_sdk_s3::Client,
+    key: &str,
+    content_type: &str,
+    (meta_key, meta_value): (&str, &str),
+) {
+    c.copy_object()
+        .bucket(BUCKET)
+        .key(key)
+        .copy_source(format!("{BUCKET}/src"))
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type(content_type)
+        .metadata(meta_key, meta_value)
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_object_directives() {
     let srv = TestServer::start().await;
@@ -446,23 +460,11 @@ async fn copy_object_directives() {
     );
     let got = get(&c, BUCKET, "dst").await;
     assert_eq!(got.content_type(), Some("text/plain"));
-    assert_eq!(
-        got.metadata().unwrap().get("m").map(String::as_str),
-        Some("1")
-    );
+    assert_meta!(got, "m", "1");
     assert_eq!(body_bytes(got).await, data);
 
     // REPLACE
-    c.copy_object()
-        .bucket(BUCKET)
-        .key("dst2")
-        .copy_source(format!("{BUCKET}/src"))
-        .metadata_directive(MetadataDirective::Replace)
-        .content_type("application/json")
-        .metadata("n", "2")
-        .send()
-        .await
-        .unwrap();
+    copy_replacing(&c, "dst2", "application/json", ("n", "2")).await;
     let got = head(&c, BUCKET, "dst2").await;
     assert_eq!(got.content_type(), Some("application/json"));
     let md = got.metadata().unwrap();
@@ -472,22 +474,10 @@ async fn copy_object_directives() {
     // in place without changes is illegal, with REPLACE it's fine
     let e = copy_err(&c, BUCKET, "src", format!("{BUCKET}/src")).await;
     assert_eq!(err_code(&e), "InvalidRequest");
-    c.copy_object()
-        .bucket(BUCKET)
-        .key("src")
-        .copy_source(format!("{BUCKET}/src"))
-        .metadata_directive(MetadataDirective::Replace)
-        .content_type("image/png")
-        .metadata("m", "3")
-        .send()
-        .await
-        .unwrap();
+    copy_replacing(&c, "src", "image/png", ("m", "3")).await;
     let got = get(&c, BUCKET, "src").await;
     assert_eq!(got.content_type(), Some("image/png"));
-    assert_eq!(
-        got.metadata().unwrap().get("m").map(String::as_str),
-        Some("3")
-    );
+    assert_meta!(got, "m", "3");
     assert_eq!(body_bytes(got).await, data);
 
     // conditions on the destination (If-Match / If-None-Match: *)
@@ -643,10 +633,7 @@ async fn multipart_happy_path_and_listing() {
 
     let got = get(&c, BUCKET, "big").await;
     assert_eq!(got.content_type(), Some("video/test"));
-    assert_eq!(
-        got.metadata().unwrap().get("kind").map(String::as_str),
-        Some("mpu")
-    );
+    assert_meta!(got, "kind", "mpu");
     assert_eq!(got.e_tag(), Some(want.as_str()));
     assert_eq!(body_bytes(got).await, all);
     // a range across the part boundary

@@ -99,10 +99,7 @@ async fn kill_during_large_put_and_multipart() {
     );
     let c = srv.client();
     let got = get(&c, BUCKET, "victim").await;
-    assert_eq!(
-        got.metadata().unwrap().get("v").map(String::as_str),
-        Some("1")
-    );
+    assert_meta!(got, "v", "1");
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), md5_hex(&v1));
     assert_eq!(body_bytes(got).await, v1);
     let listed = c.list_objects_v2().bucket(BUCKET).send().await.unwrap();
@@ -147,10 +144,7 @@ async fn kill_during_large_put_and_multipart() {
     assert!(files_under(&root.join("tmp")).is_empty());
     let c = srv.client();
     let got = get(&c, BUCKET, "victim").await;
-    assert_eq!(
-        got.metadata().unwrap().get("v").map(String::as_str),
-        Some("1")
-    );
+    assert_meta!(got, "v", "1");
     assert_eq!(body_bytes(got).await, v1);
     // the upload survived with its completed part only; it can still be completed
     let parts = c
@@ -171,10 +165,7 @@ async fn kill_during_large_put_and_multipart() {
         .await
         .unwrap();
     let got = get(&c, BUCKET, "victim").await;
-    assert_eq!(
-        got.metadata().unwrap().get("v").map(String::as_str),
-        Some("3")
-    );
+    assert_meta!(got, "v", "3");
     assert_eq!(body_bytes(got).await, part1);
     // the object's single part is the only data file
     assert_eq!(files_under(&root.join("data")).len(), 1);
@@ -207,10 +198,7 @@ async fn restart_persistence() {
     let c = srv.client();
     let got = get(&c, BUCKET, "a/é").await;
     assert_eq!(got.content_type(), Some("text/x-a"));
-    assert_eq!(
-        got.metadata().unwrap().get("k").map(String::as_str),
-        Some("v")
-    );
+    assert_meta!(got, "k", "v");
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), md5_hex(&a));
     assert_eq!(body_bytes(got).await, a);
     let got = get(&c, "enc", "b").await;
