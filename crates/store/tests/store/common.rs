@@ -353,6 +353,12 @@ object_request!(
     delete = delete_object => unwrap -> aws_sdk_s3::operation::delete_object::DeleteObjectOutput
 );
 
+/// Asserts that HeadObject of (bucket, key) fails: a refused write left nothing behind.
+pub async fn assert_absent(c: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    let head = c.head_object().bucket(bucket).key(key).send().await;
+    assert!(head.is_err(), "{bucket}/{key} exists");
+}
+
 /// Asserts that a response reports SSE `aws:kms` (and, if given, that key id).
 macro_rules! assert_kms {
     ($response:expr) => {

@@ -109,14 +109,7 @@ async fn put_get_head_delete_and_ranges() {
         .await
         .unwrap_err();
     assert_eq!(err_code(&e), "BadDigest");
-    assert!(
-        c.head_object()
-            .bucket(BUCKET)
-            .key("md5")
-            .send()
-            .await
-            .is_err()
-    );
+    assert_absent(&c, BUCKET, "md5").await;
 
     let got = get(&c, BUCKET, "dir/file.bin").await;
     assert_eq!(got.content_type(), Some("application/x-test"));

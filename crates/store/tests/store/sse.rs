@@ -350,14 +350,7 @@ async fn unknown_key_id_is_an_error() {
         .await
         .unwrap_err();
     assert_eq!(err_code(&e), "InvalidArgument");
-    assert!(
-        c.head_object()
-            .bucket(BUCKET)
-            .key("k")
-            .send()
-            .await
-            .is_err()
-    );
+    assert_absent(&c, BUCKET, "k").await;
     assert!(files_under(&srv.root.join("data")).is_empty());
     assert!(files_under(&srv.root.join("tmp")).is_empty());
 }
