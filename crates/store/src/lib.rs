@@ -267,8 +267,10 @@ impl Store {
     /// segment files not referenced by the index, and expired multipart uploads.
     ///
     /// # Errors
-    /// I/O or index errors, an index already opened by another process, or an invalid
-    /// configuration (empty region, empty access key or secret).
+    /// I/O or index errors, an index already opened by another process, an invalid
+    /// configuration (empty region, empty access key or secret), or
+    /// [`StoreError::NewerFormat`] for a directory written in a newer on-disk format (left
+    /// untouched).
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         if config.region.is_empty() {
             return Err(StoreError::InvalidConfig("region must not be empty".into()));

@@ -3,8 +3,10 @@
 //! All functions here are synchronous (redb and `std::fs`); the S3 layer calls them through
 //! `spawn_blocking`. See the crate README for the on-disk layout and the crash-safety argument.
 //!
-//! * `records.rs`: the records and their encoding — the on-disk format, in one place;
-//! * `index.rs`: the tables, their key layout and the reads every transaction shares;
+//! * `records.rs`: the records, their encoding and their format version — the on-disk format,
+//!   in one place;
+//! * `index.rs`: the tables, their key layout, the format stamp checked at open, and the reads
+//!   every transaction shares;
 //! * `segments.rs`: segment files, publishing, pins and removal;
 //! * `buckets.rs`, `objects.rs`, `listing.rs`, `uploads.rs`: one index transaction per
 //!   operation. Each change becomes visible in exactly one committed write transaction, and
@@ -68,7 +70,8 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Opens (creating if needed) the store at `root`, then recovers: removes everything in
-    /// `tmp/` and every segment file that the index does not reference.
+    /// `tmp/` and every segment file that the index does not reference. An index or record of
+    /// a newer format fails with [`StoreError::NewerFormat`] before anything is removed.
     pub(crate) fn open(root: &Path) -> Result<Self, StoreError> {
         let (data_dir, tmp_dir) = segments::create_layout(root)?;
         let db = Database::create(root.join(INDEX_FILE))?;
