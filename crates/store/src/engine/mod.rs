@@ -73,9 +73,11 @@ impl Engine {
     /// `tmp/` and every segment file that the index does not reference. An index or record of
     /// a newer format fails with [`StoreError::NewerFormat`] before anything is removed.
     pub(crate) fn open(root: &Path) -> Result<Self, StoreError> {
-        let (data_dir, tmp_dir) = segments::create_layout(root)?;
+        std::fs::create_dir_all(root)?;
         let db = Database::create(root.join(INDEX_FILE))?;
+        // The format is checked before anything else of the directory is created or changed.
         index::prepare(&db)?;
+        let (data_dir, tmp_dir) = segments::create_layout(root)?;
         let engine = Self {
             data_dir,
             tmp_dir,

@@ -502,11 +502,14 @@ async fn a_directory_of_a_newer_format_is_refused() {
     let dir = srv.stop().await;
     assert_eq!(format_stamp(&dir), Some(2));
 
-    // The index stamped with a newer version: refused, and left as it was.
+    // The index stamped with a newer version: refused, and left as it was (not even the
+    // missing `tmp/` is created again).
     set_format_stamp(&dir, 1000);
+    std::fs::remove_dir(dir.root.join("tmp")).unwrap();
     assert_refused_as_newer(&dir, 1000);
     assert_eq!(format_stamp(&dir), Some(1000));
     assert_eq!(segment_count(&dir.root), 1);
+    assert!(!dir.root.join("tmp").exists());
 
     // A record of a newer version in an index of the current one: refused too.
     set_format_stamp(&dir, 2);
