@@ -155,28 +155,21 @@ async fn single_put_multipart_default_and_copy_in_place() {
     // 3. copy in place of a plaintext object encrypts it (same key, no bytes left in clear)
     let plain = pattern(200_000, 103);
     put(&c, BUCKET, "was-plain", ByteStream::from(plain.clone())).await;
-    let out = c
-        .copy_object()
-        .bucket(BUCKET)
-        .key("was-plain")
-        .copy_source(format!("{BUCKET}/was-plain"))
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .send()
-        .await
-        .unwrap();
+    let encrypt_in_place = || {
+        c.copy_object()
+            .bucket(BUCKET)
+            .key("was-plain")
+            .copy_source(format!("{BUCKET}/was-plain"))
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .send()
+    };
+    let out = encrypt_in_place().await.unwrap();
     assert_kms!(out);
     let got = get(&c, BUCKET, "was-plain").await;
     assert_kms!(got, KEY_ID);
     assert_eq!(body_bytes(got).await, plain);
     // idempotent: once more in place with the SSE header
-    c.copy_object()
-        .bucket(BUCKET)
-        .key("was-plain")
-        .copy_source(format!("{BUCKET}/was-plain"))
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .send()
-        .await
-        .unwrap();
+    encrypt_in_place().await.unwrap();
 
     // 4. bucket default encryption
     c.create_bucket().bucket("defaulted").send().await.unwrap();
