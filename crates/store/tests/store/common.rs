@@ -359,6 +359,17 @@ pub async fn assert_absent(c: &aws_sdk_s3::Client, bucket: &str, key: &str) {
     assert!(head.is_err(), "{bucket}/{key} exists");
 }
 
+/// Asserts that `bucket` has no multipart upload in progress.
+pub async fn assert_no_uploads(c: &aws_sdk_s3::Client, bucket: &str) {
+    let list = c
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(list.uploads().is_empty(), "{:?}", list.uploads());
+}
+
 /// Asserts that a response reports SSE `aws:kms` (and, if given, that key id).
 macro_rules! assert_kms {
     ($response:expr) => {

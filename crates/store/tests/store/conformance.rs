@@ -661,15 +661,7 @@ async fn multipart_happy_path_and_listing() {
         .await
         .unwrap_err();
     assert_eq!(err_code(&e), "NoSuchUpload");
-    assert!(
-        c.list_multipart_uploads()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .unwrap()
-            .uploads()
-            .is_empty()
-    );
+    assert_no_uploads(&c, BUCKET).await;
 
     // UploadPartCopy: copy ranges of "big" into a new object
     let up = create_upload(&c, BUCKET, "copied").await;

@@ -238,14 +238,6 @@ async fn abandoned_multipart_uploads_expire() {
     assert_eq!(srv.store.expire_uploads().unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(srv.store.expire_uploads().unwrap(), 1);
-    assert!(
-        c.list_multipart_uploads()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .unwrap()
-            .uploads()
-            .is_empty()
-    );
+    assert_no_uploads(&c, BUCKET).await;
     assert!(files_under(&srv.root.join("data")).is_empty());
 }
