@@ -353,6 +353,11 @@ object_request!(
     delete = delete_object => unwrap -> aws_sdk_s3::operation::delete_object::DeleteObjectOutput
 );
 
+/// The names (keys, prefixes) of listing entries, each of which must have one.
+pub fn names<'a, T>(entries: &'a [T], name: impl Fn(&'a T) -> Option<&'a str>) -> Vec<&'a str> {
+    entries.iter().map(|e| name(e).unwrap()).collect()
+}
+
 /// Asserts that HeadObject of (bucket, key) fails: a refused write left nothing behind.
 pub async fn assert_absent(c: &aws_sdk_s3::Client, bucket: &str, key: &str) {
     let head = c.head_object().bucket(bucket).key(key).send().await;

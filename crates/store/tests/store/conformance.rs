@@ -2,8 +2,8 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule, MetadataDirective,
-    ServerSideEncryption,
+    CommonPrefix, CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule,
+    MetadataDirective, Object, ServerSideEncryption,
 };
 
 use crate::common::*;
@@ -335,13 +335,9 @@ async fn list_objects_v2_paging_prefix_delimiter() {
         .send()
         .await
         .unwrap();
-    let cps: Vec<_> = out
-        .common_prefixes()
-        .iter()
-        .map(|p| p.prefix().unwrap())
-        .collect();
+    let cps: Vec<&str> = names(out.common_prefixes(), CommonPrefix::prefix);
     assert_eq!(cps, ["tree/a/", "tree/b/", "tree/c/"]);
-    let ks: Vec<_> = out.contents().iter().map(|o| o.key().unwrap()).collect();
+    let ks: Vec<&str> = names(out.contents(), Object::key);
     assert_eq!(ks, ["tree/top"]);
 
     // delimiter + paging: common prefixes count toward max-keys and are not repeated
@@ -379,7 +375,7 @@ async fn list_objects_v2_paging_prefix_delimiter() {
         .send()
         .await
         .unwrap();
-    let ks: Vec<_> = out.contents().iter().map(|o| o.key().unwrap()).collect();
+    let ks: Vec<&str> = names(out.contents(), Object::key);
     assert_eq!(ks, ["p/021", "p/022", "p/023", "p/024"]);
 
     // bad token
@@ -402,11 +398,7 @@ async fn list_objects_v2_paging_prefix_delimiter() {
         .send()
         .await
         .unwrap();
-    let cps: Vec<_> = out
-        .common_prefixes()
-        .iter()
-        .map(|p| p.prefix().unwrap())
-        .collect();
+    let cps: Vec<&str> = names(out.common_prefixes(), CommonPrefix::prefix);
     assert_eq!(cps, ["tree/b/", "tree/c/"]);
 }
 
