@@ -546,10 +546,27 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    fn head_request(
+        &self,
+        key: &str,
+    ) -> aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder {
+        self.s3.head_object().bucket(&self.name).key(key)
+    }
+
     /// HEAD.
     pub async fn head(&self, key: &str) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+        self.head_request(key).send().await.unwrap()
+    }
+
+    /// Whether `key` exists.
+    pub async fn exists(&self, key: &str) -> bool {
+        self.head_request(key).send().await.is_ok()
+    }
+
+    /// GET: the object with its headers.
+    pub async fn get(&self, key: &str) -> aws_sdk_s3::operation::get_object::GetObjectOutput {
         self.s3
-            .head_object()
+            .get_object()
             .bucket(&self.name)
             .key(key)
             .send()
@@ -557,27 +574,9 @@ impl Bucket {
             .unwrap()
     }
 
-    /// Whether `key` exists.
-    pub async fn exists(&self, key: &str) -> bool {
-        self.s3
-            .head_object()
-            .bucket(&self.name)
-            .key(key)
-            .send()
-            .await
-            .is_ok()
-    }
-
     /// The stored bytes.
     pub async fn body(&self, key: &str) -> Vec<u8> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(&self.name)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
+        let out = self.get(key).await;
         out.body.collect().await.unwrap().into_bytes().to_vec()
     }
 

@@ -32,14 +32,7 @@ async fn state(
     Option<String>,
     Vec<u8>,
 ) {
-    let out = bucket
-        .s3
-        .get_object()
-        .bucket(&bucket.name)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
+    let out = bucket.get(key).await;
     let sse = out.server_side_encryption().map(|s| s.as_str().to_owned());
     let metadata = out.metadata().cloned().unwrap_or_default();
     let content_type = out.content_type().map(str::to_owned);

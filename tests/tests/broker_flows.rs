@@ -18,6 +18,29 @@ const MIB: usize = 1024 * 1024;
 const BUCKET: &str = "sealdrop-test";
 
 /// Small multipart parts, so "≥ 3 parts of 5 MiB" stays quick.
+/// moto with the test bucket and a KMS key, and a broker on them.
+struct OnMoto {
+    moto: Moto,
+    kms_key: String,
+    server: Server,
+    storage: Bucket,
+}
+
+impl OnMoto {
+    async fn start(options: ServerOptions) -> OnMoto {
+        let moto = Moto::start().unwrap();
+        let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
+        let server = Server::aws(&moto, BUCKET, &kms_key, options).unwrap();
+        let storage = moto.bucket(BUCKET).await;
+        OnMoto {
+            moto,
+            kms_key,
+            server,
+            storage,
+        }
+    }
+}
+
 fn five_mib_parts() -> ServerOptions {
     ServerOptions {
         env: vec![
@@ -71,11 +94,13 @@ async fn assert_stored_ciphertext(storage: &Bucket, key: &str, plaintext: &[u8])
 
 #[tokio::test]
 async fn moto_cse_round_trips_and_official_client_interop_both_ways() {
-    let moto = Moto::start().unwrap();
-    let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
-    let server = Server::aws(&moto, BUCKET, &kms_key, five_mib_parts()).unwrap();
+    let OnMoto {
+        moto,
+        kms_key,
+        server,
+        storage,
+    } = OnMoto::start(five_mib_parts()).await;
     let client = server.client(&server.admin_token);
-    let storage = moto.bucket(BUCKET).await;
     let peer = Peer::new(&moto);
     let scratch = tempfile::tempdir().unwrap();
 
@@ -154,11 +179,13 @@ async fn moto_cse_round_trips_and_official_client_interop_both_ways() {
 
 #[tokio::test]
 async fn moto_sse_kms_uploads_are_encrypted_by_storage() {
-    let moto = Moto::start().unwrap();
-    let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
-    let server = Server::aws(&moto, BUCKET, &kms_key, five_mib_parts()).unwrap();
+    let OnMoto {
+        moto: _moto,
+        kms_key,
+        server,
+        storage,
+    } = OnMoto::start(five_mib_parts()).await;
     let client = server.client(&server.admin_token);
-    let storage = moto.bucket(BUCKET).await;
     for size in [0, 17, 11 * MIB] {
         let data = content(size, 7);
         let key = round_trip(&client, &format!("sse-{size}.bin"), &data, Mode::Sse).await;
@@ -180,11 +207,13 @@ async fn moto_sse_kms_uploads_are_encrypted_by_storage() {
 
 #[tokio::test]
 async fn moto_tampering_copying_and_kms_outage_fail_clearly() {
-    let moto = Moto::start().unwrap();
-    let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
-    let server = Server::aws(&moto, BUCKET, &kms_key, ServerOptions::default()).unwrap();
+    let OnMoto {
+        moto,
+        kms_key,
+        server,
+        storage,
+    } = OnMoto::start(ServerOptions::default()).await;
     let client = server.client(&server.admin_token);
-    let storage = moto.bucket(BUCKET).await;
     check_tampering(&server, &client, &storage).await;
 
     // KMS unreachable: 503 JSON, not a hang or a 500.

@@ -39,6 +39,7 @@ mod http_layer;
 mod io;
 mod s3;
 mod sse;
+mod static_keys;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use http_layer::StoreService;
+pub use static_keys::StaticKeys;
 
 /// Supplies and unwraps per-object SSE data keys (the local keyring implements it in
 /// production; AWS KMS could too).

@@ -15,67 +15,8 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
-use sealdrop_store::{SseKeyError, SseKeyProvider, Store, StoreConfig};
+use sealdrop_store::{StaticKeys, Store, StoreConfig};
 use zeroize::Zeroizing;
-
-struct EnvKek {
-    kek: Zeroizing<[u8; 32]>,
-}
-
-impl SseKeyProvider for EnvKek {
-    fn default_key_id(&self) -> String {
-        "local".to_owned()
-    }
-
-    fn generate_data_key(
-        &self,
-        key_id: &str,
-        context: &[u8],
-    ) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
-        if key_id != "local" {
-            return Err(SseKeyError::NotFound(key_id.to_owned()));
-        }
-        let mut dk = Zeroizing::new([0u8; 32]);
-        let mut iv = [0u8; 12];
-        getrandom::fill(dk.as_mut()).map_err(|e| SseKeyError::Other(e.to_string()))?;
-        getrandom::fill(&mut iv).map_err(|e| SseKeyError::Other(e.to_string()))?;
-        let aead = Aes256Gcm::new_from_slice(self.kek.as_ref())
-            .map_err(|e| SseKeyError::Other(e.to_string()))?;
-        let mut buf = dk.to_vec();
-        aead.encrypt_in_place(&Nonce::from(iv), context, &mut buf)
-            .map_err(|e| SseKeyError::Other(e.to_string()))?;
-        let mut wrapped = iv.to_vec();
-        wrapped.extend_from_slice(&buf);
-        Ok((dk, wrapped))
-    }
-
-    fn decrypt_data_key(
-        &self,
-        key_id: &str,
-        wrapped: &[u8],
-        context: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
-        if key_id != "local" {
-            return Err(SseKeyError::NotFound(key_id.to_owned()));
-        }
-        let (iv, ct) = wrapped
-            .split_at_checked(12)
-            .ok_or(SseKeyError::InvalidCiphertext)?;
-        let iv: [u8; 12] = iv.try_into().map_err(|_| SseKeyError::InvalidCiphertext)?;
-        let aead = Aes256Gcm::new_from_slice(self.kek.as_ref())
-            .map_err(|e| SseKeyError::Other(e.to_string()))?;
-        let mut buf = Zeroizing::new(ct.to_vec());
-        aead.decrypt_in_place(&Nonce::from(iv), context, &mut *buf)
-            .map_err(|_| SseKeyError::InvalidCiphertext)?;
-        let dk: [u8; 32] = buf
-            .as_slice()
-            .try_into()
-            .map_err(|_| SseKeyError::InvalidCiphertext)?;
-        Ok(Zeroizing::new(dk))
-    }
-}
 
 fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is required"))
@@ -92,9 +33,9 @@ async fn run() -> Result<(), String> {
         .as_slice()
         .try_into()
         .map_err(|_| "SEALDROP_STORE_KEK must be 32 bytes".to_owned())?;
-    let provider = Arc::new(EnvKek {
-        kek: Zeroizing::new(kek),
-    });
+    let provider = StaticKeys::new(vec![("local".to_owned(), Zeroizing::new(kek))])
+        .ok_or("no key-encryption key")?;
+    let provider = Arc::new(provider);
     let mut config = StoreConfig::new(root, provider);
     config.credentials = vec![(
         env("SEALDROP_STORE_ACCESS_KEY")?,

@@ -7,10 +7,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use sealdrop_store::{SseKeyError, SseKeyProvider, Store, StoreConfig};
+use sealdrop_store::{StaticKeys, Store, StoreConfig};
 use tokio::io::AsyncBufReadExt;
 use zeroize::Zeroizing;
 
@@ -20,90 +18,37 @@ pub const BUCKET: &str = "sealdrop-test";
 pub const KEY_ID: &str = "test-key";
 pub const OTHER_KEY_ID: &str = "other-key";
 
-/// Wraps data keys with a random AES-256-GCM key per key id; the context is the AAD.
-pub struct TestKms {
-    keys: Vec<(String, Zeroizing<[u8; 32]>)>,
-}
+/// The key provider of the tests: the store's [`StaticKeys`] (AES-256-GCM wrapping, the
+/// context as AAD) with the key ids [`KEY_ID`] (the default) and [`OTHER_KEY_ID`].
+pub struct TestKms;
 
 impl TestKms {
-    pub fn new() -> Self {
-        let mut keys = Vec::new();
-        for id in [KEY_ID, OTHER_KEY_ID] {
-            let mut k = Zeroizing::new([0u8; 32]);
-            getrandom::fill(k.as_mut()).unwrap();
-            keys.push((id.to_owned(), k));
-        }
-        Self { keys }
+    /// Random key-encryption keys.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> StaticKeys {
+        Self::with(|_| {
+            let mut key = Zeroizing::new([0u8; 32]);
+            getrandom::fill(key.as_mut()).unwrap();
+            key
+        })
     }
 
     /// Key-encryption keys derived from fixed strings, so that a data directory written with
     /// one instance can be read with another: the committed format fixtures
     /// (`tests/fixtures/`) were written with these keys.
-    pub fn fixed() -> Self {
+    pub fn fixed() -> StaticKeys {
         use sha2::{Digest, Sha256};
+        Self::with(|id| {
+            Zeroizing::new(Sha256::digest(format!("sealdrop-store fixture kek {id}")).into())
+        })
+    }
+
+    fn with(kek: impl Fn(&str) -> Zeroizing<[u8; 32]>) -> StaticKeys {
         let keys = [KEY_ID, OTHER_KEY_ID]
             .into_iter()
-            .map(|id| {
-                let kek: [u8; 32] =
-                    Sha256::digest(format!("sealdrop-store fixture kek {id}")).into();
-                (id.to_owned(), Zeroizing::new(kek))
-            })
+            .map(|id| (id.to_owned(), kek(id)))
             .collect();
-        Self { keys }
-    }
-
-    fn kek(&self, key_id: &str) -> Result<Aes256Gcm, SseKeyError> {
-        let (_, k) = self
-            .keys
-            .iter()
-            .find(|(id, _)| id == key_id)
-            .ok_or_else(|| SseKeyError::NotFound(key_id.into()))?;
-        Ok(Aes256Gcm::new_from_slice(k.as_ref()).unwrap())
-    }
-}
-
-impl SseKeyProvider for TestKms {
-    fn default_key_id(&self) -> String {
-        KEY_ID.to_owned()
-    }
-
-    fn generate_data_key(
-        &self,
-        key_id: &str,
-        context: &[u8],
-    ) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SseKeyError> {
-        let kek = self.kek(key_id)?;
-        let mut dk = Zeroizing::new([0u8; 32]);
-        getrandom::fill(dk.as_mut()).unwrap();
-        let mut iv = [0u8; 12];
-        getrandom::fill(&mut iv).unwrap();
-        let mut buf = dk.to_vec();
-        kek.encrypt_in_place(&Nonce::from(iv), context, &mut buf)
-            .unwrap();
-        let mut wrapped = iv.to_vec();
-        wrapped.extend_from_slice(&buf);
-        Ok((dk, wrapped))
-    }
-
-    fn decrypt_data_key(
-        &self,
-        key_id: &str,
-        wrapped: &[u8],
-        context: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, SseKeyError> {
-        let kek = self.kek(key_id)?;
-        let (iv, ct) = wrapped
-            .split_at_checked(12)
-            .ok_or(SseKeyError::InvalidCiphertext)?;
-        let iv: [u8; 12] = iv.try_into().unwrap();
-        let mut buf = ct.to_vec();
-        kek.decrypt_in_place(&Nonce::from(iv), context, &mut buf)
-            .map_err(|_| SseKeyError::InvalidCiphertext)?;
-        Ok(Zeroizing::new(
-            buf.as_slice()
-                .try_into()
-                .map_err(|_| SseKeyError::InvalidCiphertext)?,
-        ))
+        StaticKeys::new(keys).unwrap()
     }
 }
 
