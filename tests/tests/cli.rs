@@ -400,3 +400,36 @@ async fn against_aws_apis_the_official_client_reads_what_put_writes() {
         assert!(run.stderr.contains("SSE-KMS"), "{}", run.stderr);
     }
 }
+
+/// Configuration a deployment cannot use stops `serve` with one line naming
+/// the setting, before anything listens: never a panic.
+#[test]
+fn unusable_configuration_stops_serve_with_a_message() {
+    for (name, value, says) in [
+        ("SEALDROP_CORS_ORIGINS", "*", "SEALDROP_CORS_ORIGINS"),
+        (
+            "SEALDROP_CORS_ORIGINS",
+            "files.example.com",
+            "SEALDROP_CORS_ORIGINS",
+        ),
+        ("SEALDROP_PART_SIZE", "1000", "part_size"),
+        (
+            "SEALDROP_PRESIGN_TTL_SECS",
+            "soon",
+            "SEALDROP_PRESIGN_TTL_SECS",
+        ),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(sealdrop_bin())
+            .arg("serve")
+            .env("SEALDROP_DATA_DIR", data.path())
+            .env("SEALDROP_LISTEN", "127.0.0.1:0")
+            .env(name, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}={value} started");
+        assert!(stderr.contains(says), "{name}={value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}={value}: {stderr}");
+    }
+}

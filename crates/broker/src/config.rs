@@ -379,6 +379,11 @@ impl Config {
                 "rate_limit.per_minute and rate_limit.burst must be positive".into(),
             ));
         }
+        for origin in &self.cors_origins {
+            check_origin(origin).map_err(|why| {
+                ConfigError::Invalid(format!("cors_origins (SEALDROP_CORS_ORIGINS): {why}"))
+            })?;
+        }
         match (&self.bucket, &self.kms_key_id) {
             (Some(bucket), Some(kms_key_id)) => Ok(Deployment::Aws {
                 bucket: bucket.clone(),
@@ -419,6 +424,37 @@ impl Config {
     pub fn users_path(&self) -> PathBuf {
         self.data_dir.join("users.json")
     }
+}
+
+/// A browser origin the API answers cross-origin requests from: `http(s)://host[:port]`,
+/// as a browser sends it in `Origin` (a trailing `/` is tolerated). A wildcard is
+/// refused: the API takes bearer tokens and hands out data keys, so only the sites
+/// that serve the web app may call it from a browser.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let trimmed = origin.trim_end_matches('/');
+    if trimmed == "*" {
+        return Err(
+            "\"*\" is not allowed; list the origins that serve the web app \
+                    (e.g. https://files.example.com)"
+                .into(),
+        );
+    }
+    let host = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!("{origin:?} is not an origin: it must start with https:// or http://")
+        })?;
+    let well_formed = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !well_formed {
+        return Err(format!(
+            "{origin:?} is not an origin: scheme, host and optional port only, no path or wildcard"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -495,5 +531,34 @@ mod tests {
                 .apply_env(env(&[("SEALDROP_OIDC_ISSUER", "https://idp")]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn cors_origins_are_origins_and_never_a_wildcard() {
+        for bad in [
+            "*",
+            "*/",
+            "files.example.com",
+            "https://a.example/app",
+            "https://*.example",
+            "https://",
+            "https://a b",
+        ] {
+            let mut config = Config::default();
+            config
+                .apply_env(env(&[("SEALDROP_CORS_ORIGINS", bad)]))
+                .unwrap();
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("SEALDROP_CORS_ORIGINS"), "{bad}: {err}");
+        }
+        let config = Config {
+            cors_origins: vec![
+                "https://files.example.com".into(),
+                "http://127.0.0.1:8080/".into(),
+                "http://[::1]:3000".into(),
+            ],
+            ..Config::default()
+        };
+        assert_eq!(config.validate().unwrap(), Deployment::Embedded);
     }
 }
