@@ -14,11 +14,32 @@ use prometheus_client::registry::Registry;
 
 use crate::state::AppState;
 
+// Every label value comes from a fixed set (route patterns, the methods below,
+// status codes, names in this crate's code), never from what a client sends:
+// otherwise each new value would be a new series kept forever, and anyone could
+// grow the broker's memory and `/metrics` without a credential.
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
-    method: String,
+    method: &'static str,
     status: u16,
+}
+
+/// The request's method as a label: the methods the API and the web app
+/// serve, everything else as `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -28,13 +49,13 @@ struct RouteLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KeyOpLabels {
-    operation: String,
-    outcome: String,
+    operation: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModeLabels {
-    mode: String,
+    mode: &'static str,
 }
 
 /// The broker's metrics.
@@ -92,22 +113,18 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts a key operation.
-    pub fn key_operation(&self, operation: &str, ok: bool) {
+    pub fn key_operation(&self, operation: &'static str, ok: bool) {
         self.key_operations
             .get_or_create(&KeyOpLabels {
-                operation: operation.to_owned(),
-                outcome: if ok { "ok" } else { "error" }.to_owned(),
+                operation,
+                outcome: if ok { "ok" } else { "error" },
             })
             .inc();
     }
 
     /// Counts a created upload.
-    pub fn upload_created(&self, mode: &str) {
-        self.uploads
-            .get_or_create(&ModeLabels {
-                mode: mode.to_owned(),
-            })
-            .inc();
+    pub fn upload_created(&self, mode: &'static str) {
+        self.uploads.get_or_create(&ModeLabels { mode }).inc();
     }
 
     /// The text exposition.
@@ -128,7 +145,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
