@@ -4,7 +4,9 @@
 //! prefix) are UTF-8 (guaranteed by JSON), at most S3's 1024 bytes for the whole
 //! key, without control characters, without empty, `.` or `..` segments, and
 //! without a leading or trailing `/`. Such names can never be confused with a
-//! path outside the prefix by any tool that treats keys as paths.
+//! path outside the prefix by any tool that treats keys as paths. New names
+//! also carry no invisible format characters (bidirectional overrides,
+//! zero-width characters), which would let a name display as something else.
 
 /// Why a key, name or content type is refused. Mapped to HTTP at the edge
 /// (`crate::error`).
@@ -88,6 +90,53 @@ pub fn validate_name(name: &str, prefix_len: usize) -> Result<(), PolicyError> {
     Ok(())
 }
 
+/// Validates the name of an object about to be created: [`validate_name`], and
+/// no character that changes how the name is displayed without being seen —
+/// bidirectional overrides and isolates (`a\u{202E}gpj.exe` shows as
+/// `aexe.jpg`), zero-width and other format characters, line and paragraph
+/// separators. Only new names are checked: objects stored before this rule
+/// stay readable and deletable under their names.
+pub fn validate_new_name(name: &str, prefix_len: usize) -> Result<(), PolicyError> {
+    validate_name(name, prefix_len)?;
+    match name.chars().find(|&c| is_invisible_format(c)) {
+        Some(c) => Err(PolicyError::InvalidName(format!(
+            "it contains U+{:04X}, an invisible character that can disguise a name \
+             (for example make a program look like a picture)",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Unicode format characters (general category Cf) and the line and paragraph
+/// separators (Zl, Zp), as of Unicode 15.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
 /// Checks that `user` may touch `key` and returns the name inside their prefix.
 /// Another user's key is `403`; a malformed key is `400`.
 pub fn authorize_key<'k>(user: &str, key: &'k str) -> Result<&'k str, PolicyError> {
@@ -151,6 +200,23 @@ mod tests {
             );
         }
         assert!(validate_name(&"x".repeat(1018), 6).is_ok());
+
+        // New names may not hide how they read; existing ones stay reachable.
+        for disguised in [
+            "a\u{202E}gpj.exe",
+            "report\u{2066}.pdf",
+            "in\u{200B}voice",
+            "x\u{FEFF}",
+            "line\u{2028}break",
+            "tag\u{E0041}",
+        ] {
+            assert!(validate_name(disguised, 6).is_ok(), "{disguised:?}");
+            let err = validate_new_name(disguised, 6).unwrap_err().to_string();
+            assert!(err.contains("U+"), "{disguised:?}: {err}");
+        }
+        for ok in ["über/日本.pdf", "עברית.txt", "العربية.pdf", "a b.txt"] {
+            assert!(validate_new_name(ok, 6).is_ok(), "{ok}");
+        }
         assert!(validate_name(&"x".repeat(1019), 6).is_err());
 
         assert_eq!(authorize_key("alice", "alice/a.txt").unwrap(), "a.txt");

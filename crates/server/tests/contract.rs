@@ -211,6 +211,8 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
         "tab\there",
         "nul\u{0}",
         "",
+        "a\u{202E}gpj.exe",
+        "zero\u{200B}width",
     ] {
         let (status, body) = api
             .post(

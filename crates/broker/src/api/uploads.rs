@@ -48,14 +48,11 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateUploadRequest>,
 ) -> Result<Json<CreateUploadResponse>, ApiError> {
     let key = match &request.target {
-        UploadTarget::Name(name) => {
-            let prefix = policy::user_prefix(&user.name);
-            policy::validate_name(name, prefix.len())?;
-            format!("{prefix}{name}")
-        }
+        UploadTarget::Name(name) => format!("{}{name}", policy::user_prefix(&user.name)),
         UploadTarget::Key(key) => key.clone(),
     };
     let name = policy::authorize_key(&user.name, &key)?.to_owned();
+    policy::validate_new_name(&name, key.len() - name.len())?;
     let content_type = request
         .content_type
         .clone()
