@@ -184,6 +184,19 @@ async fn moto_rotation_moves_data_keys_without_touching_content() {
     let before: Vec<_> =
         futures::future::join_all(keys.iter().map(|(k, _)| state(&bucket, k))).await;
 
+    // Rotating to a key the broker does not open objects with is refused, and
+    // nothing changes: downloads would fail afterwards.
+    let refused = server
+        .admin_command(&["rotate", "--to-key", &new_key])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("SEALDROP_KMS_KEY_ID="), "{stderr}");
+    let unchanged: Vec<_> =
+        futures::future::join_all(keys.iter().map(|(k, _)| state(&bucket, k))).await;
+    assert_eq!(unchanged, before);
+
     // The operator's order: new key primary, old key still allowed, then rotate.
     let server = server
         .restart_with(vec![

@@ -72,6 +72,9 @@ pub struct Stack {
     pub keys: Arc<dyn KeyProvider>,
     /// The KMS client (AWS deployments), for operator commands.
     pub kms: Option<aws_sdk_kms::Client>,
+    /// The KMS keys the broker unwraps data keys with, as configured: the
+    /// current one first, then the previous ones (empty for the local keyring).
+    pub kms_keys: Vec<String>,
     /// The origin browsers reach storage at (for the web app's CSP).
     pub storage_origin: String,
     /// What this is, for people.
@@ -134,6 +137,9 @@ async fn aws(config: &Config, bucket: &str, kms_key_id: &str) -> Result<Stack> {
             config.kms_previous_key_ids.clone(),
         )),
         kms: Some(kms),
+        kms_keys: std::iter::once(kms_key_id.to_owned())
+            .chain(config.kms_previous_key_ids.iter().cloned())
+            .collect(),
         storage_origin,
         description: format!("S3 bucket {bucket}, KMS key {kms_key_id}"),
     })
@@ -304,6 +310,7 @@ fn embedded_stack(
             keyring.key_id()
         ),
         keys: Arc::new(LocalProvider::new(keyring)),
+        kms_keys: Vec::new(),
         kms: None,
         storage_origin: origin(&public),
     }

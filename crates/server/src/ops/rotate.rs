@@ -69,6 +69,16 @@ pub async fn rotate(stack: &Stack, args: &Rotate, events: &dyn Events) -> Result
     let target = described
         .key_metadata()
         .ok_or_else(|| OpError::Kms(format!("no metadata for {}", args.to_key)))?;
+    if !broker_uses(stack, &kms, target.key_id()).await {
+        return Err(OpError::Invalid(format!(
+            "{to} is not one of the KMS keys this broker opens objects with ({configured}): \
+             objects rotated to it could not be downloaded. Make it the broker's key first — \
+             SEALDROP_KMS_KEY_ID={to}, with the current key added to \
+             SEALDROP_KMS_PREVIOUS_KEY_IDS — restart the broker, then rotate",
+            to = args.to_key,
+            configured = stack.kms_keys.join(", "),
+        )));
+    }
     let rotation = Rotation {
         stack,
         target_names: [
@@ -96,6 +106,22 @@ pub async fn rotate(stack: &Stack, args: &Rotate, events: &dyn Events) -> Result
         |key| rotation.rotate_one(key),
     )
     .await
+}
+
+/// Whether the key with id `target` is among the broker's configured keys
+/// (which may name it by id, ARN or alias).
+async fn broker_uses(stack: &Stack, kms: &aws_sdk_kms::Client, target: &str) -> bool {
+    for name in &stack.kms_keys {
+        let described = kms.describe_key().key_id(name).send().await;
+        if described
+            .ok()
+            .and_then(|d| d.key_metadata().map(|m| m.key_id() == target))
+            .unwrap_or(false)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 impl Rotation<'_> {
