@@ -49,6 +49,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Per-user limit on KMS-backed calls (create upload, open).
     pub rate_limit: RateLimitConfig,
+    /// Connections served at once on each listener (the broker's and the
+    /// embedded store's); more wait until one ends. `SEALDROP_MAX_CONNECTIONS`.
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a complete request head, or stay
+    /// idle between requests, before it is closed. `SEALDROP_HEADER_TIMEOUT_SECS`.
+    pub header_timeout_secs: u64,
     /// Accept OIDC JWTs as bearer tokens.
     pub oidc: Option<OidcConfig>,
     /// Audit log file (JSON lines). Default `<data_dir>/audit.log`. `SEALDROP_AUDIT_LOG`.
@@ -132,6 +138,8 @@ impl Default for Config {
             max_object_size: sealdrop_envelope::MAX_PLAINTEXT_LEN,
             cors_origins: Vec::new(),
             rate_limit: RateLimitConfig::default(),
+            max_connections: 1024,
+            header_timeout_secs: 20,
             oidc: None,
             audit_log: None,
             store: EmbeddedStoreConfig::default(),
@@ -312,6 +320,12 @@ impl Config {
             parse
         );
         set!("SEALDROP_RATE_LIMIT_BURST", self.rate_limit.burst, parse);
+        set!("SEALDROP_MAX_CONNECTIONS", self.max_connections, parse);
+        set!(
+            "SEALDROP_HEADER_TIMEOUT_SECS",
+            self.header_timeout_secs,
+            parse
+        );
         set!("SEALDROP_AUDIT_LOG", self.audit_log, some_path);
         set!("SEALDROP_STORE_LISTEN", self.store.listen, parse);
         set!(
@@ -377,6 +391,17 @@ impl Config {
         if self.rate_limit.per_minute == 0 || self.rate_limit.burst == 0 {
             return Err(ConfigError::Invalid(
                 "rate_limit.per_minute and rate_limit.burst must be positive".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections (SEALDROP_MAX_CONNECTIONS) must be at least 1".into(),
+            ));
+        }
+        if self.header_timeout_secs == 0 || self.header_timeout_secs > 3600 {
+            return Err(ConfigError::Invalid(
+                "header_timeout_secs (SEALDROP_HEADER_TIMEOUT_SECS) must be between 1 and 3600"
+                    .into(),
             ));
         }
         for origin in &self.cors_origins {

@@ -16,6 +16,8 @@ use sealdrop_store::Store;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
+use sealdrop_http::Limits;
+
 use crate::stack::{self, StackError};
 
 /// Why a deployment cannot start.
@@ -34,6 +36,16 @@ pub enum DeploymentError {
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DeploymentError {
     let error = stack::io(context);
     move |source| DeploymentError::Stack(error(source))
+}
+
+/// The connection limits of both listeners: presigned URLs are public, so
+/// the store's listener is as exposed as the broker's.
+fn limits(config: &Config) -> Limits {
+    Limits {
+        max_connections: config.max_connections,
+        header_timeout: std::time::Duration::from_secs(config.header_timeout_secs),
+        ..Limits::default()
+    }
 }
 
 /// A started deployment, not serving yet: its addresses are bound (port 0
@@ -126,16 +138,17 @@ impl Deployment {
         web_root: Option<&Path>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), DeploymentError> {
+        let limits = limits(&self.config);
         let app = sealdrop_broker::router(self.state, web_root);
         let store = self.store.map(|(store, listener)| {
             tokio::spawn(async move {
-                if let Err(e) = store.serve(listener).await {
+                if let Err(e) = store.serve_within(listener, limits).await {
                     tracing::error!(error = %e, "the embedded store stopped");
                 }
             })
         });
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let service = hyper_util::service::TowerToHyperService::new(app);
+        let served = sealdrop_http::serve(self.listener, service, limits, shutdown)
             .await
             .map_err(io("serving HTTP"));
         if let Some(store) = store {
@@ -153,12 +166,13 @@ impl Deployment {
     /// (`tower::ServiceExt::oneshot`), with the embedded store serving on its
     /// listener in the background until the returned [`Serving`] is dropped.
     pub fn into_router(self, web_root: Option<&Path>) -> (Router, Serving) {
+        let limits = limits(&self.config);
         let app = sealdrop_broker::router(self.state, web_root);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             if let Some((store, listener)) = self.store {
                 tokio::select! {
-                    served = store.serve(listener) => if let Err(e) = served {
+                    served = store.serve_within(listener, limits) => if let Err(e) = served {
                         tracing::error!(error = %e, "the embedded store stopped");
                     },
                     _ = stopped => {}

@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::Body;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -377,33 +376,9 @@ pub(crate) fn build_service(inner: Arc<Inner>) -> StoreService {
 pub(crate) async fn serve(
     svc: StoreService,
     listener: tokio::net::TcpListener,
+    limits: sealdrop_http::Limits,
 ) -> std::io::Result<()> {
-    loop {
-        let (stream, _peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) if is_transient(&e) => {
-                tracing::warn!(error = %e, "accept failed; retrying");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let svc = svc.clone();
-        tokio::spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-}
-
-fn is_transient(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut
-    ) || e.raw_os_error().is_some_and(|c| c == 23 || c == 24) // ENFILE, EMFILE
+    sealdrop_http::serve(listener, svc, limits, std::future::pending()).await
 }
 
 #[cfg(test)]

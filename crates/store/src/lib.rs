@@ -355,6 +355,16 @@ impl Store {
     /// # Errors
     /// A fatal error from `accept`.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        http_layer::serve(self.into_service(), listener).await
+        self.serve_within(listener, sealdrop_http::Limits::default())
+            .await
+    }
+
+    /// [`Store::serve`] with these connection limits.
+    pub async fn serve_within(
+        self,
+        listener: tokio::net::TcpListener,
+        limits: sealdrop_http::Limits,
+    ) -> std::io::Result<()> {
+        http_layer::serve(self.into_service(), listener, limits).await
     }
 }
