@@ -123,6 +123,22 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The failures every authenticated route may answer with, documented once
+/// for the OpenAPI document: a JSON [`ErrorBody`] with a stable code.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes responses; never constructed
+pub enum Failures {
+    /// Refused.
+    #[response(status = "4XX", description = "Refused: see the error code")]
+    Refused(ErrorBody),
+    /// Storage or KMS.
+    #[response(
+        status = "5XX",
+        description = "Storage or KMS failed or is unavailable"
+    )]
+    Failed(ErrorBody),
+}
+
 /// `axum::Json`, with rejections turned into [`ApiError`]s (413 for bodies over
 /// the limit, 400 with the parser's message otherwise).
 pub struct ApiJson<T>(pub T);
@@ -175,20 +191,31 @@ impl From<PolicyError> for ApiError {
     }
 }
 
+// What storage and KMS say goes to the log, not to clients: their messages
+// name ARNs, account ids, buckets and policies. Clients get the error code
+// (storage) or what kind of failure it was, which is what they can act on.
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
+        if matches!(
+            e,
+            StorageError::Upstream { .. } | StorageError::Unavailable(_)
+        ) {
+            tracing::warn!(error = %e, "storage request failed");
+        }
         match e {
             StorageError::NotFound => ApiError::NotFound("no such object or upload".into()),
-            StorageError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
-            StorageError::Upstream { ref code, .. } if code == "EntityTooSmall" => {
-                ApiError::BadRequest(e.to_string())
+            StorageError::Unavailable(_) => {
+                ApiError::Unavailable("storage is unreachable; try again later".into())
             }
-            StorageError::Upstream { ref code, .. }
-                if code == "InvalidPart" || code == "InvalidPartOrder" =>
-            {
-                ApiError::Conflict(e.to_string())
+            StorageError::Upstream { code, .. } => {
+                let said = format!("storage refused the request ({code})");
+                match code.as_str() {
+                    "EntityTooSmall" => ApiError::BadRequest(said),
+                    "InvalidPart" | "InvalidPartOrder" => ApiError::Conflict(said),
+                    _ => ApiError::Upstream(said),
+                }
             }
-            StorageError::Upstream { .. } => ApiError::Upstream(e.to_string()),
             StorageError::Invalid(_) => ApiError::Internal(e.to_string()),
         }
     }
@@ -196,13 +223,59 @@ impl From<StorageError> for ApiError {
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> ApiError {
+        if matches!(e, KeyError::Upstream(_) | KeyError::Unavailable(_)) {
+            tracing::warn!(error = %e, "key service request failed");
+        }
         match e {
             KeyError::Binding(_) | KeyError::Integrity(_) => ApiError::Integrity(e.to_string()),
             KeyError::WrongProvider(_) => ApiError::Conflict(e.to_string()),
-            KeyError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
-            KeyError::Upstream(_) => ApiError::Upstream(e.to_string()),
+            KeyError::Unavailable(_) => {
+                ApiError::Unavailable("the key service is unreachable; try again later".into())
+            }
+            KeyError::Upstream(_) => ApiError::Upstream(
+                "the key service refused the request; the broker's log has the details".into(),
+            ),
             KeyError::Unsupported(_) => ApiError::BadRequest(e.to_string()),
             KeyError::Internal(_) => ApiError::Internal(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_details_stay_in_the_log() {
+        let denied = "User: arn:aws:iam::123456789012:user/broker is not authorized to \
+                      perform: s3:PutObject on resource: arn:aws:s3:::secret-bucket/x";
+        let errors = [
+            ApiError::from(StorageError::Upstream {
+                code: "AccessDenied".into(),
+                message: denied.into(),
+            }),
+            ApiError::from(StorageError::Upstream {
+                code: "EntityTooSmall".into(),
+                message: denied.into(),
+            }),
+            ApiError::from(StorageError::Unavailable(denied.into())),
+            ApiError::from(KeyError::Upstream(format!(
+                "AccessDeniedException: {denied}"
+            ))),
+            ApiError::from(KeyError::Unavailable(denied.into())),
+        ];
+        for error in errors {
+            let said = error.to_string();
+            assert!(
+                !said.contains("arn:") && !said.contains("123456789012"),
+                "{said}"
+            );
+        }
+        let said = ApiError::from(StorageError::Upstream {
+            code: "AccessDenied".into(),
+            message: denied.into(),
+        })
+        .to_string();
+        assert_eq!(said, "storage refused the request (AccessDenied)");
     }
 }

@@ -27,6 +27,8 @@ use crate::state::AppState;
                        File bytes never pass through the broker. See docs/api.md for the flows.",
         license(name = "Apache-2.0"),
     ),
+    // The error body of `crate::error::Failures`, which routes reference.
+    components(schemas(sealdrop_api::ErrorBody, sealdrop_api::ErrorDetail, sealdrop_api::ErrorCode)),
     modifiers(&BearerAuth, &DocumentItself),
     tags(
         (name = "account", description = "Who the caller is"),

@@ -2,17 +2,17 @@
 
 use axum::Json;
 use axum::extract::State;
-use sealdrop_api::{ErrorBody, Limits, Me, OidcConfig, PublicConfig, routes};
+use sealdrop_api::{Limits, Me, OidcConfig, PublicConfig, routes};
 
 use crate::auth::AuthUser;
+use crate::error::Failures;
 use crate::policy;
 use crate::state::AppState;
 
 /// Who the caller is and what they may upload.
 #[utoipa::path(get, path = routes::ME, tag = "account",
     responses((status = 200, description = "The caller", body = Me),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> Json<Me> {
     Json(Me {

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sealdrop_api::{
-    CseOpen, Decryption, Encryption, ErrorBody, ListObjectsQuery, ListObjectsResponse, ObjectInfo,
+    CseOpen, Decryption, Encryption, ListObjectsQuery, ListObjectsResponse, ObjectInfo,
     ObjectKeyQuery, OpenObjectRequest, OpenObjectResponse, SecretString, routes,
 };
 use sealdrop_envelope::{ContentParams, verify_commitment};
@@ -19,7 +19,7 @@ use sealdrop_envelope::{ContentParams, verify_commitment};
 use super::describe::{self, object_info};
 use crate::audit::Action;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::error::{ApiError, ApiJson, ApiQuery, Failures};
 use crate::policy;
 use crate::state::AppState;
 
@@ -32,8 +32,7 @@ const HEAD_CONCURRENCY: usize = 16;
 #[utoipa::path(get, path = routes::OBJECTS, tag = "objects",
     params(ListObjectsQuery),
     responses((status = 200, description = "One page of the caller's objects", body = ListObjectsResponse),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -84,8 +83,7 @@ pub async fn list(
 #[utoipa::path(get, path = routes::OBJECT_INFO, tag = "objects",
     params(ObjectKeyQuery),
     responses((status = 200, description = "The object, without key material", body = ObjectInfo),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn info(
     State(state): State<AppState>,
@@ -109,8 +107,7 @@ pub async fn info(
 #[utoipa::path(post, path = routes::OBJECT_OPEN, tag = "objects",
     request_body = OpenObjectRequest,
     responses((status = 200, description = "A presigned download and, for CSE, the data key", body = OpenObjectResponse),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn open(
     State(state): State<AppState>,
@@ -197,8 +194,7 @@ async fn open_object(
 #[utoipa::path(delete, path = routes::OBJECTS, tag = "objects",
     params(ObjectKeyQuery),
     responses((status = 204, description = "Deleted"),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use sealdrop_api::{
     AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
-    CreateUploadResponse, CseFormat, CseMaterials, ErrorBody, MAX_SIGN_BATCH, Mode, PresignedPart,
+    CreateUploadResponse, CseFormat, CseMaterials, MAX_SIGN_BATCH, Mode, PresignedPart,
     SecretString, SignPartsRequest, SignPartsResponse, SseInfo, Transfer, UploadEncryption,
     UploadTarget, routes,
 };
@@ -24,7 +24,7 @@ use sealdrop_envelope::{
 
 use crate::audit::{Action, Outcome};
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, Failures};
 use crate::keys::KMS_KEY_HINT;
 use crate::keys::NewDataKey;
 use crate::policy;
@@ -39,8 +39,7 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 #[utoipa::path(post, path = routes::UPLOADS, tag = "uploads",
     request_body = CreateUploadRequest,
     responses((status = 200, description = "The upload: presigned requests and, for CSE, the data key", body = CreateUploadResponse),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -225,8 +224,7 @@ fn plan(state: &AppState, size: u64) -> Result<PartPlan, ApiError> {
 #[utoipa::path(post, path = routes::UPLOAD_PARTS, tag = "uploads",
     request_body = SignPartsRequest,
     responses((status = 200, description = "Presigned parts", body = SignPartsResponse),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn sign_parts(
     State(state): State<AppState>,
@@ -266,8 +264,7 @@ pub async fn sign_parts(
 #[utoipa::path(post, path = routes::UPLOAD_COMPLETE, tag = "uploads",
     request_body = CompleteUploadRequest,
     responses((status = 200, description = "The assembled object", body = CompleteUploadResponse),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
@@ -334,8 +331,7 @@ async fn complete_within_limit(
 #[utoipa::path(post, path = routes::UPLOAD_ABORT, tag = "uploads",
     request_body = AbortUploadRequest,
     responses((status = 204, description = "Aborted; its parts are gone"),
-        (status = "4XX", description = "Refused: see the error code", body = ErrorBody),
-        (status = "5XX", description = "Storage or KMS failed or is unavailable", body = ErrorBody),),
+        Failures),
     security(("bearer" = [])))]
 pub async fn abort(
     State(state): State<AppState>,
