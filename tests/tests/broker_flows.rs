@@ -243,6 +243,22 @@ async fn moto_tampering_copying_and_kms_outage_fail_clearly() {
         .unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
+    // A disabled KMS key is not ready either: every new upload would fail.
+    moto.kms()
+        .await
+        .disable_key()
+        .key_id(&kms_key)
+        .send()
+        .await
+        .unwrap();
+    let ready = reqwest::get(format!("{}/readyz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["key_provider"]["ok"], false);
+    assert_eq!(body["storage"]["ok"], true);
+
     assert_no_secrets_in_logs(&server, &client).await;
 }
 

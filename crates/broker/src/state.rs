@@ -36,6 +36,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// The origin browsers upload to and download from (for the web app's CSP).
     pub storage_origin: String,
+    /// The last readiness answer (`/readyz` is public; see its handler).
+    pub readiness: crate::api::ReadinessCache,
 }
 
 impl AppState {

@@ -92,6 +92,7 @@ impl Deployment {
             storage: started.stack.storage,
             keys: started.stack.keys,
             storage_origin: started.stack.storage_origin,
+            readiness: Default::default(),
             config: config.clone(),
         });
         Ok(Deployment {

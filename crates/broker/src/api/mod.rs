@@ -11,6 +11,8 @@ mod objects;
 mod system;
 mod uploads;
 
+pub use system::ReadinessCache;
+
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -1,5 +1,7 @@
 //! Health, readiness and metrics.
 
+use std::time::{Duration, Instant};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -8,6 +10,37 @@ use sealdrop_api::routes;
 use serde::Serialize;
 
 use crate::state::AppState;
+
+/// How long a readiness answer is reused. The probe is public, and a fresh
+/// answer costs a call to storage and one to KMS: anyone could otherwise turn
+/// probes into upstream requests (and KMS bills) at will.
+const READY_TTL: Duration = Duration::from_secs(5);
+
+/// Outcome of one readiness check: storage's, then the key provider's.
+type Checked = (Result<(), String>, Result<(), String>);
+
+/// The last readiness answer and when it was taken. Concurrent probes while
+/// it is stale wait for one refresh instead of each calling upstream.
+#[derive(Default)]
+pub struct ReadinessCache(tokio::sync::Mutex<Option<(Instant, Checked)>>);
+
+impl ReadinessCache {
+    async fn get<F, Fut>(&self, now: Instant, refresh: F) -> Checked
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Checked>,
+    {
+        let mut last = self.0.lock().await;
+        if let Some((at, checked)) = last.as_ref()
+            && now.saturating_duration_since(*at) < READY_TTL
+        {
+            return checked.clone();
+        }
+        let checked = refresh().await;
+        *last = Some((now, checked.clone()));
+        checked
+    }
+}
 
 /// `GET /healthz` body.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,7 +79,16 @@ pub async fn health() -> Json<Health> {
     responses((status = 200, description = "Storage and the key provider answer", body = Readiness),
         (status = 503, description = "A dependency does not answer", body = Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let (storage, keys) = tokio::join!(state.storage.check(), state.keys.check());
+    let (storage, keys) = state
+        .readiness
+        .get(Instant::now(), || async {
+            let (storage, keys) = tokio::join!(state.storage.check(), state.keys.check());
+            (
+                storage.map_err(|e| e.to_string()),
+                keys.map_err(|e| e.to_string()),
+            )
+        })
+        .await;
     let status = if storage.is_ok() && keys.is_ok() {
         StatusCode::OK
     } else {
@@ -69,8 +111,8 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             } else {
                 "unavailable"
             },
-            storage: describe("storage", storage.map_err(|e| e.to_string())),
-            key_provider: describe("key provider", keys.map_err(|e| e.to_string())),
+            storage: describe("storage", storage),
+            key_provider: describe("key provider", keys),
         }),
     )
 }
@@ -87,4 +129,29 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn readiness_is_checked_upstream_at_most_once_per_ttl() {
+        let cache = ReadinessCache::default();
+        let calls = AtomicU32::new(0);
+        let check = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            (Ok(()), Err("down".to_owned()))
+        };
+        let start = Instant::now();
+        for _ in 0..100 {
+            let (storage, keys) = cache.get(start, check).await;
+            assert!(storage.is_ok() && keys.is_err());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let (_, keys) = cache.get(start + READY_TTL, check).await;
+        assert!(keys.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
 }

@@ -251,13 +251,28 @@ impl KeyProvider for KmsProvider {
         Err(no_key_worked(last))
     }
 
+    /// KMS answers and the current key can be used: a disabled key, or one
+    /// pending deletion, would refuse every new upload.
     async fn check(&self) -> Result<(), KeyError> {
-        self.client
+        let described = self
+            .client
             .describe_key()
             .key_id(&self.key_id)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| fatal(classify(e)))
+            .map_err(|e| fatal(classify(e)))?;
+        let state = described.key_metadata().and_then(|m| m.key_state());
+        match state {
+            Some(aws_sdk_kms::types::KeyState::Enabled) => Ok(()),
+            Some(other) => Err(KeyError::Unavailable(format!(
+                "KMS key {} is {}",
+                self.key_id,
+                other.as_str()
+            ))),
+            None => Err(KeyError::Unavailable(format!(
+                "KMS did not say whether key {} is enabled",
+                self.key_id
+            ))),
+        }
     }
 }
