@@ -1,5 +1,5 @@
-//! The audit log: one JSON line per key operation (who, what, which object,
-//! which key, allowed or denied, and why). Never data keys, tokens or presigned
+//! The audit log: one JSON line per key operation and per refused attempt on
+//! a key (who, what, which object, which key, allowed or denied, and why). Never data keys, tokens or presigned
 //! URLs. Also emitted as `tracing` events with target `sealdrop::audit`.
 
 use std::fs::{File, OpenOptions};
@@ -23,6 +23,10 @@ pub enum Action {
     Abort,
     /// An object was deleted.
     Delete,
+    /// An object was described (refusals only).
+    Info,
+    /// Part URLs were presigned (refusals only).
+    SignParts,
 }
 
 /// The outcome.

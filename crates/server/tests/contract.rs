@@ -199,6 +199,32 @@ async fn users_reach_only_their_own_prefix_and_names_are_validated() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(code(&body), "forbidden");
     }
+    // Every refusal is in the audit log: who tried what on which key.
+    let audit = std::fs::read_to_string(api.data_dir.path().join("audit.log")).unwrap();
+    let denied: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|line: &serde_json::Value| line["user"] == "alice" && line["outcome"] == "denied")
+        .collect();
+    let actions: Vec<&str> = denied.iter().filter_map(|l| l["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "create_upload",
+            "open",
+            "sign_parts",
+            "complete",
+            "abort",
+            "delete",
+            "info"
+        ],
+        "{audit}"
+    );
+    assert!(
+        denied
+            .iter()
+            .all(|l| l["key"].as_str().unwrap().starts_with("bob/"))
+    );
 
     // Traversal and malformed names never leave the prefix: 400.
     for name in [

@@ -16,8 +16,28 @@ pub use system::ReadinessCache;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit::{Action, Outcome};
 use crate::error::ApiError;
+use crate::policy;
 use crate::state::AppState;
+
+/// [`policy::authorize_key`], with refusals written to the audit log: an
+/// attempt on another user's key, or on a malformed one, is worth knowing
+/// about even though nothing happened.
+fn authorize<'k>(
+    state: &AppState,
+    user: &str,
+    action: Action,
+    key: &'k str,
+) -> Result<&'k str, ApiError> {
+    policy::authorize_key(user, key).map_err(|refused| {
+        let reason = refused.to_string();
+        state
+            .audit
+            .record(user, action, key, None, Outcome::Denied, Some(&reason));
+        refused.into()
+    })
+}
 
 /// Every API route, with its OpenAPI description. Layers (auth is per handler
 /// via `AuthUser`) are added by [`crate::router`]; the document itself is

@@ -90,7 +90,7 @@ pub async fn info(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ObjectKeyQuery>,
 ) -> Result<Json<ObjectInfo>, ApiError> {
-    policy::authorize_key(&user.name, &query.key)?;
+    super::authorize(&state, &user.name, Action::Info, &query.key)?;
     let head = state
         .storage
         .head(&query.key)
@@ -115,7 +115,7 @@ pub async fn open(
     ApiJson(request): ApiJson<OpenObjectRequest>,
 ) -> Result<Json<OpenObjectResponse>, ApiError> {
     let key = request.key;
-    let name = policy::authorize_key(&user.name, &key)?.to_owned();
+    let name = super::authorize(&state, &user.name, Action::Open, &key)?.to_owned();
     let result = open_object(&state, &user, &key, &name).await;
     let kms_key_id = result.as_ref().ok().and_then(|(_, id)| id.as_deref());
     state
@@ -201,7 +201,7 @@ pub async fn delete(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ObjectKeyQuery>,
 ) -> Result<StatusCode, ApiError> {
-    policy::authorize_key(&user.name, &query.key)?;
+    super::authorize(&state, &user.name, Action::Delete, &query.key)?;
     if state.storage.head(&query.key).await?.is_none() {
         return Err(ApiError::NotFound(format!("no object {}", query.key)));
     }

@@ -50,7 +50,7 @@ pub async fn create(
         UploadTarget::Name(name) => format!("{}{name}", policy::user_prefix(&user.name)),
         UploadTarget::Key(key) => key.clone(),
     };
-    let name = policy::authorize_key(&user.name, &key)?.to_owned();
+    let name = super::authorize(&state, &user.name, Action::CreateUpload, &key)?.to_owned();
     policy::validate_new_name(&name, key.len() - name.len())?;
     let content_type = request
         .content_type
@@ -231,7 +231,7 @@ pub async fn sign_parts(
     user: AuthUser,
     ApiJson(request): ApiJson<SignPartsRequest>,
 ) -> Result<Json<SignPartsResponse>, ApiError> {
-    policy::authorize_key(&user.name, &request.key)?;
+    super::authorize(&state, &user.name, Action::SignParts, &request.key)?;
     validate_upload_id(&request.upload_id)?;
     if request.part_numbers.is_empty() || request.part_numbers.len() > MAX_SIGN_BATCH as usize {
         return Err(ApiError::BadRequest(format!(
@@ -271,7 +271,7 @@ pub async fn complete(
     user: AuthUser,
     ApiJson(request): ApiJson<CompleteUploadRequest>,
 ) -> Result<Json<CompleteUploadResponse>, ApiError> {
-    policy::authorize_key(&user.name, &request.key)?;
+    super::authorize(&state, &user.name, Action::Complete, &request.key)?;
     validate_upload_id(&request.upload_id)?;
     if request.parts.is_empty() || request.parts.len() > sealdrop_envelope::MAX_PARTS as usize {
         return Err(ApiError::BadRequest(
@@ -338,7 +338,7 @@ pub async fn abort(
     user: AuthUser,
     ApiJson(request): ApiJson<AbortUploadRequest>,
 ) -> Result<StatusCode, ApiError> {
-    policy::authorize_key(&user.name, &request.key)?;
+    super::authorize(&state, &user.name, Action::Abort, &request.key)?;
     validate_upload_id(&request.upload_id)?;
     let result = state
         .storage
