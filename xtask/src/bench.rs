@@ -117,6 +117,8 @@ fn broker(env: &Env, args: &[String]) -> Result<()> {
             &[
                 ("SEALDROP_RATE_LIMIT_PER_MINUTE", "100000000"),
                 ("SEALDROP_RATE_LIMIT_BURST", "100000000"),
+                ("SEALDROP_API_RATE_LIMIT_PER_MINUTE", "100000000"),
+                ("SEALDROP_API_RATE_LIMIT_BURST", "100000000"),
             ],
         )?;
         std::thread::sleep(Duration::from_millis(300));

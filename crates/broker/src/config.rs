@@ -49,6 +49,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Per-user limit on KMS-backed calls (create upload, open).
     pub rate_limit: RateLimitConfig,
+    /// Per-user limit on every authenticated call (listing, part signing,
+    /// deleting, …). `SEALDROP_API_RATE_LIMIT_PER_MINUTE`, `SEALDROP_API_RATE_LIMIT_BURST`.
+    pub api_rate_limit: RateLimitConfig,
     /// Connections served at once on each listener (the broker's and the
     /// embedded store's); more wait until one ends. `SEALDROP_MAX_CONNECTIONS`.
     pub max_connections: usize,
@@ -138,6 +141,10 @@ impl Default for Config {
             max_object_size: sealdrop_envelope::MAX_PLAINTEXT_LEN,
             cors_origins: Vec::new(),
             rate_limit: RateLimitConfig::default(),
+            api_rate_limit: RateLimitConfig {
+                per_minute: 1200,
+                burst: 600,
+            },
             max_connections: 1024,
             header_timeout_secs: 20,
             oidc: None,
@@ -320,6 +327,16 @@ impl Config {
             parse
         );
         set!("SEALDROP_RATE_LIMIT_BURST", self.rate_limit.burst, parse);
+        set!(
+            "SEALDROP_API_RATE_LIMIT_PER_MINUTE",
+            self.api_rate_limit.per_minute,
+            parse
+        );
+        set!(
+            "SEALDROP_API_RATE_LIMIT_BURST",
+            self.api_rate_limit.burst,
+            parse
+        );
         set!("SEALDROP_MAX_CONNECTIONS", self.max_connections, parse);
         set!(
             "SEALDROP_HEADER_TIMEOUT_SECS",
@@ -391,6 +408,11 @@ impl Config {
         if self.rate_limit.per_minute == 0 || self.rate_limit.burst == 0 {
             return Err(ConfigError::Invalid(
                 "rate_limit.per_minute and rate_limit.burst must be positive".into(),
+            ));
+        }
+        if self.api_rate_limit.per_minute == 0 || self.api_rate_limit.burst == 0 {
+            return Err(ConfigError::Invalid(
+                "api_rate_limit.per_minute and api_rate_limit.burst must be positive".into(),
             ));
         }
         if self.max_connections == 0 {

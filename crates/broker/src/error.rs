@@ -44,7 +44,7 @@ pub enum ApiError {
     #[error("{0}")]
     Integrity(String),
     /// 429, with the seconds to wait.
-    #[error("rate limit exceeded for key operations; retry in {0} s")]
+    #[error("rate limit exceeded; retry in {0} s")]
     RateLimited(u64),
     /// 502: storage or KMS answered with an error.
     #[error("{0}")]

@@ -30,6 +30,8 @@ pub struct Inner {
     pub oidc: Option<OidcVerifier>,
     /// Per-user limit on key operations.
     pub rate: RateLimiter,
+    /// Per-user limit on all authenticated calls.
+    pub api_rate: RateLimiter,
     /// The audit log.
     pub audit: Audit,
     /// Metrics.

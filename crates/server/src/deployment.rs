@@ -86,6 +86,7 @@ impl Deployment {
         let state = AppState::new(Inner {
             oidc: config.oidc.clone().map(OidcVerifier::new),
             rate: RateLimiter::new(config.rate_limit),
+            api_rate: RateLimiter::new(config.api_rate_limit),
             users,
             audit,
             metrics: Metrics::default(),

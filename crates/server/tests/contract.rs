@@ -400,6 +400,40 @@ async fn bad_requests_get_json_errors() {
 }
 
 #[tokio::test]
+async fn every_authenticated_call_has_a_per_user_budget() {
+    let api = Api::start(&[
+        ("SEALDROP_API_RATE_LIMIT_BURST", "5"),
+        ("SEALDROP_API_RATE_LIMIT_PER_MINUTE", "1"),
+    ])
+    .await;
+    let token = api.admin_token.clone();
+    let other = api.add_user("other");
+    for path in [
+        "/api/v1/me",
+        "/api/v1/objects",
+        "/api/v1/objects?prefix=a",
+        "/api/v1/me",
+        "/api/v1/objects",
+    ] {
+        let (status, _, body) = api.call(Method::GET, path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let (status, headers, body) = api
+        .call(Method::GET, "/api/v1/objects", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(code(&body), "rate_limited");
+    assert!(headers.contains_key("retry-after"));
+    let (status, _, _) = api
+        .call(Method::GET, "/api/v1/me", Some(&other), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "another user has their own budget");
+    // Public routes are not counted against anyone.
+    let (status, _, _) = api.call(Method::GET, "/api/v1/config", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn key_operations_are_rate_limited_per_user() {
     let api = Api::start(&[
         ("SEALDROP_RATE_LIMIT_BURST", "3"),

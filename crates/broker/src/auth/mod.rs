@@ -27,43 +27,56 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
+    /// Authenticates, then takes one token from the user's request budget
+    /// (`api_rate_limit`), so no account can flood listing, signing or
+    /// deleting; key operations have their own, smaller budget on top.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthenticated = |why: &str| ApiError::Unauthenticated(why.to_owned());
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthenticated("missing Authorization: Bearer token"))?;
-        let value = header
-            .to_str()
-            .map_err(|_| unauthenticated("malformed Authorization header"))?;
-        let token = value
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(|| unauthenticated("expected Authorization: Bearer <token>"))?;
-
-        if token.starts_with("sdt_") {
-            return match state.users.authenticate(token) {
-                Ok(Some(name)) => Ok(AuthUser {
-                    name,
-                    method: AuthMethod::Token,
-                }),
-                Ok(None) => Err(unauthenticated("invalid or revoked token")),
-                Err(e) => Err(ApiError::Internal(e.to_string())),
-            };
-        }
-        if let Some(verifier) = &state.oidc
-            && token.split('.').count() == 3
-        {
-            return match verifier.verify(token).await {
-                Ok(name) => Ok(AuthUser {
-                    name,
-                    method: AuthMethod::Oidc,
-                }),
-                Err(oidc::OidcError::Invalid(why)) => Err(ApiError::Unauthenticated(why)),
-                Err(e @ oidc::OidcError::Jwks(_)) => Err(ApiError::Unavailable(e.to_string())),
-            };
-        }
-        Err(unauthenticated("invalid token"))
+        let user = authenticate(parts, state).await?;
+        state
+            .api_rate
+            .check(&user.name)
+            .map_err(ApiError::RateLimited)?;
+        Ok(user)
     }
+}
+
+/// Who the bearer token names.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiError> {
+    let unauthenticated = |why: &str| ApiError::Unauthenticated(why.to_owned());
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| unauthenticated("missing Authorization: Bearer token"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| unauthenticated("malformed Authorization header"))?;
+    let token = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| unauthenticated("expected Authorization: Bearer <token>"))?;
+
+    if token.starts_with("sdt_") {
+        return match state.users.authenticate(token) {
+            Ok(Some(name)) => Ok(AuthUser {
+                name,
+                method: AuthMethod::Token,
+            }),
+            Ok(None) => Err(unauthenticated("invalid or revoked token")),
+            Err(e) => Err(ApiError::Internal(e.to_string())),
+        };
+    }
+    if let Some(verifier) = &state.oidc
+        && token.split('.').count() == 3
+    {
+        return match verifier.verify(token).await {
+            Ok(name) => Ok(AuthUser {
+                name,
+                method: AuthMethod::Oidc,
+            }),
+            Err(oidc::OidcError::Invalid(why)) => Err(ApiError::Unauthenticated(why)),
+            Err(e @ oidc::OidcError::Jwks(_)) => Err(ApiError::Unavailable(e.to_string())),
+        };
+    }
+    Err(unauthenticated("invalid token"))
 }
