@@ -229,13 +229,24 @@ impl Server {
         kms_key_id: &str,
         options: ServerOptions,
     ) -> Result<Server> {
+        let mut env = Self::aws_env(moto, bucket, kms_key_id);
+        // moto checks no presigned signature, which `serve` refuses unless told.
+        env.push((
+            "SEALDROP_S3_INSECURE_SKIP_PRESIGN_CHECK".to_owned(),
+            "true".to_owned(),
+        ));
+        Self::start(options, env, tempfile::tempdir()?, None)
+    }
+
+    /// The environment of a broker on moto's bucket and key.
+    pub fn aws_env(moto: &Moto, bucket: &str, kms_key_id: &str) -> Vec<(String, String)> {
         let mut env = moto.aws_env();
         env.extend([
             ("SEALDROP_BUCKET".to_owned(), bucket.to_owned()),
             ("SEALDROP_KMS_KEY_ID".to_owned(), kms_key_id.to_owned()),
             ("SEALDROP_S3_FORCE_PATH_STYLE".to_owned(), "true".to_owned()),
         ]);
-        Self::start(options, env, tempfile::tempdir()?, None)
+        env
     }
 
     /// Stops this server and starts it again on the same data directory and

@@ -572,3 +572,37 @@ async fn embedded_default_survives_a_restart() {
     // No second login link on restart.
     assert!(!server.logs().contains("#token="));
 }
+
+/// `serve` refuses storage that runs presigned requests with headers they were
+/// not signed with (moto checks no signature: a presigned upload with an extra
+/// `x-amz-copy-source` becomes a CopyObject), and says how to proceed.
+#[tokio::test]
+async fn serve_refuses_storage_that_ignores_presigned_signatures() {
+    let moto = Moto::start().unwrap();
+    let kms_key = moto.bucket_and_key(BUCKET).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(sealdrop_tests::sealdrop_bin())
+        .arg("serve")
+        .envs(Server::aws_env(&moto, BUCKET, &kms_key))
+        .env("SEALDROP_DATA_DIR", data.path())
+        .env("SEALDROP_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "served on lax storage: {stderr}");
+    assert!(stderr.contains("x-amz-copy-source"), "{stderr}");
+    assert!(
+        stderr.contains("SEALDROP_S3_INSECURE_SKIP_PRESIGN_CHECK"),
+        "{stderr}"
+    );
+    // The probe left nothing behind.
+    let storage = moto.bucket(BUCKET).await;
+    let listed = storage
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(0), "{listed:?}");
+}

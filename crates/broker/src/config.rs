@@ -78,6 +78,12 @@ pub struct S3Config {
     pub public_endpoint: Option<String>,
     /// Path-style addressing (MinIO, Ceph, moto). `SEALDROP_S3_FORCE_PATH_STYLE`.
     pub force_path_style: bool,
+    /// Skip the start-time check that storage refuses presigned requests
+    /// carrying headers they were not signed with. Only for test servers that
+    /// do not check signatures (moto): on such storage, users can turn an
+    /// upload URL into a copy of someone else's object.
+    /// `SEALDROP_S3_INSECURE_SKIP_PRESIGN_CHECK`.
+    pub insecure_skip_presign_check: bool,
 }
 
 /// Token bucket per user.
@@ -305,6 +311,11 @@ impl Config {
         set!(
             "SEALDROP_S3_FORCE_PATH_STYLE",
             self.s3.force_path_style,
+            bool_value
+        );
+        set!(
+            "SEALDROP_S3_INSECURE_SKIP_PRESIGN_CHECK",
+            self.s3.insecure_skip_presign_check,
             bool_value
         );
         set!("SEALDROP_PRESIGN_TTL_SECS", self.presign_ttl_secs, parse);

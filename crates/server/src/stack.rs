@@ -12,6 +12,7 @@ use std::time::Duration;
 use aws_sdk_s3::config::{Credentials, Region};
 use sealdrop_broker::config::ConfigError;
 use sealdrop_broker::keys::{KeyProvider, KmsProvider, LocalProvider};
+use sealdrop_broker::storage::UploadHeaders;
 use sealdrop_broker::{Config, Deployment, Storage};
 use sealdrop_keyring::{KeyringError, LocalKeyring, Opened};
 use sealdrop_store::{SseKeyError, SseKeyProvider, Store, StoreConfig, StoreError};
@@ -52,6 +53,15 @@ pub enum StackError {
     /// Presigning a probe request failed (the S3 configuration is unusable).
     #[error("presigning a probe request: {0}")]
     Probe(String),
+    /// Storage executes presigned requests with headers they were not signed
+    /// with: users could turn an upload URL into a copy of any object.
+    #[error(
+        "storage accepted a presigned upload carrying an unsigned x-amz-copy-source header \
+         (it answered {0}): on this storage, users could copy other users' objects into their \
+         own prefix. Use storage that checks presigned signatures (AWS S3, the embedded store); \
+         for a test server only, set SEALDROP_S3_INSECURE_SKIP_PRESIGN_CHECK=true"
+    )]
+    LaxPresignedRequests(u16),
     /// The operating system's random number generator failed.
     #[error("random number generator: {0}")]
     Random(String),
@@ -316,6 +326,49 @@ fn embedded_stack(
     }
 }
 
+/// Sends a presigned upload with an extra, unsigned `x-amz-copy-source` header
+/// naming an object that does not exist. Storage that checks what presigned
+/// requests are signed for refuses it (400/403); storage that does not would run
+/// a CopyObject as the broker (404 for the missing source, or success): refuse
+/// to serve on it. Nothing is written on strict storage; a probe object that a
+/// lax one created is deleted.
+async fn check_presigned_requests_are_strict(storage: &Storage) -> Result<()> {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| StackError::Random(e.to_string()))?;
+    let key = format!(".sealdrop-probe/{}", hex::encode(nonce));
+    let headers = UploadHeaders {
+        content_type: "application/octet-stream".into(),
+        metadata: Default::default(),
+        sse: None,
+    };
+    let presigned = storage
+        .presign_put(&key, 5, &headers)
+        .await
+        .map_err(|e| StackError::Probe(e.to_string()))?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| StackError::Probe(e.to_string()))?;
+    let mut request = http.put(&presigned.url).body("probe");
+    for (name, value) in &presigned.headers {
+        request = request.header(name, value);
+    }
+    let source = format!("{}/{key}.missing", storage.bucket());
+    let status = request
+        .header("x-amz-copy-source", source)
+        .send()
+        .await
+        .map_err(|e| StackError::Probe(format!("sending a probe upload: {e}")))?
+        .status();
+    if matches!(status.as_u16(), 400 | 403) {
+        return Ok(());
+    }
+    if status.is_success() {
+        let _ = storage.delete(&key).await;
+    }
+    Err(StackError::LaxPresignedRequests(status.as_u16()))
+}
+
 /// What `serve` runs besides the broker.
 pub struct Started {
     /// Storage and keys.
@@ -330,11 +383,22 @@ pub struct Started {
 /// (and recording the address it bound in `config.store.listen`).
 pub async fn start(config: &mut Config) -> Result<Started> {
     match config.validate()? {
-        Deployment::Aws { bucket, kms_key_id } => Ok(Started {
-            stack: aws(config, &bucket, &kms_key_id).await?,
-            store: None,
-            new_keyring: None,
-        }),
+        Deployment::Aws { bucket, kms_key_id } => {
+            let stack = aws(config, &bucket, &kms_key_id).await?;
+            if config.s3.insecure_skip_presign_check {
+                tracing::warn!(
+                    "SEALDROP_S3_INSECURE_SKIP_PRESIGN_CHECK is set: not checking that storage \
+                     refuses unsigned headers on presigned requests"
+                );
+            } else {
+                check_presigned_requests_are_strict(&stack.storage).await?;
+            }
+            Ok(Started {
+                stack,
+                store: None,
+                new_keyring: None,
+            })
+        }
         Deployment::Embedded => {
             let (keyring, opened) = open_keyring(config)?;
             let credentials = load_or_create_credentials(config)?;
