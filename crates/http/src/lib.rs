@@ -35,7 +35,9 @@ pub struct Limits {
     /// Connections served at once.
     pub max_connections: usize,
     /// Time to receive a complete request head (also the idle time allowed
-    /// between requests on a kept-alive connection).
+    /// between requests on a kept-alive connection). A new connection gets it
+    /// twice at most: once for its first byte, which tells the protocol, and
+    /// once more from there for the rest of the head.
     pub header_timeout: Duration,
     /// How long a graceful shutdown waits for requests in flight.
     pub shutdown_grace: Duration,

@@ -142,20 +142,12 @@ impl Deployment {
     ) -> Result<(), DeploymentError> {
         let limits = limits(&self.config);
         let app = sealdrop_broker::router(self.state, web_root);
-        let store = self.store.map(|(store, listener)| {
-            tokio::spawn(async move {
-                if let Err(e) = store.serve_within(listener, limits).await {
-                    tracing::error!(error = %e, "the embedded store stopped");
-                }
-            })
-        });
+        let store = spawn_store(self.store, limits);
         let service = hyper_util::service::TowerToHyperService::new(app);
         let served = sealdrop_http::serve(self.listener, service, limits, shutdown)
             .await
             .map_err(io("serving HTTP"));
-        if let Some(store) = store {
-            store.abort();
-        }
+        store.abort();
         served
     }
 
@@ -168,41 +160,39 @@ impl Deployment {
     /// (`tower::ServiceExt::oneshot`), with the embedded store serving on its
     /// listener in the background until the returned [`Serving`] is dropped.
     pub fn into_router(self, web_root: Option<&Path>) -> (Router, Serving) {
-        let limits = limits(&self.config);
+        let store = spawn_store(self.store, limits(&self.config));
         let app = sealdrop_broker::router(self.state, web_root);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            if let Some((store, listener)) = self.store {
-                tokio::select! {
-                    served = store.serve_within(listener, limits) => if let Err(e) = served {
-                        tracing::error!(error = %e, "the embedded store stopped");
-                    },
-                    _ = stopped => {}
-                }
-            }
-        });
-        (app, Serving { _stop: stop, task })
+        (app, Serving { task: store })
     }
 
     /// Serves on the current runtime in the background (tests): returns a
     /// handle that stops both when dropped.
     pub fn spawn(self, web_root: Option<PathBuf>) -> Serving {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(e) = self.serve(web_root.as_deref(), shutdown).await {
+            let until_dropped = std::future::pending();
+            if let Err(e) = self.serve(web_root.as_deref(), until_dropped).await {
                 tracing::error!(error = %e, "the deployment stopped");
             }
         });
-        Serving { _stop: stop, task }
+        Serving { task }
     }
 }
 
-/// A deployment serving in the background; dropping it stops it.
+/// Serves the embedded store, if the deployment has one, in the background,
+/// logging why it stopped.
+fn spawn_store(store: Option<(Store, TcpListener)>, limits: Limits) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Some((store, listener)) = store
+            && let Err(e) = store.serve_within(listener, limits).await
+        {
+            tracing::error!(error = %e, "the embedded store stopped");
+        }
+    })
+}
+
+/// A deployment serving in the background; dropping it stops it (the task is
+/// aborted: no graceful shutdown, which tests do not need).
 pub struct Serving {
-    _stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
