@@ -1,0 +1,30 @@
+//! sealdrop's shared state: users, API tokens and OIDC identities, in one
+//! database that every broker replica reads.
+//!
+//! - The embedded default keeps a SQLite file in the data directory
+//!   (`<data_dir>/sealdrop.db`, zero configuration).
+//! - Replicas share one PostgreSQL database (`SEALDROP_DATABASE_URL`).
+//!
+//! The same SQL runs on both (sqlx's `Any` driver, portable statements,
+//! times as BIGINT milliseconds). Versioned migrations run when the database
+//! is opened; a database migrated by a newer sealdrop is refused with
+//! [`StateError::NewerSchema`] instead of being written by code that does not
+//! know its shape.
+//!
+//! Nothing is cached: every authentication reads the database, so a user
+//! disabled or a token revoked through any replica or `sealdrop admin` counts
+//! from the next request on every replica.
+
+mod accounts;
+mod database;
+mod error;
+mod import;
+mod names;
+mod schema;
+mod time;
+
+pub use accounts::{Authenticated, IssuedToken, TokenRefusal, TokenSummary, UserSummary};
+pub use database::{Backend, Database, DatabaseUrl, Location};
+pub use error::StateError;
+pub use import::ImportReport;
+pub use names::{UserName, validate_user_name};

@@ -1,0 +1,351 @@
+//! The state database against both engines it runs on: every test here runs
+//! once on SQLite (a data directory) and once on a private PostgreSQL cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use sealdrop_state::{Database, DatabaseUrl, Location, StateError, TokenRefusal};
+use sealdrop_tests::postgres::Postgres;
+use sqlx::any::AnyPoolOptions;
+
+/// A fresh database of one engine, and what keeps it alive.
+struct Fixture {
+    location: Location,
+    db: Database,
+    _dir: tempfile::TempDir,
+    pg: Option<Postgres>,
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::DataDir(dir.path().join("data"));
+    let db = Database::open(&location).await.unwrap();
+    Fixture {
+        location,
+        db,
+        _dir: dir,
+        pg: None,
+    }
+}
+
+async fn postgres() -> Fixture {
+    let pg = Postgres::start().unwrap();
+    let location = Location::Postgres(DatabaseUrl::parse(&pg.url()).unwrap());
+    let db = Database::open(&location).await.unwrap();
+    Fixture {
+        location,
+        db,
+        _dir: tempfile::tempdir().unwrap(),
+        pg: Some(pg),
+    }
+}
+
+/// A raw connection to the same database, for what the API cannot do on
+/// purpose (look at stored rows, fake a newer schema).
+async fn raw(f: &Fixture) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = match (&f.location, &f.pg) {
+        (Location::DataDir(dir), _) => format!("sqlite://{}/sealdrop.db", dir.display()),
+        (Location::Postgres(_), Some(pg)) => pg.url(),
+        _ => unreachable!(),
+    };
+    AnyPoolOptions::new().connect(&url).await.unwrap()
+}
+
+macro_rules! on_both_engines {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test(super::sqlite().await).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test(super::postgres().await).await })*
+        }
+    };
+}
+
+on_both_engines!(
+    users_and_tokens,
+    disabled_users_and_expired_tokens,
+    legacy_users_file_is_imported_once_and_kept,
+    newer_schema_is_refused,
+);
+
+async fn users_and_tokens(f: Fixture) {
+    let db = &f.db;
+    assert!(db.is_empty().await.unwrap());
+    let first = db.add_user("alice", None).await.unwrap();
+    assert!(first.token.starts_with("sdt_") && first.token.len() == 4 + 43);
+    assert_eq!(first.expires_at, None);
+    assert!(!db.is_empty().await.unwrap());
+    let who = db.authenticate_token(&first.token).await.unwrap().unwrap();
+    assert_eq!(
+        (who.user.as_str(), who.token_id.as_str()),
+        ("alice", first.id.as_str())
+    );
+
+    assert!(matches!(
+        db.add_user("alice", None).await,
+        Err(StateError::UserExists(_))
+    ));
+    assert!(matches!(
+        db.add_user("../x", None).await,
+        Err(StateError::InvalidName(_))
+    ));
+    assert!(matches!(
+        db.issue_token("bob", None, None).await,
+        Err(StateError::NoSuchUser(_))
+    ));
+    assert_eq!(
+        db.authenticate_token("sdt_nope").await.unwrap(),
+        Err(TokenRefusal::Unknown)
+    );
+    assert_eq!(
+        db.authenticate_token("eyJ.a.b").await.unwrap(),
+        Err(TokenRefusal::Unknown)
+    );
+
+    // A second token, named and expiring, does not reveal or replace the first.
+    let laptop = db
+        .issue_token("alice", Some("laptop"), Some(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    assert_ne!(laptop.id, first.id);
+    assert!(laptop.expires_at.is_some());
+    let users = db.list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    let tokens = &users[0].tokens;
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[1].label.as_deref(), Some("laptop"));
+    assert!(tokens.iter().all(|t| t.status() == "active"));
+    assert!(
+        users[0].last_seen_at.is_some(),
+        "authenticating records last seen"
+    );
+    assert!(tokens[0].last_used_at.is_some());
+
+    // Only hashes are stored.
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, sha256 FROM api_tokens")
+        .fetch_all(&raw(&f).await)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (_, hash) in &rows {
+        assert_eq!(hash.len(), 64);
+        assert!(!first.token.contains(hash.as_str()) && !hash.contains(&first.token[4..]));
+    }
+
+    // Revoking one by id leaves the other working.
+    db.revoke_token(&first.id).await.unwrap();
+    assert_eq!(
+        db.authenticate_token(&first.token).await.unwrap(),
+        Err(TokenRefusal::Unknown)
+    );
+    assert!(db.authenticate_token(&laptop.token).await.unwrap().is_ok());
+    assert!(matches!(
+        db.revoke_token("000000000000").await,
+        Err(StateError::NoSuchToken(_))
+    ));
+    assert!(matches!(
+        db.revoke_user_tokens("alice", Some("000000000000")).await,
+        Err(StateError::NotUsersToken { .. })
+    ));
+    assert_eq!(db.revoke_user_tokens("alice", None).await.unwrap(), 1);
+    assert_eq!(
+        db.authenticate_token(&laptop.token).await.unwrap(),
+        Err(TokenRefusal::Unknown)
+    );
+    let users = db.list_users().await.unwrap();
+    assert!(users[0].tokens.iter().all(|t| t.status() == "revoked"));
+}
+
+async fn disabled_users_and_expired_tokens(f: Fixture) {
+    let db = &f.db;
+    let token = db.add_user("carol", None).await.unwrap().token;
+    assert!(db.user_enabled("carol").await.unwrap());
+    db.set_disabled("carol", true).await.unwrap();
+    assert!(!db.user_enabled("carol").await.unwrap());
+    assert_eq!(
+        db.authenticate_token(&token).await.unwrap(),
+        Err(TokenRefusal::Disabled)
+    );
+    let listed = db.list_users().await.unwrap();
+    assert!(listed[0].disabled_at.is_some());
+    db.set_disabled("carol", false).await.unwrap();
+    assert!(db.authenticate_token(&token).await.unwrap().is_ok());
+    assert!(matches!(
+        db.set_disabled("nobody", true).await,
+        Err(StateError::NoSuchUser(_))
+    ));
+    assert!(!db.user_enabled("nobody").await.unwrap());
+
+    let short = db
+        .issue_token("carol", None, Some(Duration::from_millis(1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        db.authenticate_token(&short.token).await.unwrap(),
+        Err(TokenRefusal::Expired)
+    );
+    let listed = db.list_users().await.unwrap();
+    assert_eq!(listed[0].tokens[1].status(), "expired");
+    assert!(matches!(
+        db.issue_token("carol", Some(""), None).await,
+        Err(StateError::InvalidInput(_))
+    ));
+}
+
+/// `users.json` as sealdrop wrote it before it had a database.
+fn legacy_users_file(active: &str, revoked: &str) -> String {
+    let (a, r) = (sha256_hex(active), sha256_hex(revoked));
+    format!(
+        r#"{{"users":[
+          {{"name":"admin","created_at":"2026-01-02T03:04:05Z","tokens":[
+            {{"id":"{}","sha256":"{a}","created_at":"2026-01-02T03:04:05Z"}},
+            {{"id":"{}","sha256":"{r}","created_at":"2026-01-02T03:04:06Z","revoked_at":"2026-02-01T00:00:00Z"}}]}},
+          {{"name":"dave","created_at":"2026-03-04T05:06:07Z","tokens":[]}}]}}"#,
+        &a[..8],
+        &r[..8]
+    )
+}
+
+async fn legacy_users_file_is_imported_once_and_kept(f: Fixture) {
+    let db = &f.db;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.json");
+    let active = format!("sdt_{}", "A".repeat(43));
+    let revoked = format!("sdt_{}", "B".repeat(43));
+    let text = legacy_users_file(&active, &revoked);
+    std::fs::write(&path, &text).unwrap();
+
+    let report = db.import_users_file(&path).await.unwrap().unwrap();
+    assert_eq!((report.users, report.tokens, report.inserted), (2, 2, 4));
+    assert!(!path.exists());
+    let backup = dir.path().join("users.json.imported");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), text);
+    assert_eq!(
+        db.authenticate_token(&active).await.unwrap().unwrap().user,
+        "admin"
+    );
+    assert_eq!(
+        db.authenticate_token(&revoked).await.unwrap(),
+        Err(TokenRefusal::Unknown)
+    );
+    let users = db.list_users().await.unwrap();
+    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["admin", "dave"]);
+    assert_eq!(users[0].created_at, "2026-01-02T03:04:05Z");
+    assert_eq!(users[0].tokens[0].id, &sha256_hex(&active)[..8]);
+    assert_eq!(
+        users[0].tokens[1].revoked_at.as_deref(),
+        Some("2026-02-01T00:00:00Z")
+    );
+
+    // Nothing to import now; the same file again changes nothing.
+    assert_eq!(db.import_users_file(&path).await.unwrap(), None);
+    std::fs::copy(&backup, &path).unwrap();
+    let again = db.import_users_file(&path).await.unwrap().unwrap();
+    assert_eq!(again.inserted, 0);
+    assert_eq!(db.list_users().await.unwrap().len(), 2);
+
+    // A file that is not a users file is refused, and stays where it is.
+    std::fs::write(&path, "{").unwrap();
+    assert!(matches!(
+        db.import_users_file(&path).await,
+        Err(StateError::Import { .. })
+    ));
+    assert!(path.exists());
+}
+
+fn sha256_hex(token: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+async fn newer_schema_is_refused(f: Fixture) {
+    // What a newer sealdrop leaves behind: a migration this binary lacks.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (999, 'from the future', TRUE, $1, 0)",
+    )
+    .bind(vec![0u8; 48])
+    .execute(&raw(&f).await)
+    .await
+    .unwrap();
+    let refused = Database::open(&f.location).await.err().expect("refused");
+    assert!(
+        matches!(
+            refused,
+            StateError::NewerSchema {
+                found: 999,
+                known: 1,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("newer sealdrop"), "{refused}");
+}
+
+/// Replicas starting at once on an empty database migrate it exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_starts_migrate_once() {
+    let pg = Postgres::start().unwrap();
+    let location = Location::Postgres(DatabaseUrl::parse(&pg.url()).unwrap());
+    let opens = (0..4).map(|_| {
+        let location = location.clone();
+        tokio::spawn(async move { Database::open(&location).await })
+    });
+    for open in futures::future::join_all(opens).await {
+        open.unwrap().unwrap();
+    }
+    sqlx::any::install_default_drivers();
+    let raw = AnyPoolOptions::new().connect(&pg.url()).await.unwrap();
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+/// An unreachable database is named without its password; one that goes away
+/// while running is `Unavailable` and works again when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outages_are_reported_and_recovered_from() {
+    let pg = Postgres::start().unwrap();
+    let nowhere = format!(
+        "postgres://sd:hunter2@127.0.0.1:{}/postgres",
+        sealdrop_tests::free_port()
+    );
+    let error = Database::open(&Location::Postgres(DatabaseUrl::parse(&nowhere).unwrap()))
+        .await
+        .err()
+        .expect("unreachable");
+    let message = error.to_string();
+    assert!(matches!(error, StateError::Unavailable { .. }), "{message}");
+    assert!(message.contains("sd:***@127.0.0.1"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+
+    let url = DatabaseUrl::parse(&pg.url_with_password("hunter2")).unwrap();
+    let db = Database::open(&Location::Postgres(url)).await.unwrap();
+    let token = db.add_user("erin", None).await.unwrap().token;
+    pg.stop().unwrap();
+    let error = db.authenticate_token(&token).await.unwrap_err();
+    assert!(matches!(error, StateError::Unavailable { .. }), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    pg.restart().unwrap();
+    let mut recovered = None;
+    for _ in 0..50 {
+        if let Ok(result) = db.authenticate_token(&token).await {
+            recovered = Some(result);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        recovered.expect("recovered within 5 s").unwrap().user,
+        "erin"
+    );
+}
