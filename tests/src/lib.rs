@@ -215,6 +215,9 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Serve this web root.
     pub web_root: Option<PathBuf>,
+    /// Do not wait for a first admin's login link (replicas, and starts that
+    /// must not print one); `admin_token` is then empty.
+    pub no_first_login: bool,
 }
 
 impl Server {
@@ -236,6 +239,10 @@ impl Server {
             "SEALDROP_S3_INSECURE_SKIP_PRESIGN_CHECK".to_owned(),
             "true".to_owned(),
         ));
+        // AWS mode prints no login link unless asked to.
+        if !options.no_first_login {
+            env.push(("SEALDROP_BOOTSTRAP_ADMIN".to_owned(), "true".to_owned()));
+        }
         Self::start(options, env, tempfile::tempdir()?, None)
     }
 
@@ -274,6 +281,7 @@ impl Server {
         let options = ServerOptions {
             env: Vec::new(),
             web_root,
+            no_first_login: false,
         };
         Self::start(options, env, data_dir, Some(admin_token))
     }
@@ -328,6 +336,7 @@ impl Server {
         }
 
         let deadline = Instant::now() + Duration::from_secs(60);
+        let known_token = known_token.or(options.no_first_login.then(String::new));
         let (mut url, mut store_url, mut token) = (None, None, known_token);
         while Instant::now() < deadline && (url.is_none() || token.is_none()) {
             for line in logs.lock().unwrap().iter() {

@@ -68,6 +68,8 @@ async fn jwts_from_the_configured_issuer_authenticate() {
 
     let server = Server::embedded(ServerOptions {
         env: vec![
+            // With OIDC there is no first admin unless asked for.
+            ("SEALDROP_BOOTSTRAP_ADMIN".into(), "true".into()),
             ("SEALDROP_OIDC_ISSUER".into(), "https://idp.test".into()),
             ("SEALDROP_OIDC_AUDIENCE".into(), "sealdrop".into()),
             ("SEALDROP_OIDC_JWKS_URL".into(), jwks_url),
@@ -166,4 +168,20 @@ async fn jwts_from_the_configured_issuer_authenticate() {
     // Sealdrop tokens keep working next to OIDC.
     let (status, _) = me(server.admin_token.clone()).await;
     assert_eq!(status, 200);
+
+    // Disabling the account locks out its OIDC sessions too, at once.
+    server.add_user("carol").unwrap();
+    server.admin(&["user", "disable", "carol"]).unwrap();
+    let session = || issuer.token(claims("carol", "sealdrop", "https://idp.test", now() + 300));
+    let (status, body) = me(session()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
+    server.admin(&["user", "enable", "carol"]).unwrap();
+    let (status, body) = me(session()).await;
+    assert_eq!(status, 200, "{body}");
 }

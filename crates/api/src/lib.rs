@@ -82,7 +82,7 @@ pub mod routes {
     pub const OPENAPI: &str = "/api/v1/openapi.json";
     /// Liveness: `200` while the process serves requests.
     pub const HEALTH: &str = "/healthz";
-    /// Readiness: `200` when storage and the key provider answer, else `503`.
+    /// Readiness: `200` when storage, the key provider and the state database answer, else `503`.
     pub const READY: &str = "/readyz";
     /// Prometheus metrics (text exposition format).
     pub const METRICS: &str = "/metrics";

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sealdrop_state::{DatabaseUrl, Location};
 use serde::Deserialize;
 
 /// Every setting, with its default. See `docs/configuration.md`.
@@ -64,6 +65,12 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// The embedded store (used when no bucket is configured).
     pub store: EmbeddedStoreConfig,
+    /// PostgreSQL for users and tokens, shared by replicas; without it they
+    /// live in SQLite in the data directory. `SEALDROP_DATABASE_URL`.
+    pub database_url: Option<DatabaseUrl>,
+    /// Create a first `admin` and print its login link when there are no
+    /// users, also outside the embedded default. `SEALDROP_BOOTSTRAP_ADMIN`.
+    pub bootstrap_admin: bool,
 }
 
 /// S3 endpoint settings. Endpoints default to the standard AWS chain
@@ -156,6 +163,8 @@ impl Default for Config {
             oidc: None,
             audit_log: None,
             store: EmbeddedStoreConfig::default(),
+            database_url: None,
+            bootstrap_admin: false,
         }
     }
 }
@@ -355,6 +364,14 @@ impl Config {
             parse
         );
         set!("SEALDROP_AUDIT_LOG", self.audit_log, some_path);
+        set!("SEALDROP_BOOTSTRAP_ADMIN", self.bootstrap_admin, bool_value);
+        if let Some(url) = var("SEALDROP_DATABASE_URL").filter(|v| !v.trim().is_empty()) {
+            // Not ConfigError::Env: its message would repeat the value, password included.
+            self.database_url =
+                Some(DatabaseUrl::parse(url.trim()).map_err(|why| {
+                    ConfigError::Invalid(format!("SEALDROP_DATABASE_URL: {why}"))
+                })?);
+        }
         set!("SEALDROP_STORE_LISTEN", self.store.listen, parse);
         set!(
             "SEALDROP_STORE_PUBLIC_URL",
@@ -478,9 +495,17 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("audit.log"))
     }
 
-    /// The users file.
+    /// The users file of releases before the database (imported on start).
     pub fn users_path(&self) -> PathBuf {
         self.data_dir.join("users.json")
+    }
+
+    /// Where users and tokens live.
+    pub fn state_location(&self) -> Location {
+        match &self.database_url {
+            Some(url) => Location::Postgres(url.clone()),
+            None => Location::DataDir(self.data_dir.clone()),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sealdrop_api::{ErrorBody, ErrorCode, ErrorDetail};
+use sealdrop_state::StateError;
 use serde::de::DeserializeOwned;
 
 use crate::keys::KeyError;
@@ -237,6 +238,28 @@ impl From<KeyError> for ApiError {
             ),
             KeyError::Unsupported(_) => ApiError::BadRequest(e.to_string()),
             KeyError::Internal(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+// The database's location (host, database name) goes to the log only.
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> ApiError {
+        match e {
+            StateError::Unavailable { .. } => {
+                tracing::warn!(error = %e, "state database request failed");
+                ApiError::Unavailable("the state database is unreachable; try again later".into())
+            }
+            StateError::UserExists(_) => ApiError::Conflict(e.to_string()),
+            StateError::NoSuchUser(_)
+            | StateError::NoSuchToken(_)
+            | StateError::NotUsersToken { .. } => ApiError::NotFound(e.to_string()),
+            StateError::InvalidName(_) => ApiError::InvalidName(e.to_string()),
+            StateError::InvalidInput(_) => ApiError::BadRequest(e.to_string()),
+            StateError::NewerSchema { .. }
+            | StateError::Migration { .. }
+            | StateError::Import { .. }
+            | StateError::Randomness => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -28,31 +28,8 @@ pub enum PolicyError {
 
 /// S3's limit on key length in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
-const MAX_USER_LEN: usize = 64;
-
-/// User names: `[a-z0-9][a-z0-9._-]{0,63}`, not ending in `.`. They are key
-/// prefixes and file-system-safe.
-pub fn validate_user_name(name: &str) -> Result<(), String> {
-    let valid_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    let starts_ok = name
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if name.is_empty()
-        || name.len() > MAX_USER_LEN
-        || !valid_chars
-        || !starts_ok
-        || name.ends_with('.')
-    {
-        return Err(format!(
-            "user name {name:?} is not valid: use 1-{MAX_USER_LEN} lower-case letters, digits, \
-             '.', '_' or '-', starting with a letter or digit"
-        ));
-    }
-    Ok(())
-}
+/// User names are key prefixes; the rule lives with the accounts.
+pub use sealdrop_state::validate_user_name;
 
 /// The key prefix a user owns.
 pub fn user_prefix(user: &str) -> String {
@@ -168,16 +145,6 @@ pub fn validate_content_type(value: &str) -> Result<(), PolicyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_names() {
-        for ok in ["alice", "a", "bob-2", "x.y_z", "0"] {
-            assert!(validate_user_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "Alice", "-a", "a/b", "..", "a.", "é", &"a".repeat(65)] {
-            assert!(validate_user_name(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn names_and_keys() {

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::audit::Audit;
 use crate::auth::oidc::OidcVerifier;
-use crate::auth::tokens::UserStore;
 use crate::config::Config;
 use crate::keys::KeyProvider;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
+use sealdrop_state::Database;
 
 /// Shared, immutable-after-start broker state.
 #[derive(Clone)]
@@ -24,8 +24,8 @@ pub struct Inner {
     pub storage: Storage,
     /// Where data keys come from.
     pub keys: Arc<dyn KeyProvider>,
-    /// Users and tokens.
-    pub users: UserStore,
+    /// Users and tokens, shared by every replica.
+    pub db: Database,
     /// OIDC, if configured.
     pub oidc: Option<OidcVerifier>,
     /// Per-user limit on key operations.

@@ -26,6 +26,9 @@ enum AdminCommand {
     /// Manage users and their bearer tokens.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Manage API tokens by id.
+    #[command(subcommand)]
+    Token(users::TokenCommand),
     /// Bucket default encryption (SSE-KMS): PutBucketEncryption and friends.
     #[command(subcommand, name = "bucket-encryption")]
     BucketEncryption(bucket::EncryptionCommand),
@@ -45,7 +48,8 @@ enum AdminCommand {
 pub async fn run(args: AdminArgs) -> Result<()> {
     let config = args.config.load()?;
     match args.command {
-        AdminCommand::User(command) => users::run(&config, command),
+        AdminCommand::User(command) => users::run_user(&config, command).await,
+        AdminCommand::Token(command) => users::run_token(&config, command).await,
         AdminCommand::BucketEncryption(command) => bucket::encryption(&config, command).await,
         AdminCommand::EncryptExisting(args) => reencrypt::encrypt_existing(&config, args).await,
         AdminCommand::Rotate(args) => reencrypt::rotate(&config, args).await,

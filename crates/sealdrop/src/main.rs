@@ -64,6 +64,11 @@ pub struct ConfigArgs {
     /// Data directory (users, local keyring, embedded store, audit log).
     #[arg(long, env = "SEALDROP_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL for users and tokens, shared by replicas (default: SQLite in
+    /// the data directory). Prefer SEALDROP_DATABASE_URL: a flag's value, password
+    /// included, is visible to every user of the machine in the process list.
+    #[arg(long, value_name = "URL", global = true)]
+    pub database_url: Option<String>,
 }
 
 impl ConfigArgs {
@@ -72,6 +77,12 @@ impl ConfigArgs {
         let mut config = sealdrop_broker::Config::load(self.config.as_deref())?;
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
+        }
+        if let Some(url) = &self.database_url {
+            // The error never repeats the URL: it may hold a password.
+            let url = sealdrop_state::DatabaseUrl::parse(url)
+                .map_err(|why| anyhow::anyhow!("--database-url: {why}"))?;
+            config.database_url = Some(url);
         }
         Ok(config)
     }

@@ -13,7 +13,8 @@ use crate::ConfigArgs;
 /// store when no bucket/KMS key is configured.
 ///
 /// On first start with an empty data directory it creates the local keyring,
-/// the bucket and an `admin` user, and prints a login URL once.
+/// the bucket and an `admin` user, and prints a login URL once (in AWS mode,
+/// with PostgreSQL or OIDC only with --bootstrap-admin).
 #[derive(clap::Args, Debug)]
 #[command(after_help = SERVE_HELP)]
 pub struct ServeArgs {
@@ -31,6 +32,10 @@ pub struct ServeArgs {
     /// The URL users open, when it differs from http://<listen> (reverse proxy, TLS).
     #[arg(long, env = "SEALDROP_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// When there are no users, create `admin` and print its login link, also
+    /// outside the embedded default (AWS mode, PostgreSQL, OIDC).
+    #[arg(long)]
+    bootstrap_admin: bool,
 }
 
 const SERVE_HELP: &str = "\
@@ -56,6 +61,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(url) = args.public_url {
         config.public_url = Some(url);
     }
+    config.bootstrap_admin |= args.bootstrap_admin;
     if config.web_root.is_none() && Path::new("dist/index.html").exists() {
         config.web_root = Some(PathBuf::from("dist"));
     }
@@ -68,6 +74,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     eprintln!("  storage and keys: {}", deployment.description());
+    eprintln!("  users and tokens: {}", deployment.state().db.location());
     match &web_root {
         Some(root) => eprintln!("  web app: {}", root.display()),
         None => eprintln!("  web app: not built (run `cargo xtask run`, or pass --web-root)"),

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use axum::Router;
 use sealdrop_broker::audit::Audit;
 use sealdrop_broker::auth::oidc::OidcVerifier;
-use sealdrop_broker::auth::tokens::{UserStore, UserStoreError};
 use sealdrop_broker::metrics::Metrics;
 use sealdrop_broker::ratelimit::RateLimiter;
 use sealdrop_broker::{AppState, Config, Inner};
+use sealdrop_state::{Database, StateError};
 use sealdrop_store::Store;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
@@ -26,9 +26,9 @@ pub enum DeploymentError {
     /// Storage or keys.
     #[error(transparent)]
     Stack(#[from] StackError),
-    /// The user database.
+    /// The state database (users and tokens).
     #[error(transparent)]
-    Users(#[from] UserStoreError),
+    State(#[from] StateError),
 }
 
 /// A directory, file or socket failed: [`StackError::Io`], which names what
@@ -73,12 +73,8 @@ impl Deployment {
             .map_err(io("reading the listener's address"))?;
         let started = stack::start(&mut config).await?;
 
-        let users = UserStore::new(config.users_path());
-        let first_login = if users.is_empty()? {
-            Some(users.add_user("admin")?)
-        } else {
-            None
-        };
+        let db = open_state(&config).await?;
+        let first_login = bootstrap_admin(&config, &db).await?;
         let audit_path = config.audit_log_path();
         let audit =
             Audit::to_file(&audit_path).map_err(io(format!("opening {}", audit_path.display())))?;
@@ -87,7 +83,7 @@ impl Deployment {
             oidc: config.oidc.clone().map(OidcVerifier::new),
             rate: RateLimiter::new(config.rate_limit),
             api_rate: RateLimiter::new(config.api_rate_limit),
-            users,
+            db,
             audit,
             metrics: Metrics::default(),
             storage: started.stack.storage,
@@ -199,6 +195,55 @@ pub struct Serving {
 impl Drop for Serving {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Opens the state database `config` names (SQLite in the data directory, or
+/// PostgreSQL), migrated, with a `users.json` from an earlier release imported.
+/// `sealdrop serve` and `sealdrop admin` open it alike.
+pub async fn open_state(config: &Config) -> Result<Database, StateError> {
+    let db = Database::open(&config.state_location()).await?;
+    if let Some(report) = db.import_users_file(&config.users_path()).await? {
+        tracing::info!(
+            users = report.users,
+            tokens = report.tokens,
+            new_rows = report.inserted,
+            "imported users.json into the database (kept as users.json.imported)"
+        );
+    }
+    Ok(db)
+}
+
+/// The first `admin`, on a database with no users: by default only for the
+/// embedded default on its own SQLite file (one person trying sealdrop on
+/// their machine), else only when asked for with `--bootstrap-admin`. A shared
+/// or cloud deployment must not print a credential into whatever collects its
+/// output; its operator runs `sealdrop admin user add` in a terminal instead.
+async fn bootstrap_admin(
+    config: &Config,
+    db: &Database,
+) -> Result<Option<Zeroizing<String>>, StateError> {
+    let embedded_default = config.database_url.is_none()
+        && config.oidc.is_none()
+        && matches!(
+            config.validate(),
+            Ok(sealdrop_broker::config::Deployment::Embedded)
+        );
+    if !db.is_empty().await? {
+        return Ok(None);
+    }
+    if !(embedded_default || config.bootstrap_admin) {
+        tracing::warn!(
+            "there are no users yet: create one with `sealdrop admin user add NAME` \
+             (its token is printed on your terminal), or start once with --bootstrap-admin"
+        );
+        return Ok(None);
+    }
+    match db.add_user("admin", None).await {
+        Ok(issued) => Ok(Some(issued.token)),
+        // Another replica bootstrapped at the same moment: it prints the link.
+        Err(StateError::UserExists(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -18,6 +18,6 @@ mod deployment;
 pub mod ops;
 pub mod stack;
 
-pub use deployment::{Deployment, DeploymentError, Serving};
+pub use deployment::{Deployment, DeploymentError, Serving, open_state};
 pub use sealdrop_broker::Config;
 pub use stack::{Stack, StackError};

@@ -53,8 +53,14 @@ impl Api {
         }
     }
 
-    fn add_user(&self, name: &str) -> String {
-        self.state.users.add_user(name).unwrap().to_string()
+    async fn add_user(&self, name: &str) -> String {
+        self.state
+            .db
+            .add_user(name, None)
+            .await
+            .unwrap()
+            .token
+            .to_string()
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
@@ -121,12 +127,12 @@ async fn every_call_needs_a_valid_unrevoked_token() {
         assert_eq!(code(&body), "unauthenticated");
     }
 
-    let bob = api.add_user("bob");
+    let bob = api.add_user("bob").await;
     let (status, _, body) = api.call(Method::GET, "/api/v1/me", Some(&bob), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["user"], "bob");
     assert_eq!(body["prefix"], "bob/");
-    api.state.users.revoke("bob", None).unwrap();
+    api.state.db.revoke_user_tokens("bob", None).await.unwrap();
     let (status, _, body) = api.call(Method::GET, "/api/v1/me", Some(&bob), None).await;
     assert_eq!(
         status,
@@ -148,10 +154,83 @@ async fn every_call_needs_a_valid_unrevoked_token() {
 }
 
 #[tokio::test]
+async fn disabled_accounts_and_expired_tokens_are_refused_and_say_why() {
+    let api = Api::start(&[]).await;
+    let api = &api;
+    let me = |token: String| async move {
+        let (status, _, body) = api
+            .call(Method::GET, "/api/v1/me", Some(&token), None)
+            .await;
+        (
+            status,
+            body["error"]["message"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let carol = api.add_user("carol").await;
+    let laptop = api
+        .state
+        .db
+        .issue_token("carol", Some("laptop"), None)
+        .await
+        .unwrap()
+        .token
+        .to_string();
+    assert_eq!(me(carol.clone()).await.0, StatusCode::OK);
+
+    api.state.db.set_disabled("carol", true).await.unwrap();
+    for token in [&carol, &laptop] {
+        let (status, message) = me(token.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(message.contains("disabled"), "{message}");
+    }
+    api.state.db.set_disabled("carol", false).await.unwrap();
+    assert_eq!(
+        me(laptop).await.0,
+        StatusCode::OK,
+        "enabling restores tokens"
+    );
+
+    let brief = api
+        .state
+        .db
+        .issue_token("carol", None, Some(std::time::Duration::from_millis(1)))
+        .await
+        .unwrap()
+        .token
+        .to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let (status, message) = me(brief).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(message.contains("expired"), "{message}");
+}
+
+#[tokio::test]
+async fn a_database_that_is_gone_is_a_503_not_a_500() {
+    let api = Api::start(&[]).await;
+    let admin = api.admin_token.clone();
+    api.state.db.close().await;
+    let (status, _, body) = api
+        .call(Method::GET, "/api/v1/me", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(code(&body), "unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("database"), "{message}");
+    assert!(
+        !message.contains(&api.data_dir.path().display().to_string()),
+        "where the database is stays in the log: {message}"
+    );
+    let (status, _, body) = api.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["database"]["ok"], false);
+    assert_eq!(body["storage"]["ok"], true);
+}
+
+#[tokio::test]
 async fn users_reach_only_their_own_prefix_and_names_are_validated() {
     let api = Api::start(&[]).await;
-    let alice = api.add_user("alice");
-    let bob = api.add_user("bob");
+    let alice = api.add_user("alice").await;
+    let bob = api.add_user("bob").await;
 
     // Bob creates an object; Alice can do nothing with it.
     let (status, created) = api
@@ -407,7 +486,7 @@ async fn every_authenticated_call_has_a_per_user_budget() {
     ])
     .await;
     let token = api.admin_token.clone();
-    let other = api.add_user("other");
+    let other = api.add_user("other").await;
     for path in [
         "/api/v1/me",
         "/api/v1/objects",
@@ -441,7 +520,7 @@ async fn key_operations_are_rate_limited_per_user() {
     ])
     .await;
     let token = api.admin_token.clone();
-    let other = api.add_user("other");
+    let other = api.add_user("other").await;
     let create = |i: usize| json!({"name": format!("f{i}"), "size": 1, "mode": "cse"});
     for i in 0..3 {
         let (status, body) = api.post("/api/v1/uploads", &token, create(i)).await;

@@ -325,13 +325,23 @@ impl Database {
 
     /// Whether `name` exists and is enabled.
     pub async fn user_enabled(&self, name: &str) -> Result<bool, StateError> {
+        Ok(matches!(self.disabled_at(name).await?, Some(None)))
+    }
+
+    /// Whether `name` exists and is disabled.
+    pub async fn user_disabled(&self, name: &str) -> Result<bool, StateError> {
+        Ok(matches!(self.disabled_at(name).await?, Some(Some(_))))
+    }
+
+    /// `None` for no such user, else when they were disabled, if they were.
+    async fn disabled_at(&self, name: &str) -> Result<Option<Option<i64>>, StateError> {
         let row: Option<(Option<i64>,)> =
             sqlx::query_as("SELECT disabled_at FROM users WHERE name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(|e| self.unavailable(e))?;
-        Ok(matches!(row, Some((None,))))
+        Ok(row.map(|(at,)| at))
     }
 
     /// Revokes one token by its id.

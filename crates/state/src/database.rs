@@ -22,8 +22,15 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A database URL (`postgres://user:password@host/db`), which holds a
 /// password: its `Debug` and [`DatabaseUrl::redacted`] never show it.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String")]
 pub struct DatabaseUrl(String);
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+    fn try_from(url: String) -> Result<DatabaseUrl, String> {
+        DatabaseUrl::parse(&url)
+    }
+}
 
 impl DatabaseUrl {
     /// Checks that `url` is a PostgreSQL URL sealdrop can use.
@@ -58,6 +65,21 @@ impl DatabaseUrl {
             Ok(mut url) => {
                 if url.password().is_some() {
                     let _ = url.set_password(Some("***"));
+                }
+                // libpq also takes the password as a query parameter.
+                if url.query_pairs().any(|(k, _)| k == "password") {
+                    let pairs: Vec<(String, String)> = url
+                        .query_pairs()
+                        .map(|(k, v)| {
+                            let v = if k == "password" {
+                                "***".into()
+                            } else {
+                                v.into_owned()
+                            };
+                            (k.into_owned(), v)
+                        })
+                        .collect();
+                    url.query_pairs_mut().clear().extend_pairs(pairs);
                 }
                 url.to_string()
             }
@@ -251,6 +273,12 @@ mod tests {
             "postgres://sd:***@db.internal:5432/sealdrop"
         );
         assert!(!format!("{url:?}").contains("s3cret"));
+        let url = DatabaseUrl::parse("postgres://sd@db/sealdrop?password=s3cret&sslmode=require")
+            .unwrap();
+        assert!(!url.redacted().contains("s3cret"), "{}", url.redacted());
+        assert!(url.redacted().contains("sslmode=require"));
+        let parsed: Result<DatabaseUrl, _> = serde_json::from_str("\"mysql://x@h/db\"");
+        assert!(parsed.is_err(), "deserializing checks the URL too");
         for bad in [
             "",
             "db.internal",

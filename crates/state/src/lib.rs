@@ -23,8 +23,11 @@ mod names;
 mod schema;
 mod time;
 
-pub use accounts::{Authenticated, IssuedToken, TokenRefusal, TokenSummary, UserSummary};
+pub use accounts::{
+    Authenticated, IssuedToken, TOKEN_PREFIX, TokenRefusal, TokenSummary, UserSummary,
+};
 pub use database::{Backend, Database, DatabaseUrl, Location};
 pub use error::StateError;
 pub use import::ImportReport;
 pub use names::{UserName, validate_user_name};
+pub use time::parse_lifetime;

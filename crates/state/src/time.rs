@@ -23,9 +23,69 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
     Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// A lifetime as people write it: a number and a unit, `s`, `m`, `h`, `d` or
+/// `w` (`90d`, `12h`). Used for token expiry, so it is never zero.
+pub fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a lifetime: expected a number and a unit (s, m, h, d or w), e.g. 90d"
+            ));
+        }
+    };
+    let secs = number
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(unit_secs))
+        // Beyond ~100 years is a typo, and would overflow the database's times.
+        .filter(|secs| *secs <= 100 * 366 * 86_400)
+        .ok_or_else(|| format!("{text:?}: the number must be between 1 and about 100 years"))?;
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes() {
+        assert_eq!(
+            parse_lifetime("90d"),
+            Ok(std::time::Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(
+            parse_lifetime(" 2h "),
+            Ok(std::time::Duration::from_secs(7200))
+        );
+        assert_eq!(
+            parse_lifetime("1w"),
+            Ok(std::time::Duration::from_secs(604_800))
+        );
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "10",
+            "5y",
+            "-1d",
+            "1.5h",
+            "99999999999999999999d",
+            "40000d",
+        ] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn round_trip() {

@@ -16,8 +16,9 @@ use crate::state::AppState;
 /// probes into upstream requests (and KMS bills) at will.
 const READY_TTL: Duration = Duration::from_secs(5);
 
-/// Outcome of one readiness check: storage's, then the key provider's.
-type Checked = (Result<(), String>, Result<(), String>);
+/// Outcome of one readiness check: storage's, the key provider's, the state
+/// database's.
+type Checked = (Result<(), String>, Result<(), String>, Result<(), String>);
 
 /// The last readiness answer and when it was taken. Concurrent probes while
 /// it is stale wait for one refresh instead of each calling upstream.
@@ -58,6 +59,8 @@ pub struct Readiness {
     storage: Dependency,
     /// KMS or the local keyring.
     key_provider: Dependency,
+    /// The database users and tokens live in.
+    database: Dependency,
 }
 
 /// One dependency's readiness (no detail: the probe is unauthenticated).
@@ -74,22 +77,24 @@ pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// `GET /readyz`: storage and the key provider answer.
+/// `GET /readyz`: storage, the key provider and the state database answer.
 #[utoipa::path(get, path = routes::READY, tag = "system",
-    responses((status = 200, description = "Storage and the key provider answer", body = Readiness),
+    responses((status = 200, description = "Storage, the key provider and the database answer", body = Readiness),
         (status = 503, description = "A dependency does not answer", body = Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let (storage, keys) = state
+    let (storage, keys, database) = state
         .readiness
         .get(Instant::now(), || async {
-            let (storage, keys) = tokio::join!(state.storage.check(), state.keys.check());
+            let (storage, keys, database) =
+                tokio::join!(state.storage.check(), state.keys.check(), state.db.ping());
             (
                 storage.map_err(|e| e.to_string()),
                 keys.map_err(|e| e.to_string()),
+                database.map_err(|e| e.to_string()),
             )
         })
         .await;
-    let status = if storage.is_ok() && keys.is_ok() {
+    let status = if storage.is_ok() && keys.is_ok() && database.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -113,6 +118,7 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             },
             storage: describe("storage", storage),
             key_provider: describe("key provider", keys),
+            database: describe("database", database),
         }),
     )
 }
@@ -142,15 +148,15 @@ mod tests {
         let calls = AtomicU32::new(0);
         let check = || async {
             calls.fetch_add(1, Ordering::SeqCst);
-            (Ok(()), Err("down".to_owned()))
+            (Ok(()), Err("down".to_owned()), Ok(()))
         };
         let start = Instant::now();
         for _ in 0..100 {
-            let (storage, keys) = cache.get(start, check).await;
-            assert!(storage.is_ok() && keys.is_err());
+            let (storage, keys, database) = cache.get(start, check).await;
+            assert!(storage.is_ok() && keys.is_err() && database.is_ok());
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        let (_, keys) = cache.get(start + READY_TTL, check).await;
+        let (_, keys, _) = cache.get(start + READY_TTL, check).await;
         assert!(keys.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }

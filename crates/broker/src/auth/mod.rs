@@ -1,10 +1,10 @@
 //! Authentication: every API call carries `Authorization: Bearer <token>`, either
-//! a sealdrop token (`sdt_…`, see [`tokens`]) or, when configured, an OIDC JWT
-//! (see [`oidc`]). The [`AuthUser`] extractor does the checking, so a handler that
+//! a sealdrop API token (`sdt_…`, checked against the state database on every
+//! request, see `sealdrop_state`) or, when configured, an OIDC JWT (see
+//! [`oidc`]). The [`AuthUser`] extractor does the checking, so a handler that
 //! takes one cannot run unauthenticated.
 
 pub mod oidc;
-pub mod tokens;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -56,20 +56,23 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiEr
         .map(|(_, token)| token.trim())
         .ok_or_else(|| unauthenticated("expected Authorization: Bearer <token>"))?;
 
-    if token.starts_with("sdt_") {
-        return match state.users.authenticate(token) {
-            Ok(Some(name)) => Ok(AuthUser {
-                name,
+    if token.starts_with(sealdrop_state::TOKEN_PREFIX) {
+        return match state.db.authenticate_token(token).await? {
+            Ok(who) => Ok(AuthUser {
+                name: who.user,
                 method: AuthMethod::Token,
             }),
-            Ok(None) => Err(unauthenticated("invalid or revoked token")),
-            Err(e) => Err(ApiError::Internal(e.to_string())),
+            Err(refusal) => Err(unauthenticated(&refusal.to_string())),
         };
     }
     if let Some(verifier) = &state.oidc
         && token.split('.').count() == 3
     {
         return match verifier.verify(token).await {
+            // A disabled account is locked out of its OIDC sessions too.
+            Ok(name) if state.db.user_disabled(&name).await? => Err(unauthenticated(
+                &sealdrop_state::TokenRefusal::Disabled.to_string(),
+            )),
             Ok(name) => Ok(AuthUser {
                 name,
                 method: AuthMethod::Oidc,

@@ -100,7 +100,13 @@ impl Harness {
         let deployment = Deployment::start(config).await.unwrap();
         let store = format!("http://{}", deployment.config().store.listen);
         let state = deployment.state().clone();
-        let token = state.users.add_user(USER).unwrap().to_string();
+        let token = state
+            .db
+            .add_user(USER, None)
+            .await
+            .unwrap()
+            .token
+            .to_string();
         let (router, serving) = deployment.into_router(None);
 
         let wire = Arc::new(Mutex::new(Wire::default()));

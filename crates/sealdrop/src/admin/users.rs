@@ -1,28 +1,52 @@
-//! `sealdrop admin user …`: tokens are printed once, on stdout alone, and stored
-//! only as hashes.
+//! `sealdrop admin user …` and `admin token …`: against the state database the
+//! configuration names (`--database-url`, else SQLite in the data directory),
+//! so they work the same for one process and for replicas. A token is printed
+//! once, alone on stdout (the operator's terminal or a pipe they chose), and
+//! stored only as a hash.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use sealdrop_broker::Config;
-use sealdrop_broker::auth::tokens::UserStore;
+use sealdrop_state::{Database, IssuedToken, UserSummary, parse_lifetime};
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create a user; prints their bearer token (only the token, on stdout).
+    /// Create a user; prints their first bearer token (only the token, on stdout).
     Add {
         /// User name (lower-case letters, digits, '.', '_', '-'); also their key prefix.
         name: String,
+        /// The token stops working after this long (e.g. 90d, 12h, 1w).
+        #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
+        expires: Option<std::time::Duration>,
     },
     /// Issue another token for a user (e.g. a lost login link); prints it.
+    /// Tokens already issued keep working until revoked.
     Token {
         /// User name.
         name: String,
+        /// The token stops working after this long (e.g. 90d, 12h, 1w).
+        #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
+        expires: Option<std::time::Duration>,
+        /// A name for the token, shown by `list` (e.g. "laptop", "backup job").
+        #[arg(long = "name", value_name = "LABEL")]
+        label: Option<String>,
     },
-    /// List users and their tokens (ids and dates, never the tokens).
+    /// List users and their tokens (ids, status and dates; never the tokens).
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Disable a user: their tokens and OIDC sessions are refused from the next
+    /// request on, on every replica; their objects stay.
+    Disable {
+        /// User name.
+        name: String,
+    },
+    /// Enable a disabled user again (their unrevoked, unexpired tokens work again).
+    Enable {
+        /// User name.
+        name: String,
     },
     /// Revoke a user's tokens (all, or one by id).
     Revoke {
@@ -34,46 +58,113 @@ pub enum UserCommand {
     },
 }
 
-pub fn run(config: &Config, command: UserCommand) -> Result<()> {
-    let users = UserStore::new(config.users_path());
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Revoke one token by its id (from `admin user list`).
+    Revoke {
+        /// Token id.
+        id: String,
+    },
+}
+
+async fn open(config: &Config) -> Result<Database> {
+    sealdrop_server::open_state(config)
+        .await
+        .context("opening the users database")
+}
+
+/// Prints a new token alone on stdout; what it is for goes to stderr.
+fn print_issued(name: &str, issued: &IssuedToken) {
+    match &issued.expires_at {
+        Some(at) => eprintln!("token {} for {name}, expires {at}:", issued.id),
+        None => eprintln!("token {} for {name} (no expiry):", issued.id),
+    }
+    println!("{}", issued.token.as_str());
+}
+
+pub async fn run_user(config: &Config, command: UserCommand) -> Result<()> {
+    let db = open(config).await?;
     match command {
-        UserCommand::Add { name } => {
-            let token = users.add_user(&name)?;
-            println!("{}", token.as_str());
+        UserCommand::Add { name, expires } => {
+            let issued = db.add_user(&name, expires).await?;
+            print_issued(&name, &issued);
         }
-        UserCommand::Token { name } => {
-            let token = users.add_token(&name)?;
-            println!("{}", token.as_str());
+        UserCommand::Token {
+            name,
+            expires,
+            label,
+        } => {
+            let issued = db.issue_token(&name, label.as_deref(), expires).await?;
+            print_issued(&name, &issued);
         }
         UserCommand::List { json } => {
-            let list = users.list()?;
+            let list = db.list_users().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if list.is_empty() {
-                println!("no users");
             } else {
-                println!("{:<24} {:<10} {:<26} STATUS", "USER", "TOKEN", "ISSUED");
-                for user in &list {
-                    if user.tokens.is_empty() {
-                        println!("{:<24} {:<10}", user.name, "-");
-                    }
-                    for token in &user.tokens {
-                        let status = match &token.revoked_at {
-                            Some(at) => format!("revoked {at}"),
-                            None => "active".into(),
-                        };
-                        println!(
-                            "{:<24} {:<10} {:<26} {status}",
-                            user.name, token.id, token.created_at
-                        );
-                    }
-                }
+                print_table(&list);
             }
         }
+        UserCommand::Disable { name } => {
+            db.set_disabled(&name, true).await?;
+            eprintln!("disabled {name}");
+        }
+        UserCommand::Enable { name } => {
+            db.set_disabled(&name, false).await?;
+            eprintln!("enabled {name}");
+        }
         UserCommand::Revoke { name, token } => {
-            let count = users.revoke(&name, token.as_deref())?;
-            println!("revoked {count} token(s) of {name}");
+            let count = db.revoke_user_tokens(&name, token.as_deref()).await?;
+            eprintln!("revoked {count} token(s) of {name}");
         }
     }
+    db.close().await;
     Ok(())
+}
+
+pub async fn run_token(config: &Config, command: TokenCommand) -> Result<()> {
+    let db = open(config).await?;
+    match command {
+        TokenCommand::Revoke { id } => {
+            db.revoke_token(&id).await?;
+            eprintln!("revoked token {id}");
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn print_table(list: &[UserSummary]) {
+    if list.is_empty() {
+        println!("no users");
+        return;
+    }
+    println!(
+        "{:<20} {:<9} {:<21} {:<12} {:<8} {:<16} {:<21} {:<21} LAST USED",
+        "USER", "ACCOUNT", "LAST SEEN", "TOKEN", "STATUS", "NAME", "ISSUED", "EXPIRES"
+    );
+    let or_dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
+    for user in list {
+        let account = if user.disabled_at.is_some() {
+            "disabled"
+        } else {
+            "enabled"
+        };
+        let last_seen = or_dash(user.last_seen_at.as_deref());
+        if user.tokens.is_empty() {
+            println!("{:<20} {account:<9} {last_seen:<21} -", user.name);
+        }
+        for token in &user.tokens {
+            println!(
+                "{:<20} {account:<9} {last_seen:<21} {:<12} {:<8} {:<16} {:<21} {:<21} {}",
+                user.name,
+                token.id,
+                token.status(),
+                or_dash(token.label.as_deref()),
+                token.created_at,
+                or_dash(token.expires_at.as_deref()),
+                or_dash(token.last_used_at.as_deref()),
+            );
+        }
+    }
 }
