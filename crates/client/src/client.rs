@@ -74,6 +74,18 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Methods of [`Client`] that send one call of [`calls`] each, under the call's own name and
+/// with its arguments: the call decides method, route, body and repetition; the method only
+/// sends it.
+macro_rules! broker_calls {
+    ($($(#[$doc:meta])* $name:ident($($arg:ident: $arg_type:ty),*) -> $output:ty;)*) => {$(
+        $(#[$doc])*
+        pub async fn $name(&self, $($arg: $arg_type),*) -> Result<$output, Error> {
+            self.call(calls::$name($($arg),*)).await
+        }
+    )*};
+}
+
 impl Client {
     /// A client of the broker at `base_url` (e.g. `https://files.example.com`;
     /// a path prefix is kept) using the API token `token`.
@@ -118,45 +130,32 @@ impl Client {
         self.transfer
     }
 
-    /// `GET /api/v1/me`: who the token belongs to, and the upload limits.
-    pub async fn me(&self) -> Result<Me, Error> {
-        self.call(calls::me()).await
-    }
+    broker_calls! {
+        /// `GET /api/v1/me`: who the token belongs to, and the upload limits.
+        me() -> Me;
 
-    /// `POST /api/v1/uploads`: starts an upload. The response carries the
-    /// plaintext data key for client-side encryption: zeroize it after use
-    /// (the upload methods do).
-    pub async fn create_upload(
-        &self,
-        request: &CreateUploadRequest,
-    ) -> Result<CreateUploadResponse, Error> {
-        self.call(calls::create_upload(request)).await
-    }
+        /// `POST /api/v1/uploads`: starts an upload. The response carries the
+        /// plaintext data key for client-side encryption: zeroize it after use
+        /// (the upload methods do).
+        create_upload(request: &CreateUploadRequest) -> CreateUploadResponse;
 
-    /// `POST /api/v1/uploads/parts`: presigns more parts of a multipart upload.
-    pub async fn sign_parts(&self, request: &SignPartsRequest) -> Result<SignPartsResponse, Error> {
-        self.call(calls::sign_parts(request)).await
-    }
+        /// `POST /api/v1/uploads/parts`: presigns more parts of a multipart upload.
+        sign_parts(request: &SignPartsRequest) -> SignPartsResponse;
 
-    /// `POST /api/v1/uploads/complete`: assembles the uploaded parts.
-    pub async fn complete_upload(
-        &self,
-        request: &CompleteUploadRequest,
-    ) -> Result<CompleteUploadResponse, Error> {
-        self.call(calls::complete_upload(request)).await
-    }
+        /// `POST /api/v1/uploads/complete`: assembles the uploaded parts.
+        complete_upload(request: &CompleteUploadRequest) -> CompleteUploadResponse;
 
-    /// `POST /api/v1/uploads/abort`: discards a multipart upload and its parts.
-    pub async fn abort_upload(&self, request: &AbortUploadRequest) -> Result<(), Error> {
-        self.call(calls::abort_upload(request)).await
-    }
+        /// `POST /api/v1/uploads/abort`: discards a multipart upload and its parts.
+        abort_upload(request: &AbortUploadRequest) -> ();
 
-    /// `GET /api/v1/objects`: one page of the user's objects.
-    pub async fn list_objects(
-        &self,
-        query: &ListObjectsQuery,
-    ) -> Result<ListObjectsResponse, Error> {
-        self.call(calls::list_objects(query)).await
+        /// `GET /api/v1/objects`: one page of the user's objects.
+        list_objects(query: &ListObjectsQuery) -> ListObjectsResponse;
+
+        /// `GET /api/v1/objects/info`: what an object is, without key material.
+        object_info(key: &str) -> ObjectInfo;
+
+        /// `DELETE /api/v1/objects?key=`: deletes an object.
+        delete_object(key: &str) -> ();
     }
 
     /// Every object whose name starts with `prefix` (relative to the user's
@@ -181,11 +180,6 @@ impl Client {
         }
     }
 
-    /// `GET /api/v1/objects/info`: what an object is, without key material.
-    pub async fn object_info(&self, key: &str) -> Result<ObjectInfo, Error> {
-        self.call(calls::object_info(key)).await
-    }
-
     /// `POST /api/v1/objects/open`: a presigned download and, for client-side
     /// encrypted objects, the data key (zeroize it after use; the download
     /// methods do).
@@ -194,11 +188,6 @@ impl Client {
             key: key.to_owned(),
         };
         self.call(calls::open_object(&request)).await
-    }
-
-    /// `DELETE /api/v1/objects?key=`: deletes an object.
-    pub async fn delete_object(&self, key: &str) -> Result<(), Error> {
-        self.call(calls::delete_object(key)).await
     }
 
     /// Waits for the aborts of multipart uploads that were cancelled by

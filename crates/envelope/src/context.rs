@@ -51,6 +51,41 @@ impl Pairs {
     }
 }
 
+/// `get` and `iter` of a type that keeps its entries in a `pairs` field; the caller
+/// documents `iter` (what the entries are, in which order).
+macro_rules! pairs_accessors {
+    ($(#[$iter_doc:meta])*) => {
+        /// The value of `key`, if present.
+        pub fn get(&self, key: &str) -> Option<&str> {
+            self.pairs.get(key)
+        }
+
+        $(#[$iter_doc])*
+        pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+            self.pairs.iter()
+        }
+    };
+}
+
+/// What a type stored in object metadata as a JSON object adds to `pairs_accessors`:
+/// `from_pairs` (the parsed JSON) and `to_json`; the caller documents `to_json` (which
+/// metadata keys hold it).
+macro_rules! json_pairs {
+    ($(#[$json_doc:meta])*) => {
+        /// Parsed pairs (unique keys, checked by the JSON parser).
+        pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+            Self {
+                pairs: Pairs(pairs),
+            }
+        }
+
+        $(#[$json_doc])*
+        pub fn to_json(&self) -> String {
+            json::write_object(self.pairs.iter())
+        }
+    };
+}
+
 fn is_reserved(key: &str) -> bool {
     // AWS KMS reserves the whole `aws:` prefix.
     key == KMS_CMK_ID_KEY || key.starts_with("aws:")
@@ -95,14 +130,8 @@ impl EncryptionContext {
         self.pairs.push_unique(key, value.into())
     }
 
-    /// The value of `key`, if present.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.get(key)
-    }
-
-    /// The entries in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter()
+    pairs_accessors! {
+        /// The entries in insertion order.
     }
 
     /// The context to send to KMS and store, for objects encrypted with `cipher`.
@@ -123,21 +152,12 @@ pub struct StoredContext {
 }
 
 impl StoredContext {
-    /// Parsed pairs (unique keys, checked by the JSON parser).
-    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        StoredContext {
-            pairs: Pairs(pairs),
-        }
+    json_pairs! {
+        /// The JSON stored in `x-amz-t` / `x-amz-matdesc`.
     }
 
-    /// The value of `key`, if present.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.get(key)
-    }
-
-    /// All entries, reserved ones included: exactly what KMS must be given.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter()
+    pairs_accessors! {
+        /// All entries, reserved ones included: exactly what KMS must be given.
     }
 
     /// The caller-visible part: everything but the reserved keys.
@@ -163,11 +183,6 @@ impl StoredContext {
     pub fn object_key(&self) -> Option<&str> {
         self.get(OBJECT_KEY_CONTEXT_KEY)
     }
-
-    /// The JSON stored in `x-amz-t` / `x-amz-matdesc`.
-    pub fn to_json(&self) -> String {
-        json::write_object(self.iter())
-    }
 }
 
 /// The material description of a raw-keyring wrapped key (`x-amz-m`, or
@@ -190,26 +205,12 @@ impl MaterialDescription {
         Ok(out)
     }
 
-    /// Parsed pairs (unique keys, checked by the JSON parser).
-    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        MaterialDescription {
-            pairs: Pairs(pairs),
-        }
+    json_pairs! {
+        /// The JSON stored in `x-amz-m` / `x-amz-matdesc`.
     }
 
-    /// The value of `key`, if present.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.get(key)
-    }
-
-    /// The entries in stored order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter()
-    }
-
-    /// The JSON stored in `x-amz-m` / `x-amz-matdesc`.
-    pub fn to_json(&self) -> String {
-        json::write_object(self.iter())
+    pairs_accessors! {
+        /// The entries in stored order.
     }
 }
 

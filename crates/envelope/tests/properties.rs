@@ -40,9 +40,7 @@ proptest! {
 
     #[test]
     fn streaming_equals_one_shot_aes_gcm(
-        key in any::<[u8; 32]>(),
-        iv in any::<[u8; 12]>(),
-        aad in prop::collection::vec(any::<u8>(), 0..40),
+        (key, iv, aad) in common::strategies::gcm_inputs(),
         (plaintext, pieces) in size_near_boundaries()
             .prop_flat_map(|n| (prop::collection::vec(any::<u8>(), n), chunking(n))),
     ) {

@@ -33,8 +33,7 @@ fn sizes() -> Vec<usize> {
 fn v3_round_trips_at_every_boundary_with_random_chunking() {
     let mut rng = Rng::new(1);
     for size in sizes() {
-        let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-        let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+        let (data_key, message_id) = (rng.data_key(), rng.message_id());
         let metadata = v3_metadata(&data_key, "u/x", &message_id);
         let plaintext = rng.bytes(size);
         let max_piece = if size > MIB { 300_000 } else { 40 };
@@ -73,8 +72,7 @@ fn multipart_parts_concatenate_to_the_single_put_object() {
         5 * MIB + 1,
         11 * MIB + 3,
     ] {
-        let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-        let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+        let (data_key, message_id) = (rng.data_key(), rng.message_id());
         let plaintext = rng.bytes(size);
         let plan = PartPlan::new(size as u64, 5 * MIB as u64).unwrap();
         let mut parts = PartEncryptor::new(Encryptor::v3(&data_key, same_id(&message_id)), plan);
@@ -119,8 +117,7 @@ fn tampering_is_detected() {
 fn wrong_key_message_id_or_commitment_fails_before_decryption() {
     use sealdrop_envelope::{DecryptError, verify_commitment};
     let mut rng = Rng::new(3);
-    let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-    let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+    let (data_key, message_id) = (rng.data_key(), rng.message_id());
     let metadata = v3_metadata(&data_key, "u/x", &message_id);
     let object = seal(Encryptor::v3(&data_key, same_id(&message_id)), b"hello").unwrap();
 
@@ -175,8 +172,7 @@ fn wrong_key_message_id_or_commitment_fails_before_decryption() {
 fn hazmat_parts_reproduce_the_object_with_raw_gcm() {
     use sealdrop_envelope::hazmat;
     let mut rng = Rng::new(4);
-    let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-    let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+    let (data_key, message_id) = (rng.data_key(), rng.message_id());
     let plaintext = rng.bytes(1000);
     let object = seal(Encryptor::v3(&data_key, same_id(&message_id)), &plaintext).unwrap();
 

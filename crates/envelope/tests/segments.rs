@@ -170,9 +170,7 @@ proptest! {
 
     #[test]
     fn segments_combine_into_the_one_shot_ciphertext_and_tag(
-        key in any::<[u8; 32]>(),
-        iv in any::<[u8; 12]>(),
-        aad in prop::collection::vec(any::<u8>(), 0..40),
+        (key, iv, aad) in common::strategies::gcm_inputs(),
         len in plaintext_len(),
         content_seed in any::<u64>(),
         cuts in prop::collection::vec(any::<u64>(), 0..12),

@@ -463,6 +463,24 @@ mod tests {
         )
     }
 
+    /// A V3 object's metadata with its material description replaced by `pairs`: the same
+    /// wrapped key, message ID and commitment.
+    fn with_description(
+        metadata: &ContentMetadata,
+        pairs: Vec<(String, String)>,
+    ) -> ContentMetadata {
+        let (message_id, commitment) = v3_params(metadata);
+        ContentMetadata::v3(
+            metadata.encrypted_data_key().to_vec(),
+            KeyWrapping::AesGcm {
+                description: MaterialDescription::new(pairs).unwrap(),
+            },
+            message_id,
+            commitment,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn copied_or_relabelled_objects_do_not_unwrap() {
         let kr = keyring();
@@ -486,16 +504,7 @@ mod tests {
                 (k.to_owned(), v.to_owned())
             })
             .collect();
-        let (message_id, commitment) = v3_params(&metadata);
-        let forged = ContentMetadata::v3(
-            metadata.encrypted_data_key().to_vec(),
-            KeyWrapping::AesGcm {
-                description: MaterialDescription::new(forged).unwrap(),
-            },
-            message_id,
-            commitment,
-        )
-        .unwrap();
+        let forged = with_description(&metadata, forged);
         assert!(matches!(
             kr.unwrap_for_object(&forged, "alice/b.txt"),
             Err(KeyringError::Binding)
@@ -506,16 +515,7 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         extra.insert(0, ("extra".into(), "entry".into()));
-        let (message_id, commitment) = v3_params(&metadata);
-        let extended = ContentMetadata::v3(
-            metadata.encrypted_data_key().to_vec(),
-            KeyWrapping::AesGcm {
-                description: MaterialDescription::new(extra).unwrap(),
-            },
-            message_id,
-            commitment,
-        )
-        .unwrap();
+        let extended = with_description(&metadata, extra);
         assert!(matches!(
             kr.unwrap_for_object(&extended, "alice/a.txt"),
             Err(KeyringError::Binding)

@@ -28,9 +28,23 @@ const EXPOSE: [&str; 6] = [
     "content-range",
 ];
 
+/// A request body the store's services take: bytes, with an error s3s can report.
+/// Implemented for every such body.
+pub trait RequestBody:
+    http_body::Body<Data = Bytes, Error: std::error::Error + Send + Sync + 'static> + Send + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: http_body::Body<Data = Bytes, Error: std::error::Error + Send + Sync + 'static>
+        + Send
+        + 'static
+{
+}
+
 /// The store's HTTP service: CORS → signed-header guard → s3s. Cheap to clone.
 ///
-/// Implements `tower::Service<http::Request<B>>` (for any `http_body::Body<Data = Bytes>`,
+/// Implements `tower::Service<http::Request<B>>` (for any [`RequestBody`] `B`,
 /// `Error = Infallible`) and `hyper::service::Service<http::Request<hyper::body::Incoming>>`.
 #[derive(Clone)]
 pub struct StoreService {
@@ -43,15 +57,10 @@ impl std::fmt::Debug for StoreService {
     }
 }
 
-impl<B> Service<Request<B>> for StoreService
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+impl<B: RequestBody> Service<Request<B>> for StoreService {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future =
-        tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
+    type Future = tower_http::cors::ResponseFuture<GuardFuture>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Service::<Request<B>>::poll_ready(&mut self.inner, cx)
@@ -65,14 +74,16 @@ where
 impl hyper::service::Service<Request<hyper::body::Incoming>> for StoreService {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future =
-        tower_http::cors::ResponseFuture<BoxFuture<'static, Result<Response<Body>, Infallible>>>;
+    type Future = tower_http::cors::ResponseFuture<GuardFuture>;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let mut inner = self.inner.clone();
         inner.call(req)
     }
 }
+
+/// What the guard answers with: s3s's response, or the guard's own refusal (never an error).
+type GuardFuture = BoxFuture<'static, Result<Response<Body>, Infallible>>;
 
 /// Rejects requests that s3s would accept but we must not, then calls s3s.
 #[derive(Clone)]
@@ -81,14 +92,10 @@ pub(crate) struct Guard {
     region: Arc<str>,
 }
 
-impl<B> Service<Request<B>> for Guard
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+impl<B: RequestBody> Service<Request<B>> for Guard {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+    type Future = GuardFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

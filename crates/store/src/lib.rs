@@ -46,7 +46,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use http_layer::StoreService;
+pub use http_layer::{RequestBody, StoreService};
 pub use static_keys::StaticKeys;
 
 /// Supplies and unwraps per-object SSE data keys (the local keyring implements it in

@@ -33,6 +33,31 @@ impl Rng {
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next_u64() as u8).collect()
     }
+
+    /// A random data key (the next 32 bytes).
+    pub fn data_key(&mut self) -> DataKey {
+        DataKey::from_slice(&self.bytes(32)).unwrap()
+    }
+
+    /// A random message ID (the next 28 bytes).
+    pub fn message_id(&mut self) -> MessageId {
+        MessageId::from_slice(&self.bytes(28)).unwrap()
+    }
+}
+
+/// Strategies shared by the property tests (native only: proptest is not built for wasm).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod strategies {
+    use proptest::prelude::*;
+
+    /// What one AES-256-GCM encryption takes: a key, an IV and up to 40 bytes of AAD.
+    pub fn gcm_inputs() -> impl Strategy<Value = ([u8; 32], [u8; 12], Vec<u8>)> {
+        (
+            any::<[u8; 32]>(),
+            any::<[u8; 12]>(),
+            prop::collection::vec(any::<u8>(), 0..40),
+        )
+    }
 }
 
 /// The plaintext rule of the interop fixtures: byte i of an n-byte object.
@@ -360,8 +385,7 @@ pub fn check_fixture(name: &str, json: &str) {
 /// authentication, as do truncation and extension.
 pub fn check_tamper_detection(size: usize, seed: u64) {
     let mut rng = Rng::new(seed);
-    let data_key = DataKey::from_slice(&rng.bytes(32)).unwrap();
-    let message_id = MessageId::from_slice(&rng.bytes(28)).unwrap();
+    let (data_key, message_id) = (rng.data_key(), rng.message_id());
     let metadata = v3_metadata(&data_key, "u/tamper", &message_id);
     let plaintext = rng.bytes(size);
     let object = seal(Encryptor::v3(&data_key, message_id), &plaintext).unwrap();

@@ -2,8 +2,9 @@
 //! (default encryption, CORS).
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Response, S3Result, s3_error};
 
+use super::Answer;
 use super::S3Impl;
 use super::request::ts;
 use crate::engine::{BucketEncryption, BucketRecord};
@@ -19,9 +20,9 @@ async fn update_bucket(
 
 pub(super) async fn create_bucket(
     s3: &S3Impl,
-    req: S3Request<CreateBucketInput>,
-) -> S3Result<S3Response<CreateBucketOutput>> {
-    let bucket = req.input.bucket;
+    input: CreateBucketInput,
+) -> Answer<CreateBucketOutput> {
+    let bucket = input.bucket;
     let b = bucket.clone();
     let created = s3.run(move |e| e.create_bucket(&b)).await?;
     if !created {
@@ -35,11 +36,8 @@ pub(super) async fn create_bucket(
     }))
 }
 
-pub(super) async fn head_bucket(
-    s3: &S3Impl,
-    req: S3Request<HeadBucketInput>,
-) -> S3Result<S3Response<HeadBucketOutput>> {
-    s3.bucket(&req.input.bucket).await?;
+pub(super) async fn head_bucket(s3: &S3Impl, input: HeadBucketInput) -> Answer<HeadBucketOutput> {
+    s3.bucket(&input.bucket).await?;
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(s3.inner.config.region.clone()),
         ..Default::default()
@@ -48,9 +46,9 @@ pub(super) async fn head_bucket(
 
 pub(super) async fn get_bucket_location(
     s3: &S3Impl,
-    req: S3Request<GetBucketLocationInput>,
-) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    s3.bucket(&req.input.bucket).await?;
+    input: GetBucketLocationInput,
+) -> Answer<GetBucketLocationOutput> {
+    s3.bucket(&input.bucket).await?;
     let region = &s3.inner.config.region;
     let location_constraint =
         (region != "us-east-1").then(|| BucketLocationConstraint::from(region.clone()));
@@ -61,8 +59,8 @@ pub(super) async fn get_bucket_location(
 
 pub(super) async fn list_buckets(
     s3: &S3Impl,
-    _req: S3Request<ListBucketsInput>,
-) -> S3Result<S3Response<ListBucketsOutput>> {
+    _input: ListBucketsInput,
+) -> Answer<ListBucketsOutput> {
     let list = s3.run(|e| e.list_buckets()).await?;
     let region = s3.inner.config.region.clone();
     let buckets = list
@@ -85,18 +83,17 @@ pub(super) async fn list_buckets(
 
 pub(super) async fn delete_bucket(
     s3: &S3Impl,
-    req: S3Request<DeleteBucketInput>,
-) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let b = req.input.bucket;
+    input: DeleteBucketInput,
+) -> Answer<DeleteBucketOutput> {
+    let b = input.bucket;
     s3.run(move |e| e.delete_bucket(&b)).await?;
     Ok(S3Response::new(DeleteBucketOutput::default()))
 }
 
 pub(super) async fn put_bucket_encryption(
     s3: &S3Impl,
-    req: S3Request<PutBucketEncryptionInput>,
-) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
-    let input = req.input;
+    input: PutBucketEncryptionInput,
+) -> Answer<PutBucketEncryptionOutput> {
     let rule = input
         .server_side_encryption_configuration
         .rules
@@ -144,9 +141,9 @@ pub(super) async fn put_bucket_encryption(
 
 pub(super) async fn get_bucket_encryption(
     s3: &S3Impl,
-    req: S3Request<GetBucketEncryptionInput>,
-) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-    let rec = s3.bucket(&req.input.bucket).await?;
+    input: GetBucketEncryptionInput,
+) -> Answer<GetBucketEncryptionOutput> {
+    let rec = s3.bucket(&input.bucket).await?;
     let enc = rec.encryption.ok_or_else(|| {
         s3_error!(
             ServerSideEncryptionConfigurationNotFoundError,
@@ -169,17 +166,16 @@ pub(super) async fn get_bucket_encryption(
 
 pub(super) async fn delete_bucket_encryption(
     s3: &S3Impl,
-    req: S3Request<DeleteBucketEncryptionInput>,
-) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
-    update_bucket(s3, req.input.bucket, |r| r.encryption = None).await?;
+    input: DeleteBucketEncryptionInput,
+) -> Answer<DeleteBucketEncryptionOutput> {
+    update_bucket(s3, input.bucket, |r| r.encryption = None).await?;
     Ok(S3Response::new(DeleteBucketEncryptionOutput::default()))
 }
 
 pub(super) async fn put_bucket_cors(
     s3: &S3Impl,
-    req: S3Request<PutBucketCorsInput>,
-) -> S3Result<S3Response<PutBucketCorsOutput>> {
-    let input = req.input;
+    input: PutBucketCorsInput,
+) -> Answer<PutBucketCorsOutput> {
     if input.cors_configuration.cors_rules.is_empty() {
         return Err(s3_error!(MalformedXML, "at least one CORSRule is required"));
     }
@@ -190,9 +186,9 @@ pub(super) async fn put_bucket_cors(
 
 pub(super) async fn get_bucket_cors(
     s3: &S3Impl,
-    req: S3Request<GetBucketCorsInput>,
-) -> S3Result<S3Response<GetBucketCorsOutput>> {
-    let rec = s3.bucket(&req.input.bucket).await?;
+    input: GetBucketCorsInput,
+) -> Answer<GetBucketCorsOutput> {
+    let rec = s3.bucket(&input.bucket).await?;
     let cfg = rec.cors.ok_or_else(|| {
         s3_error!(
             NoSuchCORSConfiguration,
@@ -206,8 +202,8 @@ pub(super) async fn get_bucket_cors(
 
 pub(super) async fn delete_bucket_cors(
     s3: &S3Impl,
-    req: S3Request<DeleteBucketCorsInput>,
-) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-    update_bucket(s3, req.input.bucket, |r| r.cors = None).await?;
+    input: DeleteBucketCorsInput,
+) -> Answer<DeleteBucketCorsOutput> {
+    update_bucket(s3, input.bucket, |r| r.cors = None).await?;
     Ok(S3Response::new(DeleteBucketCorsOutput::default()))
 }

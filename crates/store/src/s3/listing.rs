@@ -6,8 +6,9 @@
 //! response shape differ, so only those are written twice.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Response, S3Result, s3_error};
 
+use super::Answer;
 use super::S3Impl;
 use super::request::{etag, ts, url_encode};
 use crate::engine::{ListCursor, ObjectRecord};
@@ -138,9 +139,8 @@ async fn list(s3: &S3Impl, req: ListRequest<'_>) -> S3Result<Listing> {
 
 pub(super) async fn list_objects_v2(
     s3: &S3Impl,
-    req: S3Request<ListObjectsV2Input>,
-) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let input = req.input;
+    input: ListObjectsV2Input,
+) -> Answer<ListObjectsV2Output> {
     let max_keys = MaxKeys::parse(input.max_keys)?;
     let after = match (&input.continuation_token, &input.start_after) {
         (Some(t), _) => Some(ListCursor::decode(t).ok_or_else(|| {
@@ -177,9 +177,8 @@ pub(super) async fn list_objects_v2(
 
 pub(super) async fn list_objects(
     s3: &S3Impl,
-    req: S3Request<ListObjectsInput>,
-) -> S3Result<S3Response<ListObjectsOutput>> {
-    let input = req.input;
+    input: ListObjectsInput,
+) -> Answer<ListObjectsOutput> {
     let max_keys = MaxKeys::parse(input.max_keys)?;
     let after = input
         .marker
@@ -213,9 +212,8 @@ pub(super) async fn list_objects(
 
 pub(super) async fn list_multipart_uploads(
     s3: &S3Impl,
-    req: S3Request<ListMultipartUploadsInput>,
-) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let input = req.input;
+    input: ListMultipartUploadsInput,
+) -> Answer<ListMultipartUploadsOutput> {
     let max = input.max_uploads.unwrap_or(MAX_PAGE).clamp(0, MAX_PAGE);
     let (b, p, km, um) = (
         input.bucket.clone(),

@@ -177,15 +177,27 @@ impl S3Impl {
     }
 }
 
+/// What every operation's handler returns.
+pub(super) type Answer<Output> = S3Result<S3Response<Output>>;
+
 /// The `S3` trait, each operation handed to the function of the same name in its family's
-/// module.
+/// module. Most handlers take only the request's input; those under `whole_request` take the
+/// whole request, because they also read its headers or `aws-chunked` trailers.
 macro_rules! s3_operations {
-    ($($module:ident :: $op:ident ($input:ident) -> $output:ident;)*) => {
+    (
+        input_only { $($module:ident :: $op:ident ($input:ident) -> $output:ident;)* }
+        whole_request { $($h_module:ident :: $h_op:ident ($h_input:ident) -> $h_output:ident;)* }
+    ) => {
         #[async_trait::async_trait]
         impl S3 for S3Impl {
             $(
-                async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    $module::$op(self, req).await
+                async fn $op(&self, req: S3Request<$input>) -> Answer<$output> {
+                    $module::$op(self, req.input).await
+                }
+            )*
+            $(
+                async fn $h_op(&self, req: S3Request<$h_input>) -> Answer<$h_output> {
+                    $h_module::$h_op(self, req).await
                 }
             )*
         }
@@ -193,30 +205,34 @@ macro_rules! s3_operations {
 }
 
 s3_operations! {
-    bucket::create_bucket(CreateBucketInput) -> CreateBucketOutput;
-    bucket::head_bucket(HeadBucketInput) -> HeadBucketOutput;
-    bucket::get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-    bucket::list_buckets(ListBucketsInput) -> ListBucketsOutput;
-    bucket::delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
-    bucket::put_bucket_encryption(PutBucketEncryptionInput) -> PutBucketEncryptionOutput;
-    bucket::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
-    bucket::delete_bucket_encryption(DeleteBucketEncryptionInput) -> DeleteBucketEncryptionOutput;
-    bucket::put_bucket_cors(PutBucketCorsInput) -> PutBucketCorsOutput;
-    bucket::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
-    bucket::delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput;
-    objects::put_object(PutObjectInput) -> PutObjectOutput;
-    objects::get_object(GetObjectInput) -> GetObjectOutput;
-    objects::head_object(HeadObjectInput) -> HeadObjectOutput;
-    objects::delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-    objects::delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
-    objects::copy_object(CopyObjectInput) -> CopyObjectOutput;
-    listing::list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
-    listing::list_objects(ListObjectsInput) -> ListObjectsOutput;
-    multipart::create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
-    multipart::upload_part(UploadPartInput) -> UploadPartOutput;
-    multipart::upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
-    multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
-    multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
-    multipart::list_parts(ListPartsInput) -> ListPartsOutput;
-    listing::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
+    input_only {
+        bucket::create_bucket(CreateBucketInput) -> CreateBucketOutput;
+        bucket::head_bucket(HeadBucketInput) -> HeadBucketOutput;
+        bucket::get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
+        bucket::list_buckets(ListBucketsInput) -> ListBucketsOutput;
+        bucket::delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
+        bucket::put_bucket_encryption(PutBucketEncryptionInput) -> PutBucketEncryptionOutput;
+        bucket::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
+        bucket::delete_bucket_encryption(DeleteBucketEncryptionInput) -> DeleteBucketEncryptionOutput;
+        bucket::put_bucket_cors(PutBucketCorsInput) -> PutBucketCorsOutput;
+        bucket::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
+        bucket::delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput;
+        objects::get_object(GetObjectInput) -> GetObjectOutput;
+        objects::head_object(HeadObjectInput) -> HeadObjectOutput;
+        objects::delete_object(DeleteObjectInput) -> DeleteObjectOutput;
+        objects::delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+        listing::list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
+        listing::list_objects(ListObjectsInput) -> ListObjectsOutput;
+        multipart::create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
+        multipart::upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
+        multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
+        multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+        multipart::list_parts(ListPartsInput) -> ListPartsOutput;
+        listing::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
+    }
+    whole_request {
+        objects::put_object(PutObjectInput) -> PutObjectOutput;
+        objects::copy_object(CopyObjectInput) -> CopyObjectOutput;
+        multipart::upload_part(UploadPartInput) -> UploadPartOutput;
+    }
 }

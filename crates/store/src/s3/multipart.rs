@@ -10,10 +10,11 @@ use md5::{Digest, Md5};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::Answer;
 use super::S3Impl;
 use super::encryption::{sse_request, with_sse};
 use super::request::{
-    body_request, body_upload, check_metadata, copy_source_conditions, etag, object_headers,
+    body_request, body_upload, check_metadata, copy_source_conditions, etag, object_headers_of,
     parse_copy_range, parse_copy_source, part_number, reject_sse_c, set_checksum_output, ts,
     url_encode, validate_key, write_condition,
 };
@@ -111,9 +112,8 @@ impl S3Impl {
 
 pub(super) async fn create_multipart_upload(
     s3: &S3Impl,
-    req: S3Request<CreateMultipartUploadInput>,
-) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let input = req.input;
+    input: CreateMultipartUploadInput,
+) -> Answer<CreateMultipartUploadOutput> {
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     validate_key(&input.key)?;
     let metadata = check_metadata(input.metadata)?;
@@ -124,13 +124,7 @@ pub(super) async fn create_multipart_upload(
         bucket: input.bucket.clone(),
         key: input.key.clone(),
         initiated_ms: now_ms(),
-        headers: object_headers(
-            input.content_type,
-            input.cache_control,
-            input.content_disposition,
-            input.content_encoding,
-            input.content_language,
-        ),
+        headers: object_headers_of!(input),
         metadata,
         sse: sse_rec,
         parts: BTreeMap::new(),
@@ -150,7 +144,7 @@ pub(super) async fn create_multipart_upload(
 pub(super) async fn upload_part(
     s3: &S3Impl,
     req: S3Request<UploadPartInput>,
-) -> S3Result<S3Response<UploadPartOutput>> {
+) -> Answer<UploadPartOutput> {
     let (mut input, headers, trailers) = body_request(req);
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     let number = part_number(input.part_number)?;
@@ -177,9 +171,8 @@ pub(super) async fn upload_part(
 
 pub(super) async fn upload_part_copy(
     s3: &S3Impl,
-    req: S3Request<UploadPartCopyInput>,
-) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let input = req.input;
+    input: UploadPartCopyInput,
+) -> Answer<UploadPartCopyOutput> {
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     reject_sse_c(input.copy_source_sse_customer_algorithm.as_ref())?;
     let number = part_number(input.part_number)?;
@@ -223,9 +216,8 @@ pub(super) async fn upload_part_copy(
 
 pub(super) async fn complete_multipart_upload(
     s3: &S3Impl,
-    req: S3Request<CompleteMultipartUploadInput>,
-) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let input = req.input;
+    input: CompleteMultipartUploadInput,
+) -> Answer<CompleteMultipartUploadOutput> {
     let parts: Vec<(Option<i32>, Option<String>)> = input
         .multipart_upload
         .and_then(|m| m.parts)
@@ -300,19 +292,14 @@ pub(super) async fn complete_multipart_upload(
 
 pub(super) async fn abort_multipart_upload(
     s3: &S3Impl,
-    req: S3Request<AbortMultipartUploadInput>,
-) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let input = req.input;
+    input: AbortMultipartUploadInput,
+) -> Answer<AbortMultipartUploadOutput> {
     s3.run(move |e| e.abort_upload(&input.bucket, &input.key, &input.upload_id))
         .await?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
-pub(super) async fn list_parts(
-    s3: &S3Impl,
-    req: S3Request<ListPartsInput>,
-) -> S3Result<S3Response<ListPartsOutput>> {
-    let input = req.input;
+pub(super) async fn list_parts(s3: &S3Impl, input: ListPartsInput) -> Answer<ListPartsOutput> {
     let upload = s3
         .upload(&input.bucket, &input.key, &input.upload_id)
         .await?;

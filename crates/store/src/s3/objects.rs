@@ -6,12 +6,13 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
+use super::Answer;
 use super::encryption::{sse_request, with_sse};
 use super::errors::precondition_failed;
 use super::request::{
     body_request, body_upload, check_metadata, copy_source_conditions, destination_conditions,
-    etag, etag_matches, object_headers, parse_copy_source, reject_sse_c, set_checksum_output, ts,
-    validate_key, write_condition,
+    etag, etag_matches, object_headers_of, parse_copy_source, reject_sse_c, set_checksum_output,
+    ts, validate_key, write_condition,
 };
 use super::{S3Impl, blocking};
 use crate::StoreError;
@@ -21,7 +22,7 @@ use crate::io::{ReadPlan, open_reader};
 pub(super) async fn put_object(
     s3: &S3Impl,
     req: S3Request<PutObjectInput>,
-) -> S3Result<S3Response<PutObjectOutput>> {
+) -> Answer<PutObjectOutput> {
     let (mut input, headers, trailers) = body_request(req);
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     validate_key(&input.key)?;
@@ -39,13 +40,7 @@ pub(super) async fn put_object(
         size: written.rec.len,
         etag: written.etag_hex(sse_rec.is_some()),
         last_modified_ms: now_ms(),
-        headers: object_headers(
-            input.content_type,
-            input.cache_control,
-            input.content_disposition,
-            input.content_encoding,
-            input.content_language,
-        ),
+        headers: object_headers_of!(input),
         metadata,
         segments: vec![written.rec.clone()],
         sse: sse_rec,
@@ -208,11 +203,7 @@ macro_rules! object_output {
     }};
 }
 
-pub(super) async fn get_object(
-    s3: &S3Impl,
-    req: S3Request<GetObjectInput>,
-) -> S3Result<S3Response<GetObjectOutput>> {
-    let input = req.input;
+pub(super) async fn get_object(s3: &S3Impl, input: GetObjectInput) -> Answer<GetObjectOutput> {
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     if input.version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(s3_error!(NotImplemented, "versioning is not supported"));
@@ -238,11 +229,7 @@ pub(super) async fn get_object(
     Ok(S3Response::new(out))
 }
 
-pub(super) async fn head_object(
-    s3: &S3Impl,
-    req: S3Request<HeadObjectInput>,
-) -> S3Result<S3Response<HeadObjectOutput>> {
-    let input = req.input;
+pub(super) async fn head_object(s3: &S3Impl, input: HeadObjectInput) -> Answer<HeadObjectOutput> {
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
     let (b, k) = (input.bucket.clone(), input.key.clone());
     let rec = s3.run(move |e| e.get_object(&b, &k)).await?;
@@ -253,9 +240,8 @@ pub(super) async fn head_object(
 
 pub(super) async fn delete_object(
     s3: &S3Impl,
-    req: S3Request<DeleteObjectInput>,
-) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let input = req.input;
+    input: DeleteObjectInput,
+) -> Answer<DeleteObjectOutput> {
     validate_key(&input.key)?;
     s3.run(move |e| e.delete_object(&input.bucket, &input.key))
         .await?;
@@ -264,9 +250,8 @@ pub(super) async fn delete_object(
 
 pub(super) async fn delete_objects(
     s3: &S3Impl,
-    req: S3Request<DeleteObjectsInput>,
-) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let input = req.input;
+    input: DeleteObjectsInput,
+) -> Answer<DeleteObjectsOutput> {
     if input.delete.objects.len() > 1000 {
         return Err(s3_error!(MalformedXML, "at most 1000 keys per request"));
     }
@@ -326,7 +311,7 @@ fn link_segments(
 pub(super) async fn copy_object(
     s3: &S3Impl,
     req: S3Request<CopyObjectInput>,
-) -> S3Result<S3Response<CopyObjectOutput>> {
+) -> Answer<CopyObjectOutput> {
     let (if_match, if_none_match) = destination_conditions(&req.headers)?;
     let input = req.input;
     reject_sse_c(input.sse_customer_algorithm.as_ref())?;
@@ -350,16 +335,7 @@ pub(super) async fn copy_object(
         Some(_) => return Err(s3_error!(InvalidArgument, "Unknown metadata directive.")),
     };
     let (headers, metadata) = if replace {
-        (
-            object_headers(
-                input.content_type,
-                input.cache_control,
-                input.content_disposition,
-                input.content_encoding,
-                input.content_language,
-            ),
-            check_metadata(input.metadata)?,
-        )
+        (object_headers_of!(input), check_metadata(input.metadata)?)
     } else {
         (src.headers.clone(), src.metadata.clone())
     };

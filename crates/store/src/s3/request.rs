@@ -175,6 +175,7 @@ pub(super) fn destination_conditions(
     ))
 }
 
+/// The content headers an object is stored with, from the request fields that set them.
 pub(super) fn object_headers(
     content_type: Option<String>,
     cache_control: Option<String>,
@@ -199,6 +200,21 @@ pub(super) fn object_headers(
         content_language,
     }
 }
+
+/// The [`object_headers`] of a request that sets them (PutObject, CopyObject,
+/// CreateMultipartUpload: the same fields in each input).
+macro_rules! object_headers_of {
+    ($input:expr) => {
+        super::request::object_headers(
+            $input.content_type,
+            $input.cache_control,
+            $input.content_disposition,
+            $input.content_encoding,
+            $input.content_language,
+        )
+    };
+}
+pub(super) use object_headers_of;
 
 /// Does `c` match the object's ETag (`*` matches any existing object)?
 pub(super) fn etag_matches(c: &ETagCondition, rec: &ObjectRecord) -> bool {
