@@ -63,6 +63,7 @@ impl Env {
             env.web_toolchain()
         })?;
         step("setup: Chromium and ChromeDriver", || env.chromium())?;
+        step("setup: PostgreSQL server binaries", postgresql)?;
         step(
             "setup: Python venv (moto, official S3 Encryption Client)",
             || env.python(),
@@ -229,6 +230,29 @@ pub fn bench_tools() -> Result<()> {
         return Ok(());
     }
     apt_install(&["wrk", "nodejs"])
+}
+
+/// Debian's PostgreSQL server binaries: the state tests start a private
+/// cluster with them (`tests/src/postgres.rs`).
+fn postgresql() -> Result<()> {
+    let has_initdb = || {
+        std::fs::read_dir("/usr/lib/postgresql")
+            .map(|versions| {
+                versions
+                    .flatten()
+                    .any(|v| v.path().join("bin/initdb").exists())
+            })
+            .unwrap_or(false)
+    };
+    if has_initdb() {
+        println!("postgresql server binaries present");
+        return Ok(());
+    }
+    apt_install(&["postgresql"])?;
+    if !has_initdb() {
+        bail!("initdb is still missing after apt-get install postgresql");
+    }
+    Ok(())
 }
 
 /// `apt-get install`, refreshing the package lists once if the first attempt fails
