@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod browser;
+pub mod oidc_provider;
 pub mod postgres;
 
 use std::io::{BufRead, BufReader};

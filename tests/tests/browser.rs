@@ -714,3 +714,156 @@ async fn web_app_hosted_on_another_origin() {
     assert_eq!(std::fs::read(saved).unwrap(), data);
     app.browser.close().await.unwrap();
 }
+
+impl App {
+    /// The name the header shows for who is signed in.
+    async fn signed_in_as(&self) -> String {
+        self.browser
+            .wait_for(".account:not([hidden]) [data-testid=sign-out]", WAIT)
+            .await
+            .unwrap();
+        self.text(".account strong").await
+    }
+
+    /// Goes through the provider's own login and consent pages as `login`.
+    async fn log_in_at_provider(&self, login: &str) {
+        self.click("[data-testid=sso-sign-in]").await;
+        let field = self
+            .browser
+            .wait_for("input[name=login]", WAIT)
+            .await
+            .unwrap();
+        field.send_keys(login).await.unwrap();
+        self.browser
+            .wait_for("input[name=password]", WAIT)
+            .await
+            .unwrap()
+            .send_keys("any password")
+            .await
+            .unwrap();
+        self.click("button[type=submit]").await;
+        // Consent (a first sign-in of this account to this client).
+        self.browser
+            .wait_for("input[name=prompt][value=consent]", WAIT)
+            .await
+            .unwrap();
+        self.click("button[type=submit]").await;
+    }
+}
+
+#[tokio::test]
+async fn single_sign_on_with_a_certified_provider() {
+    if skip() {
+        return;
+    }
+    use sealdrop_tests::oidc_provider::Issuer;
+    let issuer = Issuer::reserve();
+    let server = Server::embedded(ServerOptions {
+        env: issuer.broker_env(),
+        no_first_login: true,
+        ..serving_the_app()
+    })
+    .unwrap();
+    let provider = issuer.start(&format!("{}/", server.url)).unwrap();
+
+    // The page isolates itself from windows it opens, and may talk to the
+    // provider (discovery, token endpoint) and nothing else new.
+    let page = reqwest::get(&server.url).await.unwrap();
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("cross-origin-opener-policy"), "same-origin");
+    assert!(
+        header("content-security-policy").contains(&provider.issuer),
+        "{}",
+        header("content-security-policy")
+    );
+
+    // An operator links alice's identity (subject "alice-at-idp") to alice.
+    server.add_user("alice").unwrap();
+    server
+        .admin(&["user", "link", "alice", "--subject", "alice-at-idp"])
+        .unwrap();
+    let bob = server.add_user("bob").unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let app = App::open(&server, "sso").await;
+    app.browser.client().goto(&app.url).await.unwrap();
+    let button = app.text("[data-testid=sso-sign-in]").await;
+    let host = provider.issuer.trim_start_matches("http://");
+    assert_eq!(button, format!("Sign in with {host}"));
+    app.shot("1-sign-in-offers-sso").await;
+    app.log_in_at_provider("alice-at-idp").await;
+    assert_eq!(app.signed_in_as().await, "alice");
+    let url = app.browser.client().current_url().await.unwrap();
+    assert!(
+        !url.as_str().contains("code=") && !url.as_str().contains("state="),
+        "the one-time code left the address bar: {url}"
+    );
+    let kept = app
+        .js("return JSON.stringify(Object.keys(localStorage));", vec![])
+        .await;
+    assert_eq!(kept, json!("[]"), "nothing in persistent storage");
+    app.shot("2-signed-in-with-sso").await;
+
+    // An upload and download under the SSO session.
+    let data = content(2 * MIB + 5, 21);
+    app.choose(&[write(work.path(), "sso.bin", &data)]).await;
+    app.wait_uploaded("sso.bin", WAIT).await;
+    app.download("alice/sso.bin", WAIT).await.unwrap();
+    let saved = app
+        .browser
+        .wait_for_download("sso.bin", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(saved).unwrap(), data);
+
+    // A login link while signed in asks first: declining keeps alice.
+    let client = app.browser.client();
+    client
+        .goto(&format!("{}/#token={bob}", app.url))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let question = loop {
+        match client.get_alert_text().await {
+            Ok(text) => break text,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("no prompt before switching accounts: {e}"),
+        }
+    };
+    assert!(question.contains("login link"), "{question}");
+    client.dismiss_alert().await.unwrap();
+    assert_eq!(app.signed_in_as().await, "alice");
+
+    // Signing out ends the provider's session too (its logout page asks).
+    app.click("[data-testid=sign-out]").await;
+    app.click("button[name=logout][value=yes], button[autofocus]")
+        .await;
+    app.browser
+        .wait_for("[data-testid=sso-sign-in]", WAIT)
+        .await
+        .unwrap();
+
+    // An identity nobody linked is refused, and the page says why.
+    app.log_in_at_provider("mallory").await;
+    app.browser
+        .wait_for("[data-testid=sso-sign-in]", WAIT)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut message = String::new();
+    while message.is_empty() && Instant::now() < deadline {
+        message = app.text("[data-testid=error]").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(message.contains("not linked"), "{message}");
+    app.shot("3-unlinked-identity").await;
+    app.browser.close().await.unwrap();
+}

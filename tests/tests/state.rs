@@ -70,7 +70,102 @@ on_both_engines!(
     disabled_users_and_expired_tokens,
     legacy_users_file_is_imported_once_and_kept,
     newer_schema_is_refused,
+    identities_link_provision_and_race,
 );
+
+async fn identities_link_provision_and_race(f: Fixture) {
+    use sealdrop_state::{Identity, IdentityRefusal, provisioned_user_name};
+    let db = &f.db;
+    let alice_at_idp = Identity {
+        issuer: "https://idp",
+        subject: "a-1",
+        display_name: Some("Alice"),
+    };
+    // Unlinked, no provisioning: refused, with the identity named.
+    assert!(matches!(
+        db.sign_in_identity(&alice_at_idp, false).await.unwrap(),
+        Err(IdentityRefusal::NotLinked { .. })
+    ));
+    // Linking needs the user; then the identity signs in as them.
+    assert!(matches!(
+        db.link_identity("alice", "https://idp", "a-1").await,
+        Err(StateError::NoSuchUser(_))
+    ));
+    db.add_user("alice", None).await.unwrap();
+    db.link_identity("alice", "https://idp", "a-1")
+        .await
+        .unwrap();
+    db.link_identity("alice", "https://idp", "a-1")
+        .await
+        .unwrap(); // idempotent
+    assert_eq!(
+        db.sign_in_identity(&alice_at_idp, false).await.unwrap(),
+        Ok("alice".to_owned())
+    );
+    // The same subject at another issuer is another identity.
+    let elsewhere = Identity {
+        issuer: "https://other-idp",
+        ..alice_at_idp.clone()
+    };
+    assert!(
+        db.sign_in_identity(&elsewhere, false)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    // One identity, one user.
+    db.add_user("bob", None).await.unwrap();
+    assert!(matches!(
+        db.link_identity("bob", "https://idp", "a-1").await,
+        Err(StateError::InvalidInput(_))
+    ));
+    // Disabled users are refused.
+    db.set_disabled("alice", true).await.unwrap();
+    assert_eq!(
+        db.sign_in_identity(&alice_at_idp, false).await.unwrap(),
+        Err(IdentityRefusal::Disabled)
+    );
+    db.set_disabled("alice", false).await.unwrap();
+
+    // Provisioning: many sign-ins of one new identity at once (two replicas,
+    // several tabs) make one user, in the reserved namespace.
+    let new = Identity {
+        issuer: "https://idp",
+        subject: "admin",
+        display_name: Some("admin"),
+    };
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (db, new) = (db.clone(), new.clone());
+            tokio::spawn(async move { db.sign_in_identity(&new, true).await })
+        })
+        .collect();
+    let expected = provisioned_user_name("https://idp", "admin");
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), Ok(expected.clone()));
+    }
+    let users = db.list_users().await.unwrap();
+    let provisioned: Vec<_> = users.iter().filter(|u| u.origin == "oidc").collect();
+    assert_eq!(provisioned.len(), 1);
+    assert_eq!(provisioned[0].name, expected);
+    assert_eq!(
+        provisioned[0].identities[0].display_name.as_deref(),
+        Some("admin")
+    );
+    assert!(matches!(
+        db.add_user(&expected, None).await,
+        Err(StateError::InvalidName(_))
+    ));
+    // Unlinking ends it (and with provisioning on, the same user comes back).
+    db.unlink_identity("https://idp", "a-1").await.unwrap();
+    assert!(
+        db.sign_in_identity(&alice_at_idp, false)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    assert!(db.unlink_identity("https://idp", "a-1").await.is_err());
+}
 
 async fn users_and_tokens(f: Fixture) {
     let db = &f.db;

@@ -80,9 +80,12 @@ impl Api {
     ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
         let local = |e: JsValue| local_failure(js::describe(&e));
         let headers = Headers::new().map_err(local)?;
-        headers
-            .set("Authorization", &format!("Bearer {}", self.token))
-            .map_err(local)?;
+        // The public configuration is read before anyone signs in.
+        if !self.token.is_empty() {
+            headers
+                .set("Authorization", &format!("Bearer {}", self.token))
+                .map_err(local)?;
+        }
         headers.set("Accept", "application/json").map_err(local)?;
         let init = RequestInit::new();
         init.set_method(method);
@@ -129,7 +132,7 @@ fn local_failure(detail: String) -> Failure {
     }
 }
 
-async fn read_and_wipe(response: &Response) -> Result<Zeroizing<Vec<u8>>, JsValue> {
+pub(crate) async fn read_and_wipe(response: &Response) -> Result<Zeroizing<Vec<u8>>, JsValue> {
     let buffer: ArrayBuffer = JsFuture::from(response.array_buffer()?)
         .await?
         .unchecked_into();

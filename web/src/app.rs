@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 use crate::opfs;
 use crate::services::Services;
 use crate::session;
+use crate::sso;
 use crate::ui::dom::{self, El};
 use crate::ui::objects::Objects;
 use crate::ui::shell::Shell;
@@ -38,9 +39,16 @@ thread_local! {
     static RUNNING: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
 }
 
+/// Asked before a login link replaces the account signed in (a link someone
+/// else made would otherwise sign this tab into their account unnoticed).
+const SWITCH_ACCOUNTS: &str = "You opened a login link while signed in. Sign out of the \
+     current account and sign in with the link?";
+
 /// The running app.
 pub struct App {
     config: Config,
+    /// Single sign-on, when the broker offers it.
+    oidc: Option<sealdrop_api::OidcConfig>,
     shell: Rc<Shell>,
     signin: SignIn,
     workspace: RefCell<Option<Workspace>>,
@@ -53,8 +61,14 @@ pub async fn start() {
     };
     let shell = Rc::new(Shell::mount(&root));
     let config = config::load().await;
+    let oidc = Api::new(&config.api_base, "", Rc::new(|| {}))
+        .call(calls::public_config())
+        .await
+        .ok()
+        .and_then(|public| public.oidc);
     let app = Rc::new(App {
         config,
+        oidc,
         shell,
         signin: SignIn::new(),
         workspace: RefCell::new(None),
@@ -66,10 +80,33 @@ pub async fn start() {
             dom::log_error("sealdrop: could not clean up old downloads", &error);
         }
     });
-    match session::take_from_address_bar().or_else(session::stored) {
+    if let Some(callback) = sso::take_callback() {
+        app.finish_sso(callback);
+        return;
+    }
+    let stored = session::stored();
+    let token = match (session::take_from_address_bar(), stored) {
+        (Some(link), Some(current)) if link != current => {
+            if confirm(SWITCH_ACCOUNTS) {
+                sso::end(None);
+                Some(link)
+            } else {
+                Some(current)
+            }
+        }
+        (link, stored) => link.or(stored),
+    };
+    match token {
         Some(token) => app.sign_in(token),
         None => app.show_sign_in(),
     }
+}
+
+/// Asks a yes/no question in the browser's own dialog.
+fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
 }
 
 impl App {
@@ -87,15 +124,37 @@ impl App {
             }
         });
         // A login link opened in a tab that already shows the app only changes
-        // the fragment: no reload, so watch for it.
+        // the fragment: no reload, so watch for it. Someone signed in is asked
+        // first.
         if let Some(window) = web_sys::window() {
             let app = Rc::downgrade(self);
             dom::listen(&window, "hashchange", move |_| {
-                if let (Some(app), Some(token)) = (app.upgrade(), session::take_from_address_bar())
-                {
-                    app.sign_out(None);
-                    app.sign_in(token);
+                let (Some(app), Some(token)) = (app.upgrade(), session::take_from_address_bar())
+                else {
+                    return;
+                };
+                let signed_in = app.workspace.borrow().is_some();
+                if signed_in && !confirm(SWITCH_ACCOUNTS) {
+                    return;
                 }
+                app.sign_out_locally();
+                app.sign_in(token);
+            });
+        }
+        if let Some(oidc) = &self.oidc {
+            self.signin.offer_sso(&oidc.issuer);
+            let app = Rc::downgrade(self);
+            dom::listen(&self.signin.sso, "click", move |_| {
+                let Some(app) = app.upgrade() else { return };
+                let Some(oidc) = app.oidc.clone() else { return };
+                app.signin.set_busy(true);
+                app.shell.clear_error();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(why) = sso::start(&oidc).await {
+                        app.signin.set_busy(false);
+                        app.shell.show_error(&why);
+                    }
+                });
             });
         }
         let app = Rc::downgrade(self);
@@ -111,6 +170,22 @@ impl App {
         let _ = self.shell.main.append_child(&self.signin.root);
         self.shell.set_user(None);
         self.signin.reset();
+    }
+
+    /// Completes a single sign-on the provider sent the browser back from.
+    fn finish_sso(self: &Rc<Self>, callback: String) {
+        self.show_sign_in();
+        self.signin.set_busy(true);
+        let app = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match sso::finish(&callback).await {
+                Ok(token) => app.sign_in(token.to_string()),
+                Err(why) => {
+                    app.signin.set_busy(false);
+                    app.shell.show_error(&why);
+                }
+            }
+        });
     }
 
     fn sign_in(self: &Rc<Self>, token: String) {
@@ -136,8 +211,12 @@ impl App {
                 }
                 Err(error) => {
                     session::clear();
+                    let single_sign_on = sso::active();
+                    sso::end(None);
                     app.show_sign_in();
                     let message = match error.kind {
+                        // The broker says why an identity has no account.
+                        FailureKind::Unauthenticated if single_sign_on => error.to_string(),
                         FailureKind::Unauthenticated => {
                             "That token was not accepted — it may be mistyped, expired or revoked."
                                 .to_owned()
@@ -191,9 +270,28 @@ impl App {
         });
     }
 
-    /// Leaves the workspace: cancels transfers, forgets the token and staged
-    /// downloads, and shows the sign-in form (with `message`, if any).
+    /// Leaves the workspace (see [`Self::sign_out_locally`]); after single
+    /// sign-on, also ends the provider's session when it supports that.
     fn sign_out(&self, message: Option<&str>) {
+        let token = session::stored();
+        self.sign_out_locally();
+        if let Some(message) = message {
+            self.shell.show_error(message);
+        }
+        // An expired session keeps the provider's: signing in again is a click.
+        if message.is_none()
+            && let Some(url) = sso::end(token.as_deref())
+            && let Some(window) = web_sys::window()
+        {
+            let _ = window.location().assign(&url);
+        } else {
+            sso::end(None);
+        }
+    }
+
+    /// Cancels transfers, forgets the token and staged downloads, and shows
+    /// the sign-in form.
+    fn sign_out_locally(&self) {
         if let Some(workspace) = self.workspace.borrow_mut().take() {
             workspace.uploads.cancel_all();
             workspace.root.remove();
@@ -204,9 +302,6 @@ impl App {
         });
         self.shell.clear_error();
         self.show_sign_in();
-        if let Some(message) = message {
-            self.shell.show_error(message);
-        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod pool;
 pub mod protocol;
 pub mod services;
 pub mod session;
+mod sso;
 pub mod storage_error;
 pub mod trace;
 pub mod tuning;

@@ -64,6 +64,9 @@ impl Env {
         })?;
         step("setup: Chromium and ChromeDriver", || env.chromium())?;
         step("setup: PostgreSQL server binaries", postgresql)?;
+        step("setup: OpenID provider (oidc-provider from npm)", || {
+            oidc_provider(&env.root)
+        })?;
         step(
             "setup: Python venv (moto, official S3 Encryption Client)",
             || env.python(),
@@ -253,6 +256,27 @@ fn postgresql() -> Result<()> {
         bail!("initdb is still missing after apt-get install postgresql");
     }
     Ok(())
+}
+
+/// The sign-in tests' OpenID provider: `npm ci` of `tests/oidc-provider`
+/// (versions pinned by its lock file), when its lock file is newer than what
+/// is installed.
+fn oidc_provider(root: &Path) -> Result<()> {
+    if !which("node") || !which("npm") {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    let dir = root.join("tests/oidc-provider");
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let installed = modified(dir.join("node_modules/.package-lock.json"));
+    if installed.is_some() && installed >= modified(dir.join("package-lock.json")) {
+        println!("oidc-provider installed");
+        return Ok(());
+    }
+    run_cmd(
+        Command::new("npm")
+            .current_dir(&dir)
+            .args(["ci", "--no-audit", "--no-fund"]),
+    )
 }
 
 /// `apt-get install`, refreshing the package lists once if the first attempt fails

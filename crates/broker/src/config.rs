@@ -103,24 +103,44 @@ pub struct RateLimitConfig {
     pub burst: u32,
 }
 
-/// OIDC bearer tokens (JWTs).
+/// Single sign-on: OIDC ID tokens as bearer tokens, and the browser's
+/// "Sign in with …" (Authorization Code + PKCE, as a public client).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
-    /// Expected `iss`. `SEALDROP_OIDC_ISSUER`.
+    /// Expected `iss`, exactly as the provider writes it. `SEALDROP_OIDC_ISSUER`.
     pub issuer: String,
-    /// Expected `aud`. `SEALDROP_OIDC_AUDIENCE`.
+    /// Expected `aud`: the client id registered for the web app (public
+    /// client, redirect URI = the app's URL). `SEALDROP_OIDC_AUDIENCE`.
     pub audience: String,
-    /// Where the issuer's signing keys are. `SEALDROP_OIDC_JWKS_URL`.
-    pub jwks_url: String,
-    /// Claim naming the user (must be a valid user name). Default `sub`.
-    #[serde(default = "default_user_claim")]
-    pub user_claim: String,
+    /// Where the issuer's signing keys are; default: the `jwks_uri` of
+    /// `<issuer>/.well-known/openid-configuration`. `SEALDROP_OIDC_JWKS_URL`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Claim shown as the person's name, never used to decide anything.
+    /// Default `preferred_username`. `SEALDROP_OIDC_DISPLAY_CLAIM`.
+    #[serde(default = "default_display_claim")]
+    pub display_claim: String,
+    /// Give an identity nobody linked a user of its own (`sso-…`) on its first
+    /// sign-in. Default off: an operator links identities with `sealdrop admin
+    /// user link`. `SEALDROP_OIDC_AUTO_PROVISION`.
+    #[serde(default)]
+    pub auto_provision: bool,
+    /// Removed: identities are `(issuer, subject)` now. Kept only to refuse it
+    /// with an explanation instead of serde's "unknown field".
+    #[serde(default, rename = "user_claim")]
+    pub removed_user_claim: Option<String>,
 }
 
-fn default_user_claim() -> String {
-    "sub".into()
+fn default_display_claim() -> String {
+    "preferred_username".into()
 }
+
+/// Why `oidc.user_claim` no longer works, and what to do instead.
+const USER_CLAIM_REMOVED: &str = "oidc.user_claim (SEALDROP_OIDC_USER_CLAIM) was removed: a \
+     single sign-on identity is its issuer and subject, not a claim, so no claim can name an \
+     account. Link each identity to its user with `sealdrop admin user link NAME --subject SUB`, \
+     or set oidc.auto_provision; oidc.display_claim picks the name shown";
 
 /// The embedded S3-compatible store.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -396,14 +416,16 @@ impl Config {
                     current.as_ref().map(|c| &c.audience),
                     "an audience",
                 )?,
-                jwks_url: pick(
-                    jwks_url,
-                    current.as_ref().map(|c| &c.jwks_url),
-                    "a JWKS URL",
-                )?,
-                user_claim: var("SEALDROP_OIDC_USER_CLAIM")
-                    .or(current.map(|c| c.user_claim))
-                    .unwrap_or_else(default_user_claim),
+                jwks_url: jwks_url.or_else(|| current.as_ref().and_then(|c| c.jwks_url.clone())),
+                display_claim: var("SEALDROP_OIDC_DISPLAY_CLAIM")
+                    .or_else(|| current.as_ref().map(|c| c.display_claim.clone()))
+                    .unwrap_or_else(default_display_claim),
+                auto_provision: match var("SEALDROP_OIDC_AUTO_PROVISION") {
+                    Some(flag) => bool_value("SEALDROP_OIDC_AUTO_PROVISION", flag)?,
+                    None => current.as_ref().is_some_and(|c| c.auto_provision),
+                },
+                removed_user_claim: var("SEALDROP_OIDC_USER_CLAIM")
+                    .or_else(|| current.and_then(|c| c.removed_user_claim)),
             });
         }
         Ok(())
@@ -442,6 +464,28 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "api_rate_limit.per_minute and api_rate_limit.burst must be positive".into(),
             ));
+        }
+        if let Some(oidc) = &self.oidc {
+            if oidc.removed_user_claim.is_some() {
+                return Err(ConfigError::Invalid(USER_CLAIM_REMOVED.into()));
+            }
+            for (what, url) in [
+                ("issuer", Some(&oidc.issuer)),
+                ("jwks_url", oidc.jwks_url.as_ref()),
+            ] {
+                if let Some(url) = url
+                    && !(url.starts_with("https://") || url.starts_with("http://"))
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "oidc.{what} must be an http(s) URL, not {url:?}"
+                    )));
+                }
+            }
+            if oidc.audience.trim().is_empty() {
+                return Err(ConfigError::Invalid(
+                    "oidc.audience (the web app's client id) must not be empty".into(),
+                ));
+            }
         }
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid(
@@ -614,6 +658,46 @@ mod tests {
                 .apply_env(env(&[("SEALDROP_OIDC_ISSUER", "https://idp")]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn oidc_settings_discover_by_default_and_the_old_user_claim_is_explained() {
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[
+                ("SEALDROP_OIDC_ISSUER", "https://idp.example"),
+                ("SEALDROP_OIDC_AUDIENCE", "sealdrop-web"),
+                ("SEALDROP_OIDC_AUTO_PROVISION", "true"),
+            ]))
+            .unwrap();
+        let oidc = config.oidc.clone().unwrap();
+        assert_eq!(oidc.jwks_url, None, "found through discovery");
+        assert_eq!(oidc.display_claim, "preferred_username");
+        assert!(oidc.auto_provision);
+        config.validate().unwrap();
+
+        let mut config = Config::default();
+        let err = config
+            .apply_env(env(&[
+                ("SEALDROP_OIDC_ISSUER", "https://idp.example"),
+                ("SEALDROP_OIDC_AUDIENCE", "sealdrop-web"),
+                ("SEALDROP_OIDC_AUTO_PROVISION", "maybe"),
+            ]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SEALDROP_OIDC_AUTO_PROVISION"), "{err}");
+
+        let config: Config = toml::from_str(
+            "[oidc]\nissuer = \"https://idp.example\"\naudience = \"web\"\nuser_claim = \"email\"\n",
+        )
+        .unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("admin user link"), "{err}");
+
+        let config: Config =
+            toml::from_str("[oidc]\nissuer = \"idp.example\"\naudience = \"web\"\n").unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("oidc.issuer"), "{err}");
     }
 
     #[test]

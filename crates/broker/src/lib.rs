@@ -65,7 +65,13 @@ pub fn router(state: AppState, web_root: Option<&Path>) -> Router {
         None => api,
     };
     let app = match web_root {
-        Some(root) => web::app(root, web::content_security_policy(&state.storage_origin)),
+        Some(root) => web::app(
+            root,
+            web::content_security_policy(
+                &state.storage_origin,
+                state.oidc.as_ref().map(|o| o.issuer()),
+            ),
+        ),
         None => web::not_built(),
     };
     api.merge(app)

@@ -10,15 +10,26 @@ use axum::response::{Html, IntoResponse, Response};
 use tower_http::services::{ServeDir, ServeFile};
 
 /// The policy for the app: only our own scripts (and wasm), our own styles, and
-/// connections to the broker and the storage origin. No inline script, no
-/// third parties, no framing.
-pub fn content_security_policy(storage_origin: &str) -> String {
+/// connections to the broker, the storage origin and, with single sign-on, the
+/// identity provider (its discovery document and token endpoint). No inline
+/// script, no third parties, no framing.
+pub fn content_security_policy(storage_origin: &str, identity_provider: Option<&str>) -> String {
+    let provider = identity_provider.and_then(origin_of).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; \
-         connect-src 'self' {storage_origin}; img-src 'self' data: blob:; style-src 'self'; \
+         connect-src 'self' {storage_origin}{provider}; img-src 'self' data: blob:; style-src 'self'; \
          font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
          frame-ancestors 'none'"
     )
+}
+
+/// ` scheme://host[:port]` of an http(s) URL, for a policy's source list.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let safe = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+    (matches!(scheme, "http" | "https") && !authority.is_empty() && authority.chars().all(safe))
+        .then(|| format!(" {scheme}://{authority}"))
 }
 
 /// The app at `/`, with single-page fallback to `index.html`.
@@ -47,6 +58,12 @@ async fn static_headers(request: Request, next: Next, csp: HeaderValue) -> Respo
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    // A window the app opens, or that opens it, gets no handle on it: a
+    // provider's page or a link's target cannot script or navigate the app.
+    headers.insert(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if immutable {
@@ -68,4 +85,32 @@ pub fn not_built() -> Router {
         )
         .into_response()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_admits_the_identity_provider_by_origin_only() {
+        let csp = content_security_policy("http://store", Some("https://idp.example/realms/x"));
+        assert!(
+            csp.contains("connect-src 'self' http://store https://idp.example;"),
+            "{csp}"
+        );
+        let csp = content_security_policy("http://store", None);
+        assert!(csp.contains("connect-src 'self' http://store;"), "{csp}");
+        for bad in [
+            "idp.example",
+            "javascript://x",
+            "https://a b/",
+            "https://x;y",
+        ] {
+            assert_eq!(origin_of(bad), None, "{bad}");
+        }
+        assert_eq!(
+            origin_of("http://127.0.0.1:4000"),
+            Some(" http://127.0.0.1:4000".into())
+        );
+    }
 }

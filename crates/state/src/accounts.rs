@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::database::Database;
 use crate::error::StateError;
+use crate::identities::IdentitySummary;
 use crate::names::UserName;
 use crate::time::{now_ms, rfc3339};
 
@@ -64,6 +65,8 @@ pub enum TokenRefusal {
 pub struct UserSummary {
     /// The user name (also their key prefix).
     pub name: String,
+    /// `local` (made by an operator or imported) or `oidc` (auto-provisioned).
+    pub origin: String,
     /// When the user was created (RFC 3339).
     pub created_at: String,
     /// When the user was disabled, if they are.
@@ -72,6 +75,8 @@ pub struct UserSummary {
     pub last_seen_at: Option<String>,
     /// Their tokens, oldest first.
     pub tokens: Vec<TokenSummary>,
+    /// The single sign-on identities that sign in as them.
+    pub identities: Vec<IdentitySummary>,
 }
 
 /// A token as `admin user list` shows it (never the token itself).
@@ -160,6 +165,7 @@ impl Database {
         name: &str,
         expires_in: Option<Duration>,
     ) -> Result<IssuedToken, StateError> {
+        crate::identities::validate_local_user_name(name).map_err(StateError::InvalidName)?;
         let name = UserName::parse(name).map_err(StateError::InvalidName)?;
         let mut tx = self.pool.begin().await.map_err(|e| self.unavailable(e))?;
         let inserted = sqlx::query(
@@ -334,7 +340,7 @@ impl Database {
     }
 
     /// `None` for no such user, else when they were disabled, if they were.
-    async fn disabled_at(&self, name: &str) -> Result<Option<Option<i64>>, StateError> {
+    pub(crate) async fn disabled_at(&self, name: &str) -> Result<Option<Option<i64>>, StateError> {
         let row: Option<(Option<i64>,)> =
             sqlx::query_as("SELECT disabled_at FROM users WHERE name = $1")
                 .bind(name)
@@ -420,8 +426,9 @@ impl Database {
 
     /// Every user and their tokens (without secrets), by name.
     pub async fn list_users(&self) -> Result<Vec<UserSummary>, StateError> {
-        let users: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT name, created_at, disabled_at, last_seen_at FROM users ORDER BY name",
+        type UserRow = (String, String, i64, Option<i64>, Option<i64>);
+        let users: Vec<UserRow> = sqlx::query_as(
+            "SELECT name, origin, created_at, disabled_at, last_seen_at FROM users ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await
@@ -442,10 +449,17 @@ impl Database {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.unavailable(e))?;
+        let identities = self.identities().await?;
         Ok(users
             .into_iter()
             .map(
-                |(name, created_at, disabled_at, last_seen_at)| UserSummary {
+                |(name, origin, created_at, disabled_at, last_seen_at)| UserSummary {
+                    identities: identities
+                        .iter()
+                        .filter(|(user, _)| *user == name)
+                        .map(|(_, identity)| identity.clone())
+                        .collect(),
+                    origin,
                     tokens: tokens
                         .iter()
                         .filter(|t| t.0 == name)

@@ -1,4 +1,5 @@
-//! sealdrop's shared state: users, API tokens and OIDC identities, in one
+//! sealdrop's shared state: users, API tokens and OIDC identities (see
+//! [`Identity`]: `(issuer, subject)`, linked or provisioned, never a user name), in one
 //! database that every broker replica reads.
 //!
 //! - The embedded default keeps a SQLite file in the data directory
@@ -18,6 +19,7 @@
 mod accounts;
 mod database;
 mod error;
+mod identities;
 mod import;
 mod names;
 mod schema;
@@ -28,6 +30,10 @@ pub use accounts::{
 };
 pub use database::{Backend, Database, DatabaseUrl, Location};
 pub use error::StateError;
+pub use identities::{
+    Identity, IdentityRefusal, IdentitySummary, PROVISIONED_PREFIX, provisioned_user_name,
+    validate_local_user_name,
+};
 pub use import::ImportReport;
 pub use names::{UserName, validate_user_name};
 pub use time::parse_lifetime;

@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use sealdrop_api::{
     AbortUploadRequest, CompleteUploadRequest, CompleteUploadResponse, CreateUploadRequest,
     CreateUploadResponse, ListObjectsQuery, ListObjectsResponse, Me, ObjectInfo, OpenObjectRequest,
-    OpenObjectResponse, SignPartsRequest, SignPartsResponse, routes,
+    OpenObjectResponse, PublicConfig, SignPartsRequest, SignPartsResponse, routes,
 };
 use serde::Serialize;
 
@@ -92,6 +92,7 @@ macro_rules! json_answers {
     )*};
 }
 json_answers!(
+    PublicConfig,
     Me,
     CreateUploadResponse,
     SignPartsResponse,
@@ -174,6 +175,11 @@ impl<'a, B: Serialize, R: Answer> Call<'a, B, R> {
             source,
         })
     }
+}
+
+/// `GET /config`: what the app needs before sign-in (no token needed).
+pub fn public_config() -> Call<'static, (), PublicConfig> {
+    Call::new(Method::Get, routes::CONFIG, Idempotence::Idempotent)
 }
 
 /// `GET /me`: who the token belongs to, and the upload limits.

@@ -18,6 +18,8 @@
 //!   [`FailureKind`], whether it is worth repeating, and the sentence a person
 //!   is told.
 //! - [`retry`]: the retry policy with its idempotence classes.
+//! - [`sign_in`]: single sign-on in the browser — the Authorization Code +
+//!   PKCE flow's requests and the checks on what comes back.
 //! - [`ledger`]: resume bookkeeping — which parts are stored, with which
 //!   ETags, which part URLs are still fresh, what to sign next.
 //!
@@ -45,6 +47,7 @@ pub mod ledger;
 pub mod materials;
 pub mod plan;
 pub mod retry;
+pub mod sign_in;
 
 pub use calls::{Call, CallError};
 pub use failure::{Classify, Endpoint, Failure, FailureKind};

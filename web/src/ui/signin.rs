@@ -12,6 +12,9 @@ pub struct SignIn {
     pub form: Element,
     /// The token field.
     pub token: HtmlInputElement,
+    /// "Sign in with …" (single sign-on); shown when the broker offers it.
+    pub sso: HtmlButtonElement,
+    sso_block: Element,
     button: HtmlButtonElement,
 }
 
@@ -34,6 +37,18 @@ impl SignIn {
             .testid("sign-in")
             .text("Sign in")
             .cast();
+        let sso: HtmlButtonElement = El::new("button")
+            .attr("type", "button")
+            .class("button primary")
+            .testid("sso-sign-in")
+            .text("Sign in with single sign-on")
+            .cast();
+        let sso_block = El::new("div")
+            .class("signin-sso")
+            .attr("hidden", "")
+            .child(&sso)
+            .child(El::new("p").class("hint").text("Or use an access token:"))
+            .build();
         let form = El::new("form")
             .class("signin-form")
             .attr("novalidate", "")
@@ -62,14 +77,27 @@ impl SignIn {
                     .child(El::new("code").text("sealdrop serve"))
                     .text_child(" printed, or paste its access token here."),
             )
+            .child(&sso_block)
             .child(&form)
             .build();
         SignIn {
             root,
             form,
             token,
+            sso,
+            sso_block,
             button,
         }
+    }
+
+    /// Offers single sign-on with the provider at `issuer`.
+    pub fn offer_sso(&self, issuer: &str) {
+        let provider = web_sys::Url::new(issuer)
+            .map(|url| url.host())
+            .unwrap_or_else(|_| issuer.to_owned());
+        self.sso
+            .set_text_content(Some(&format!("Sign in with {provider}")));
+        let _ = self.sso_block.remove_attribute("hidden");
     }
 
     /// The token typed in.
@@ -80,6 +108,7 @@ impl SignIn {
     /// Disables the form while a sign-in is being checked.
     pub fn set_busy(&self, busy: bool) {
         self.button.set_disabled(busy);
+        self.sso.set_disabled(busy);
         self.token.set_read_only(busy);
         self.button
             .set_text_content(Some(if busy { "Signing in…" } else { "Sign in" }));

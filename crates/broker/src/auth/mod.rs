@@ -68,17 +68,28 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiEr
     if let Some(verifier) = &state.oidc
         && token.split('.').count() == 3
     {
-        return match verifier.verify(token).await {
-            // A disabled account is locked out of its OIDC sessions too.
-            Ok(name) if state.db.user_disabled(&name).await? => Err(unauthenticated(
-                &sealdrop_state::TokenRefusal::Disabled.to_string(),
-            )),
+        let identity = match verifier.verify(token).await {
+            Ok(identity) => identity,
+            Err(oidc::OidcError::Invalid(why)) => return Err(ApiError::Unauthenticated(why)),
+            Err(e @ oidc::OidcError::Jwks(_)) => return Err(ApiError::Unavailable(e.to_string())),
+        };
+        let identity = sealdrop_state::Identity {
+            issuer: &identity.issuer,
+            subject: &identity.subject,
+            display_name: identity.display_name.as_deref(),
+        };
+        // Linked or provisioned, and enabled: a disabled account is locked
+        // out of its OIDC sessions as well as its tokens.
+        return match state
+            .db
+            .sign_in_identity(&identity, verifier.auto_provision())
+            .await?
+        {
             Ok(name) => Ok(AuthUser {
                 name,
                 method: AuthMethod::Oidc,
             }),
-            Err(oidc::OidcError::Invalid(why)) => Err(ApiError::Unauthenticated(why)),
-            Err(e @ oidc::OidcError::Jwks(_)) => Err(ApiError::Unavailable(e.to_string())),
+            Err(refusal) => Err(unauthenticated(&refusal.to_string())),
         };
     }
     Err(unauthenticated("invalid token"))

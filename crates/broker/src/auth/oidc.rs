@@ -1,16 +1,20 @@
 //! OIDC bearer tokens: JWTs signed by a configured issuer, checked against its
-//! JWKS (fetched lazily, re-fetched at most once a minute when an unknown key id
-//! appears), with `iss`, `aud` and `exp` enforced. The configured claim (default
-//! `sub`) names the user and must be a valid sealdrop user name.
+//! JWKS (found through the issuer's discovery document unless set by hand,
+//! fetched lazily, re-fetched at most once a minute when an unknown key id
+//! appears), with `iss`, `aud`, `exp`, `nbf` and `sub` enforced.
+//!
+//! A verified token yields an identity, `(iss, sub)`, never a user name: the
+//! state database maps it to a user (see `sealdrop_state::Identity`). The
+//! configured display claim is carried along for people to read only.
 
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-use tokio::sync::RwLock;
+use serde::Deserialize;
+use tokio::sync::{OnceCell, RwLock};
 
 use crate::config::OidcConfig;
-use crate::policy;
 
 const REFRESH_AFTER: Duration = Duration::from_secs(60);
 const ALLOWED: [Algorithm; 6] = [
@@ -31,10 +35,30 @@ pub enum OidcError {
     Jwks(String),
 }
 
+/// What a valid token says about its holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedIdentity {
+    /// `iss` (always the configured issuer).
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// The configured display claim, when the token carries it as a string.
+    pub display_name: Option<String>,
+}
+
+/// The part of the issuer's discovery document the broker needs.
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
 /// A verifier for one issuer.
 pub struct OidcVerifier {
     config: OidcConfig,
     http: reqwest::Client,
+    /// The JWKS URL: configured, or discovered once.
+    jwks_url: OnceCell<String>,
     keys: RwLock<Option<(JwkSet, Instant)>>,
 }
 
@@ -42,12 +66,13 @@ impl OidcVerifier {
     /// A verifier; keys are fetched on first use.
     pub fn new(config: OidcConfig) -> OidcVerifier {
         OidcVerifier {
-            config,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            jwks_url: OnceCell::new_with(config.jwks_url.clone()),
             keys: RwLock::new(None),
+            config,
         }
     }
 
@@ -56,15 +81,20 @@ impl OidcVerifier {
         &self.config.issuer
     }
 
-    /// The audience.
+    /// The audience: the client id the web app signs in with.
     pub fn audience(&self) -> &str {
         &self.config.audience
     }
 
-    async fn fetch(&self) -> Result<JwkSet, OidcError> {
+    /// Whether an identity without a link gets a user of its own.
+    pub fn auto_provision(&self) -> bool {
+        self.config.auto_provision
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, OidcError> {
         let response = self
             .http
-            .get(&self.config.jwks_url)
+            .get(url)
             .send()
             .await
             .map_err(|e| OidcError::Jwks(e.without_url().to_string()))?;
@@ -72,9 +102,37 @@ impl OidcVerifier {
             return Err(OidcError::Jwks(format!("HTTP {}", response.status())));
         }
         response
-            .json::<JwkSet>()
+            .json::<T>()
             .await
             .map_err(|e| OidcError::Jwks(e.without_url().to_string()))
+    }
+
+    /// The JWKS URL, from `<issuer>/.well-known/openid-configuration` unless
+    /// configured. The document must name the configured issuer exactly
+    /// (OpenID Connect Discovery 1.0, section 4.3).
+    async fn jwks_url(&self) -> Result<&str, OidcError> {
+        self.jwks_url
+            .get_or_try_init(|| async {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.config.issuer.trim_end_matches('/')
+                );
+                let discovery: Discovery = self.get_json(&url).await?;
+                if discovery.issuer != self.config.issuer {
+                    return Err(OidcError::Jwks(format!(
+                        "the discovery document names issuer {:?}, not the configured {:?}",
+                        discovery.issuer, self.config.issuer
+                    )));
+                }
+                Ok(discovery.jwks_uri)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, OidcError> {
+        let url = self.jwks_url().await?.to_owned();
+        self.get_json(&url).await
     }
 
     async fn key_for(&self, kid: Option<&str>) -> Result<DecodingKey, OidcError> {
@@ -102,8 +160,8 @@ impl OidcVerifier {
         DecodingKey::from_jwk(&jwk).map_err(|e| OidcError::Invalid(e.to_string()))
     }
 
-    /// Verifies a JWT and returns the user it names.
-    pub async fn verify(&self, token: &str) -> Result<String, OidcError> {
+    /// Verifies a JWT and returns the identity it vouches for.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedIdentity, OidcError> {
         let header = decode_header(token).map_err(|e| OidcError::Invalid(e.to_string()))?;
         if !ALLOWED.contains(&header.alg) {
             return Err(OidcError::Invalid(format!(
@@ -115,20 +173,18 @@ impl OidcVerifier {
         let mut validation = Validation::new(header.alg);
         validation.set_audience(&[&self.config.audience]);
         validation.set_issuer(&[&self.config.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
             .map_err(|e| OidcError::Invalid(e.to_string()))?;
-        let user = data
-            .claims
-            .get(&self.config.user_claim)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| {
-                OidcError::Invalid(format!(
-                    "the token has no {:?} claim",
-                    self.config.user_claim
-                ))
-            })?;
-        policy::validate_user_name(user).map_err(OidcError::Invalid)?;
-        Ok(user.to_owned())
+        let claim = |name: &str| data.claims.get(name).and_then(|v| v.as_str());
+        let subject = claim("sub")
+            .filter(|sub| !sub.is_empty() && sub.len() <= 255)
+            .ok_or_else(|| OidcError::Invalid("the token's \"sub\" is empty or too long".into()))?;
+        Ok(VerifiedIdentity {
+            issuer: self.config.issuer.clone(),
+            subject: subject.to_owned(),
+            display_name: claim(&self.config.display_claim).map(str::to_owned),
+        })
     }
 }

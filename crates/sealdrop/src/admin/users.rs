@@ -48,6 +48,27 @@ pub enum UserCommand {
         /// User name.
         name: String,
     },
+    /// Let a single sign-on identity sign in as this user. An identity is its
+    /// issuer and subject (`sub`), never a name the provider lets people choose.
+    Link {
+        /// User name (must exist).
+        name: String,
+        /// The identity's `sub` at the issuer.
+        #[arg(long, value_name = "SUB")]
+        subject: String,
+        /// The issuer; default: the configured `oidc.issuer`.
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
+    },
+    /// Remove a link made by `link` (or by auto-provisioning).
+    Unlink {
+        /// The identity's `sub` at the issuer.
+        #[arg(long, value_name = "SUB")]
+        subject: String,
+        /// The issuer; default: the configured `oidc.issuer`.
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
+    },
     /// Revoke a user's tokens (all, or one by id).
     Revoke {
         /// User name.
@@ -82,6 +103,13 @@ fn print_issued(name: &str, issued: &IssuedToken) {
     println!("{}", issued.token.as_str());
 }
 
+/// The issuer named, else the configured one.
+fn issuer_or_configured(config: &Config, issuer: Option<String>) -> Result<String> {
+    issuer
+        .or_else(|| config.oidc.as_ref().map(|oidc| oidc.issuer.clone()))
+        .context("no --issuer given and no oidc.issuer configured (SEALDROP_OIDC_ISSUER)")
+}
+
 pub async fn run_user(config: &Config, command: UserCommand) -> Result<()> {
     let db = open(config).await?;
     match command {
@@ -112,6 +140,20 @@ pub async fn run_user(config: &Config, command: UserCommand) -> Result<()> {
         UserCommand::Enable { name } => {
             db.set_disabled(&name, false).await?;
             eprintln!("enabled {name}");
+        }
+        UserCommand::Link {
+            name,
+            subject,
+            issuer,
+        } => {
+            let issuer = issuer_or_configured(config, issuer)?;
+            db.link_identity(&name, &issuer, &subject).await?;
+            eprintln!("{subject:?} at {issuer} now signs in as {name}");
+        }
+        UserCommand::Unlink { subject, issuer } => {
+            let issuer = issuer_or_configured(config, issuer)?;
+            db.unlink_identity(&issuer, &subject).await?;
+            eprintln!("unlinked {subject:?} at {issuer}");
         }
         UserCommand::Revoke { name, token } => {
             let count = db.revoke_user_tokens(&name, token.as_deref()).await?;
@@ -151,7 +193,20 @@ fn print_table(list: &[UserSummary]) {
             "enabled"
         };
         let last_seen = or_dash(user.last_seen_at.as_deref());
-        if user.tokens.is_empty() {
+        for identity in &user.identities {
+            println!(
+                "{:<20} {account:<9} {last_seen:<21} sign-in  {:?} at {}{}",
+                user.name,
+                identity.subject,
+                identity.issuer,
+                identity
+                    .display_name
+                    .as_deref()
+                    .map(|name| format!(" ({name})"))
+                    .unwrap_or_default(),
+            );
+        }
+        if user.tokens.is_empty() && user.identities.is_empty() {
             println!("{:<20} {account:<9} {last_seen:<21} -", user.name);
         }
         for token in &user.tokens {
