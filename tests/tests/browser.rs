@@ -793,6 +793,10 @@ async fn single_sign_on_with_a_certified_provider() {
     let work = tempfile::tempdir().unwrap();
     let app = App::open(&server, "sso").await;
     app.browser.client().goto(&app.url).await.unwrap();
+    app.browser
+        .wait_for(".signin-sso:not([hidden]) [data-testid=sso-sign-in]", WAIT)
+        .await
+        .unwrap();
     let button = app.text("[data-testid=sso-sign-in]").await;
     let host = provider.issuer.trim_start_matches("http://");
     assert_eq!(button, format!("Sign in with {host}"));

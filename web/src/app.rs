@@ -215,8 +215,10 @@ impl App {
                     sso::end(None);
                     app.show_sign_in();
                     let message = match error.kind {
-                        // The broker says why an identity has no account.
-                        FailureKind::Unauthenticated if single_sign_on => error.to_string(),
+                        // The broker says why an identity gets no session.
+                        FailureKind::Unauthenticated if single_sign_on => {
+                            format!("You signed in at the provider, but {}.", error.detail)
+                        }
                         FailureKind::Unauthenticated => {
                             "That token was not accepted — it may be mistyped, expired or revoked."
                                 .to_owned()

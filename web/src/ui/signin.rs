@@ -15,6 +15,7 @@ pub struct SignIn {
     /// "Sign in with …" (single sign-on); shown when the broker offers it.
     pub sso: HtmlButtonElement,
     sso_block: Element,
+    intro: Element,
     button: HtmlButtonElement,
 }
 
@@ -63,6 +64,11 @@ impl SignIn {
                 "The token stays in this browser tab only and is forgotten when you close it.",
             ))
             .build();
+        let intro = El::new("p")
+            .text_child("Open the login link that ")
+            .child(El::new("code").text("sealdrop serve"))
+            .text_child(" printed, or paste its access token here.")
+            .build();
         let root = El::new("section")
             .class("card signin")
             .attr("aria-labelledby", "signin-title")
@@ -71,12 +77,7 @@ impl SignIn {
                     .attr("id", "signin-title")
                     .text("Sign in to sealdrop"),
             )
-            .child(
-                El::new("p")
-                    .text_child("Open the login link that ")
-                    .child(El::new("code").text("sealdrop serve"))
-                    .text_child(" printed, or paste its access token here."),
-            )
+            .child(&intro)
             .child(&sso_block)
             .child(&form)
             .build();
@@ -86,6 +87,7 @@ impl SignIn {
             token,
             sso,
             sso_block,
+            intro,
             button,
         }
     }
@@ -98,6 +100,10 @@ impl SignIn {
         self.sso
             .set_text_content(Some(&format!("Sign in with {provider}")));
         let _ = self.sso_block.remove_attribute("hidden");
+        self.intro.set_text_content(Some(
+            "Sign in with your organization's account, or with a login link or access token \
+             from your administrator.",
+        ));
     }
 
     /// The token typed in.
