@@ -479,6 +479,33 @@ async fn bad_requests_get_json_errors() {
 }
 
 #[tokio::test]
+async fn listing_cursors_are_the_callers_input_not_an_upstream_failure() {
+    // Found by schemathesis: `?cursor=` reached storage and came back as 502.
+    let api = Api::start(&[]).await;
+    let token = api.admin_token.clone();
+    let (status, _, body) = api
+        .call(
+            Method::GET,
+            "/api/v1/objects?cursor=&limit=1",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an empty cursor starts at the top: {body}"
+    );
+    let long = "a".repeat(2000);
+    for cursor in ["not-a-token", "%01", long.as_str()] {
+        let path = format!("/api/v1/objects?cursor={cursor}");
+        let (status, _, body) = api.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{cursor:.20}: {body}");
+        assert!(body.to_string().contains("cursor"), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn every_authenticated_call_has_a_per_user_budget() {
     let api = Api::start(&[
         ("SEALDROP_API_RATE_LIMIT_BURST", "5"),

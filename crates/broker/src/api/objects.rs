@@ -22,6 +22,10 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiQuery, Failures};
 use crate::policy;
 use crate::state::AppState;
+use crate::storage::StorageError;
+
+/// Longer than any continuation token S3 or the embedded store hands out.
+const MAX_CURSOR_LEN: usize = 1024;
 
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
@@ -50,10 +54,29 @@ pub async fn list(
             "limit must be 1..={MAX_PAGE}"
         )));
     }
-    let (listed, next_cursor) = state
+    // A cursor is storage's continuation token, handed out as `next_cursor`;
+    // an empty one means "from the start", and one storage does not know is
+    // the caller's mistake, not an upstream failure.
+    let cursor = query.cursor.filter(|cursor| !cursor.is_empty());
+    let bad_cursor =
+        || ApiError::BadRequest("invalid cursor: pass the next_cursor of the previous page".into());
+    if cursor
+        .as_deref()
+        .is_some_and(|c| c.len() > MAX_CURSOR_LEN || c.chars().any(char::is_control))
+    {
+        return Err(bad_cursor());
+    }
+    let had_cursor = cursor.is_some();
+    let (listed, next_cursor) = match state
         .storage
-        .list(&format!("{prefix}{filter}"), query.cursor, limit as i32)
-        .await?;
+        .list(&format!("{prefix}{filter}"), cursor, limit as i32)
+        .await
+    {
+        Err(StorageError::Upstream { code, .. }) if had_cursor && code == "InvalidArgument" => {
+            return Err(bad_cursor());
+        }
+        listed => listed?,
+    };
     // Listings carry no metadata; HEAD each object to tell its encryption mode.
     let objects: Vec<Option<ObjectInfo>> = stream::iter(listed)
         .map(|entry| {
