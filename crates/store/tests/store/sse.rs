@@ -1,7 +1,7 @@
 //! SSE-KMS at rest: headers, ranges, no plaintext on disk, tamper detection, key errors.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::ServerSideEncryption;
 
 use crate::common::*;
 
@@ -40,25 +40,11 @@ async fn check_ranges(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) {
         (n - CHUNK - 3, n),
     ];
     for (a, b) in ranges {
-        let got = c
-            .get_object()
-            .bucket(BUCKET)
-            .key(key)
-            .range(format!("bytes={}-{}", a, b - 1))
-            .send()
-            .await
-            .unwrap();
+        let got = get_range(c, BUCKET, key, format!("bytes={}-{}", a, b - 1)).await;
         assert_kms!(got);
         assert_eq!(body_bytes(got).await, &data[a..b], "range {a}-{b}");
     }
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .range("bytes=-70000")
-        .send()
-        .await
-        .unwrap();
+    let got = get_range(c, BUCKET, key, "bytes=-70000").await;
     assert_eq!(body_bytes(got).await, &data[n - 70000..]);
     let got = get(c, BUCKET, key).await;
     assert_eq!(body_bytes(got).await, data);
@@ -100,53 +86,16 @@ async fn single_put_multipart_default_and_copy_in_place() {
         .unwrap();
     assert_kms!(up);
     let id = up.upload_id().unwrap();
-    let mut done = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let n = i32::try_from(i + 1).unwrap();
-        let o = c
-            .upload_part()
-            .bucket(BUCKET)
-            .key("multi")
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(p.clone()))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(o.e_tag().unwrap())
-                .build(),
-        );
-    }
+    let done = upload_parts(&c, BUCKET, "multi", id, &parts).await;
     // parts on disk are encrypted too (checked before completion)
     assert_not_on_disk(&srv, &parts[0]);
     assert_not_on_disk(&srv, &parts[1]);
-    let out = c
-        .complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("multi")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let out = complete_upload(&c, BUCKET, "multi", id, completed_parts(done)).await;
     assert_kms!(out, KEY_ID);
     check_ranges(&c, "multi", &mp).await;
     // across the part boundary
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("multi")
-        .range(format!("bytes={}-{}", 5 * MIB - 70_000, 5 * MIB + 70_000))
-        .send()
-        .await
-        .unwrap();
+    let across = format!("bytes={}-{}", 5 * MIB - 70_000, 5 * MIB + 70_000);
+    let got = get_range(&c, BUCKET, "multi", across).await;
     assert_eq!(
         body_bytes(got).await,
         &mp[5 * MIB - 70_000..=5 * MIB + 70_000]
@@ -250,14 +199,11 @@ async fn tampered_chunk_is_an_error() {
     bad[2 * (CHUNK + 16) + 1234] ^= 0x01;
     std::fs::write(file, &bad).unwrap();
     // a range inside the damaged chunk: error response
-    let r = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("t")
-        .range(format!("bytes={}-{}", 2 * CHUNK + 10, 2 * CHUNK + 20))
-        .send()
-        .await;
-    assert!(r.is_err(), "ranged read of a tampered chunk must fail");
+    let damaged = format!("bytes={}-{}", 2 * CHUNK + 10, 2 * CHUNK + 20);
+    assert!(
+        range_fails(&c, BUCKET, "t", damaged).await,
+        "ranged read of a tampered chunk must fail"
+    );
     // a full read: the body fails (never the wrong bytes)
     match c.get_object().bucket(BUCKET).key("t").send().await {
         Err(_) => {}
@@ -267,14 +213,7 @@ async fn tampered_chunk_is_an_error() {
         ),
     }
     // untouched chunks still read
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("t")
-        .range("bytes=0-99")
-        .send()
-        .await
-        .unwrap();
+    let got = get_range(&c, BUCKET, "t", "bytes=0-99").await;
     assert_eq!(body_bytes(got).await, &data[..100]);
 
     // flipping a tag byte of the last chunk, and truncation
@@ -282,25 +221,9 @@ async fn tampered_chunk_is_an_error() {
     let last = bad.len() - 1;
     bad[last] ^= 0x80;
     std::fs::write(file, &bad).unwrap();
-    assert!(
-        c.get_object()
-            .bucket(BUCKET)
-            .key("t")
-            .range("bytes=-10")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(range_fails(&c, BUCKET, "t", "bytes=-10").await);
     std::fs::write(file, &orig[..orig.len() - 116]).unwrap();
-    assert!(
-        c.get_object()
-            .bucket(BUCKET)
-            .key("t")
-            .range("bytes=0-9")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(range_fails(&c, BUCKET, "t", "bytes=0-9").await);
     std::fs::write(file, &orig).unwrap();
     let got = get(&c, BUCKET, "t").await;
     assert_eq!(body_bytes(got).await, data);
