@@ -12,7 +12,7 @@ use aws_sdk_s3::operation::{
     abort_multipart_upload::{AbortMultipartUploadError, AbortMultipartUploadOutput},
     complete_multipart_upload::CompleteMultipartUploadOutput,
     copy_object::{CopyObjectError, CopyObjectOutput},
-    create_multipart_upload::CreateMultipartUploadOutput,
+    create_multipart_upload::{CreateMultipartUploadError, CreateMultipartUploadOutput},
     delete_object::DeleteObjectOutput,
     get_bucket_cors::{GetBucketCorsError, GetBucketCorsOutput},
     get_bucket_encryption::{GetBucketEncryptionError, GetBucketEncryptionOutput},
@@ -21,11 +21,11 @@ use aws_sdk_s3::operation::{
     list_multipart_uploads::ListMultipartUploadsOutput,
     list_objects_v2::ListObjectsV2Output,
     list_parts::{ListPartsError, ListPartsOutput},
-    put_object::PutObjectOutput,
+    put_object::{PutObjectError, PutObjectOutput},
     upload_part::{UploadPartError, UploadPartOutput},
 };
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use sealdrop_store::{StaticKeys, Store, StoreConfig};
 use tokio::io::AsyncBufReadExt;
 use zeroize::Zeroizing;
@@ -251,11 +251,11 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Defines `async fn $name(c, bucket, key, args...)` (`object`) or `async fn $name(c,
 /// bucket, args...)` (`bucket`): the SDK request `$op` of the bucket (and key) with the given
 /// setters and nothing else, sent, then finished with `$outcome`: `unwrap` (it must succeed),
-/// `unwrap_err` (it must fail) or `is_err` (whether it failed). For the plain requests the
-/// tests make over and over.
+/// `unwrap_err` (it must fail) or `is_err` (whether it failed); without one, the result as it
+/// is. For the plain requests the tests make over and over.
 macro_rules! request {
     (@ $(#[$doc:meta])* [$($address:ident)*] $name:ident = $op:ident
-        $(.$setter:ident($arg:ident: $ty:ty))* => $outcome:ident -> $out:ty) => {
+        $(.$setter:ident($arg:ident: $ty:ty))* $(=> $outcome:ident)? -> $out:ty) => {
         $(#[$doc])*
         pub async fn $name(
             c: &aws_sdk_s3::Client,
@@ -267,7 +267,7 @@ macro_rules! request {
                 $(.$setter($arg))*
                 .send()
                 .await
-                .$outcome()
+                $(.$outcome())?
         }
     };
     ($(#[$doc:meta])* object $($rest:tt)*) => {
@@ -314,6 +314,18 @@ request!(
     object put = put_object.body(body: ByteStream) => unwrap -> PutObjectOutput
 );
 request!(
+    /// The error of a PutObject of `body` at (bucket, key), which must fail.
+    object put_err = put_object.body(body: ByteStream) => unwrap_err -> SdkErr<PutObjectError>
+);
+request!(
+    /// PutObject of `body` at (bucket, key) with the SSE headers given (`None`: not sent).
+    object put_sse = put_object
+        .set_server_side_encryption(sse: Option<ServerSideEncryption>)
+        .set_ssekms_key_id(key_id: Option<String>)
+        .body(body: ByteStream)
+        -> Result<PutObjectOutput, SdkErr<PutObjectError>>
+);
+request!(
     /// CopyObject of `source` ("bucket/key") to (bucket, key), which must succeed.
     object copy = copy_object.copy_source(source: impl Into<String>) => unwrap -> CopyObjectOutput
 );
@@ -329,6 +341,13 @@ request!(
 request!(
     /// CreateMultipartUpload of (bucket, key), which must succeed.
     object create_upload = create_multipart_upload => unwrap -> CreateMultipartUploadOutput
+);
+request!(
+    /// CreateMultipartUpload of (bucket, key) with the SSE headers given (`None`: not sent).
+    object create_upload_sse = create_multipart_upload
+        .set_server_side_encryption(sse: Option<ServerSideEncryption>)
+        .set_ssekms_key_id(key_id: Option<String>)
+        -> Result<CreateMultipartUploadOutput, SdkErr<CreateMultipartUploadError>>
 );
 request!(
     /// UploadPart of `body` as part `part_number` of `upload_id`, which must succeed.
@@ -396,6 +415,31 @@ request!(
     /// The error of a GetBucketCors, which must fail.
     bucket get_cors_err = get_bucket_cors => unwrap_err -> SdkErr<GetBucketCorsError>
 );
+
+/// PutObject of `body` at (bucket, key) with `content_type` (if given) and user `metadata`,
+/// which must succeed.
+pub async fn put_described(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content_type: Option<&str>,
+    metadata: &[(&str, &str)],
+    body: ByteStream,
+) -> PutObjectOutput {
+    let metadata = metadata
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .set_content_type(content_type.map(str::to_owned))
+        .set_metadata(Some(metadata))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
 
 /// Uploads `parts` as parts 1, 2, ... of `upload_id` and returns them as they are to be
 /// completed.
@@ -488,8 +532,7 @@ pub async fn put_default_kms(
     bucket_key: Option<bool>,
 ) {
     use aws_sdk_s3::types::{
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule,
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     };
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::AwsKms)
@@ -523,7 +566,7 @@ pub async fn default_kms_rule(
     let by_default = rule.apply_server_side_encryption_by_default().unwrap();
     assert_eq!(
         by_default.sse_algorithm(),
-        &aws_sdk_s3::types::ServerSideEncryption::AwsKms,
+        &ServerSideEncryption::AwsKms,
         "{bucket}"
     );
     rule

@@ -47,14 +47,7 @@ async fn buckets() {
 async fn no_implicit_bucket_creation() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let e = c
-        .put_object()
-        .bucket("missing")
-        .key("k")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
+    let e = put_err(&c, "missing", "k", ByteStream::from_static(b"x")).await;
     assert_eq!(err_code(&e), "NoSuchBucket");
     let e = get_err(&c, "missing", "k").await;
     assert_eq!(err_code(&e), "NoSuchBucket");
@@ -74,33 +67,24 @@ async fn put_get_head_delete_and_ranges() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let data = pattern(300_000, 1);
-    let put_out = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("dir/file.bin")
-        .content_type("application/x-test")
-        .metadata("owner", "alice")
-        .metadata("note", "héllo")
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
+    let metadata = [("owner", "alice"), ("note", "héllo")];
+    let body = ByteStream::from(data.clone());
+    let content_type = Some("application/x-test");
+    let put_out = put_described(&c, BUCKET, "dir/file.bin", content_type, &metadata, body).await;
     let want_etag = format!("\"{}\"", md5_hex(&data));
     assert_eq!(put_out.e_tag(), Some(want_etag.as_str()));
     // the SDK sent a CRC32 checksum (aws-chunked trailer) and the store verified it
     assert!(put_out.checksum_crc32().is_some());
 
     // Content-MD5 is verified
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("md5")
-        .content_md5("AAAAAAAAAAAAAAAAAAAAAA==")
-        .body(ByteStream::from_static(b"data"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "BadDigest");
+    let put_x = |key| {
+        c.put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+    };
+    let e = put_x("md5").content_md5("AAAAAAAAAAAAAAAAAAAAAA==").send();
+    assert_eq!(err_code(&e.await.unwrap_err()), "BadDigest");
     assert_absent(&c, BUCKET, "md5").await;
 
     let got = get(&c, BUCKET, "dir/file.bin").await;
@@ -166,16 +150,8 @@ async fn put_get_head_delete_and_ranges() {
     assert_eq!(err_code(&e), "NoSuchKey");
 
     // conditional create
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("empty")
-        .if_none_match("*")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "PreconditionFailed");
+    let e = put_x("empty").if_none_match("*").send().await;
+    assert_eq!(err_code(&e.unwrap_err()), "PreconditionFailed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,34 +200,14 @@ async fn unusual_keys_stay_inside_root() {
         );
     }
     let too_long = "k".repeat(1025);
-    assert!(
-        c.put_object()
-            .bucket(BUCKET)
-            .key(&too_long)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .is_err()
-    );
+    put_err(&c, BUCKET, &too_long, ByteStream::from_static(b"x")).await;
 
     // every listed key comes back exactly
-    let mut listed = Vec::new();
-    let mut token = None;
-    loop {
-        let out = c
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .set_continuation_token(token.clone())
-            .max_keys(5)
-            .send()
-            .await
-            .unwrap();
-        listed.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        if !out.is_truncated().unwrap_or(false) {
-            break;
-        }
-        token = out.next_continuation_token().map(str::to_owned);
-    }
+    let pages = list_pages(|| c.list_objects_v2().bucket(BUCKET).max_keys(5)).await;
+    let listed: Vec<&str> = pages
+        .iter()
+        .flat_map(|page| names(page.contents(), Object::key))
+        .collect();
     let mut want = keys.to_vec();
     want.sort();
     assert_eq!(listed, want);
@@ -286,29 +242,14 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     }
 
     // pagination over > max-keys
+    let pages = list_pages(|| c.list_objects_v2().bucket(BUCKET).prefix("p/").max_keys(10)).await;
+    assert_eq!(pages.len(), 3);
     let mut got = Vec::new();
-    let mut token = None;
-    let mut pages = 0;
-    loop {
-        let out = c
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .prefix("p/")
-            .max_keys(10)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        pages += 1;
-        assert!(out.key_count().unwrap() <= 10);
-        got.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        if !out.is_truncated().unwrap() {
-            assert!(out.next_continuation_token().is_none());
-            break;
-        }
-        token = Some(out.next_continuation_token().unwrap().to_owned());
+    for page in &pages {
+        assert!(page.key_count().unwrap() <= 10);
+        got.extend(names(page.contents(), Object::key));
     }
-    assert_eq!(pages, 3);
+    assert!(pages.last().unwrap().next_continuation_token().is_none());
     assert_eq!(got, keys[..25].to_vec());
 
     // delimiter
@@ -326,28 +267,17 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     assert_eq!(ks, ["tree/top"]);
 
     // delimiter + paging: common prefixes count toward max-keys and are not repeated
-    let mut seen = Vec::new();
-    let mut token = None;
-    loop {
-        let out = c
-            .list_objects_v2()
+    let pages = list_pages(|| {
+        c.list_objects_v2()
             .bucket(BUCKET)
             .delimiter("/")
             .max_keys(1)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        seen.extend(
-            out.common_prefixes()
-                .iter()
-                .map(|p| p.prefix().unwrap().to_owned()),
-        );
-        seen.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        if !out.is_truncated().unwrap() {
-            break;
-        }
-        token = Some(out.next_continuation_token().unwrap().to_owned());
+    })
+    .await;
+    let mut seen = Vec::new();
+    for page in &pages {
+        seen.extend(names(page.common_prefixes(), CommonPrefix::prefix));
+        seen.extend(names(page.contents(), Object::key));
     }
     assert_eq!(seen, ["other", "p/", "tree/"]);
 
@@ -387,6 +317,32 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     assert_eq!(cps, ["tree/b/", "tree/c/"]);
 }
 
+/// Every page of the ListObjectsV2 that `request` makes (bucket, prefix, delimiter, max-keys),
+/// following the continuation tokens to the last page.
+async fn list_pages(
+    request: impl Fn() -> aws_sdk_s3::operation::list_objects_v2::builders::ListObjectsV2FluentBuilder,
+) -> Vec<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output> {
+    let mut pages = Vec::new();
+    let mut token = None;
+    loop {
+        let page = request()
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        let truncated = page.is_truncated().unwrap();
+        token = page.next_continuation_token().map(str::to_owned);
+        pages.push(page);
+        if !truncated {
+            return pages;
+        }
+        assert!(
+            token.is_some(),
+            "a truncated page without a continuation token"
+        );
+    }
+}
+
 /// CopyObject of `BUCKET/src` to `key` with `MetadataDirective::Replace`, the given content
 /// type and one metadata entry.
 async fn copy_replacing(
@@ -412,15 +368,8 @@ async fn copy_object_directives() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let data = pattern(70_000, 2);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("src")
-        .content_type("text/plain")
-        .metadata("m", "1")
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
+    let body = ByteStream::from(data.clone());
+    put_described(&c, BUCKET, "src", Some("text/plain"), &[("m", "1")], body).await;
 
     // COPY (default) keeps metadata and content type
     let out = copy(&c, BUCKET, "dst", format!("{BUCKET}/src")).await;

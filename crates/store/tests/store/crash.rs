@@ -64,14 +64,8 @@ async fn kill_during_large_put_and_multipart() {
     let srv = ServerProcess::start(&root).await;
     let c = srv.client();
     let v1 = pattern(123_457, 1);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("victim")
-        .metadata("v", "1")
-        .body(ByteStream::from(v1.clone()))
-        .send()
-        .await
-        .unwrap();
+    let body = ByteStream::from(v1.clone());
+    put_described(&c, BUCKET, "victim", None, &[("v", "1")], body).await;
 
     // 1. SIGKILL during a 200 MiB PUT to the same key
     let p = c
@@ -115,15 +109,8 @@ async fn kill_during_large_put_and_multipart() {
         .unwrap();
     let id = mpu.upload_id().unwrap().to_owned();
     let part1 = pattern(5 * MIB, 3);
-    let p1 = upload_part(
-        &c,
-        BUCKET,
-        "victim",
-        &id,
-        1,
-        ByteStream::from(part1.clone()),
-    )
-    .await;
+    let body = ByteStream::from(part1.clone());
+    let p1 = upload_part(&c, BUCKET, "victim", &id, 1, body).await;
     let p2 = c
         .upload_part()
         .bucket(BUCKET)
@@ -167,15 +154,8 @@ async fn restart_persistence() {
     put_default_kms(&c, "enc", None, None).await;
     let a = pattern(77_777, 9);
     let b = pattern(300_000, 10);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("a/é")
-        .content_type("text/x-a")
-        .metadata("k", "v")
-        .body(ByteStream::from(a.clone()))
-        .send()
-        .await
-        .unwrap();
+    let body = ByteStream::from(a.clone());
+    put_described(&c, BUCKET, "a/é", Some("text/x-a"), &[("k", "v")], body).await;
     put(&c, "enc", "b", ByteStream::from(b.clone())).await;
     srv.kill9().await;
 

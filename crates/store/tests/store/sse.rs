@@ -7,6 +7,8 @@ use crate::common::*;
 
 const CHUNK: usize = 64 * 1024;
 const MIB: usize = 1024 * 1024;
+/// The SSE header of SSE-KMS.
+const AWS_KMS: Option<ServerSideEncryption> = Some(ServerSideEncryption::AwsKms);
 
 /// Asserts that neither the start nor a 64-byte window from the middle of `plain` occurs in any
 /// file under the store root.
@@ -57,14 +59,9 @@ async fn single_put_multipart_default_and_copy_in_place() {
 
     // 1. single PUT with explicit key id
     let single = pattern(3 * MIB + 17, 100);
-    let out = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("single")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id(OTHER_KEY_ID)
-        .body(ByteStream::from(single.clone()))
-        .send()
+    let body = ByteStream::from(single.clone());
+    let other = Some(OTHER_KEY_ID.to_owned());
+    let out = put_sse(&c, BUCKET, "single", AWS_KMS, other, body)
         .await
         .unwrap();
     assert_kms!(out, OTHER_KEY_ID);
@@ -76,12 +73,7 @@ async fn single_put_multipart_default_and_copy_in_place() {
     // 2. multipart, default key id
     let parts = [pattern(5 * MIB, 101), pattern(300_001, 102)];
     let mp: Vec<u8> = parts.concat();
-    let up = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("multi")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .send()
+    let up = create_upload_sse(&c, BUCKET, "multi", AWS_KMS, None)
         .await
         .unwrap();
     assert_kms!(up);
@@ -155,13 +147,9 @@ async fn single_put_multipart_default_and_copy_in_place() {
 
     // SSE-S3 (AES256) also encrypts at rest
     let s3 = pattern(100_000, 105);
-    let out = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("aes256")
-        .server_side_encryption(ServerSideEncryption::Aes256)
-        .body(ByteStream::from(s3.clone()))
-        .send()
+    let aes256 = Some(ServerSideEncryption::Aes256);
+    let body = ByteStream::from(s3.clone());
+    let out = put_sse(&c, BUCKET, "aes256", aes256, None, body)
         .await
         .unwrap();
     assert_eq!(
@@ -180,14 +168,16 @@ async fn tampered_chunk_is_an_error() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let data = pattern(5 * CHUNK + 100, 200);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("t")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
+    put_sse(
+        &c,
+        BUCKET,
+        "t",
+        AWS_KMS,
+        None,
+        ByteStream::from(data.clone()),
+    )
+    .await
+    .unwrap();
     let files = files_under(&srv.root.join("data"));
     assert_eq!(files.len(), 1);
     let file = &files[0];
@@ -233,39 +223,25 @@ async fn tampered_chunk_is_an_error() {
 async fn unknown_key_id_is_an_error() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("k")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id("no-such-key")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
+    let unknown = || Some("no-such-key".to_owned());
+    let e = put_sse(
+        &c,
+        BUCKET,
+        "k",
+        AWS_KMS,
+        unknown(),
+        ByteStream::from_static(b"x"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err_code(&e), "KMS.NotFoundException");
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 400);
-    let e = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("k")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id("no-such-key")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "KMS.NotFoundException");
+    let e = create_upload_sse(&c, BUCKET, "k", AWS_KMS, unknown()).await;
+    assert_eq!(err_code(&e.unwrap_err()), "KMS.NotFoundException");
     // key id without aws:kms
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("k")
-        .ssekms_key_id(KEY_ID)
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "InvalidArgument");
+    let key_id = Some(KEY_ID.to_owned());
+    let e = put_sse(&c, BUCKET, "k", None, key_id, ByteStream::from_static(b"x")).await;
+    assert_eq!(err_code(&e.unwrap_err()), "InvalidArgument");
     assert_absent(&c, BUCKET, "k").await;
     assert!(files_under(&srv.root.join("data")).is_empty());
     assert!(files_under(&srv.root.join("tmp")).is_empty());
