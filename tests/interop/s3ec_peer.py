@@ -372,25 +372,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("create-bucket", "create an S3 bucket", cmd_create_bucket)
     p.add_argument("--bucket", required=True)
 
-    context_help = "encryption context entry KEY=VALUE (repeatable)"
+    def add_object(name: str, help_text: str, func, local_file: str) -> argparse.ArgumentParser:
+        """A put/get command: the object, the local file (`local_file`), the KMS key and the
+        encryption context, which both directions must name alike."""
+        command = add(name, help_text, func)
+        command.add_argument("--bucket", required=True)
+        command.add_argument("--key", required=True)
+        command.add_argument(local_file, required=True)
+        command.add_argument("--kms-key-id", required=True)
+        command.add_argument("--context", action="append", metavar="KEY=VALUE",
+                             help="encryption context entry KEY=VALUE (repeatable)")
+        return command
 
-    p = add("put", "encrypt a file with the official client and upload it", cmd_put)
-    p.add_argument("--bucket", required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--file", required=True)
-    p.add_argument("--kms-key-id", required=True)
-    p.add_argument("--context", action="append", metavar="KEY=VALUE", help=context_help)
+    p = add_object("put", "encrypt a file with the official client and upload it", cmd_put,
+                   "--file")
     p.add_argument("--format", choices=FORMATS, default="v3")
     p.add_argument("--multipart", action="store_true", help="upload with the multipart API")
     p.add_argument("--part-size", type=int, default=5 * 1024 * 1024, metavar="BYTES",
                    help="multipart part size (default 5 MiB)")
 
-    p = add("get", "download an object and decrypt it with the official client", cmd_get)
-    p.add_argument("--bucket", required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--kms-key-id", required=True)
-    p.add_argument("--context", action="append", metavar="KEY=VALUE", help=context_help)
+    p = add_object("get", "download an object and decrypt it with the official client", cmd_get,
+                   "--out")
     p.add_argument("--allow-v2", action="store_true",
                    help="also accept non-committing V2 objects (REQUIRE_ENCRYPT_ALLOW_DECRYPT)")
 

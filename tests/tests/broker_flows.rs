@@ -5,6 +5,8 @@
 //! errors, and the logs never contain a data key, token or presigned signature.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
+
 use reqwest::StatusCode;
 use sealdrop_client::api::{
     CreateUploadRequest, Decryption, Encryption, Mode, ObjectMode, Transfer, UploadEncryption,
@@ -77,6 +79,29 @@ async fn round_trip(
 }
 
 /// Checks that storage holds S3EC V3 ciphertext for `key`.
+/// Round-trips SSE objects of a few sizes (`seed` for their content, across the 5 MiB part
+/// size) and returns each key with storage's HEAD of it, which must say aws:kms; which KMS
+/// key is for the caller to check.
+async fn sse_round_trips(
+    client: &sealdrop_client::Client,
+    storage: &Bucket,
+    seed: u64,
+) -> Vec<(String, aws_sdk_s3::operation::head_object::HeadObjectOutput)> {
+    let mut heads = Vec::new();
+    for size in [0, 17, 11 * MIB] {
+        let data = content(size, seed);
+        let key = round_trip(client, &format!("sse-{size}.bin"), &data, Mode::Sse).await;
+        let head = storage.head(&key).await;
+        assert_eq!(
+            head.server_side_encryption().map(|s| s.as_str()),
+            Some("aws:kms"),
+            "{key}"
+        );
+        heads.push((key, head));
+    }
+    heads
+}
+
 async fn assert_stored_ciphertext(storage: &Bucket, key: &str, plaintext: &[u8]) {
     let head = storage.head(key).await;
     let metadata = head.metadata().unwrap();
@@ -186,14 +211,7 @@ async fn moto_sse_kms_uploads_are_encrypted_by_storage() {
         storage,
     } = OnMoto::start(five_mib_parts()).await;
     let client = server.client(&server.admin_token);
-    for size in [0, 17, 11 * MIB] {
-        let data = content(size, 7);
-        let key = round_trip(&client, &format!("sse-{size}.bin"), &data, Mode::Sse).await;
-        let head = storage.head(&key).await;
-        assert_eq!(
-            head.server_side_encryption().map(|s| s.as_str()),
-            Some("aws:kms")
-        );
+    for (key, head) in sse_round_trips(&client, &storage, 7).await {
         assert!(head.ssekms_key_id().unwrap().contains(&kms_key));
         let info = client.object_info(&key).await.unwrap();
         assert_eq!(
@@ -263,6 +281,14 @@ async fn moto_tampering_copying_and_kms_outage_fail_clearly() {
 }
 
 /// Shared by the moto and embedded runs: every kind of tampering is caught.
+/// Asserts that downloading `key` (which was tampered with) to `out` fails as an integrity
+/// error and leaves no output file.
+async fn assert_integrity_failure(client: &sealdrop_client::Client, key: &str, out: &Path) {
+    let err = client.download_to(key, out, NoProgress).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{key}: {err}");
+    assert!(!out.exists(), "{key}");
+}
+
 async fn check_tampering(server: &Server, client: &sealdrop_client::Client, storage: &Bucket) {
     let data = content(4097, 3);
     let scratch = tempfile::tempdir().unwrap();
@@ -306,12 +332,7 @@ async fn check_tampering(server: &Server, client: &sealdrop_client::Client, stor
     let key = fresh("ciphertext.bin").await;
     storage.tamper(&key, |_, body| body[100] ^= 1).await;
     let out = scratch.path().join("ciphertext.out");
-    let err = client
-        .download_to(&key, &out, NoProgress)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
-    assert!(!out.exists());
+    assert_integrity_failure(client, &key, &out).await;
     assert!(
         std::fs::read_dir(scratch.path()).unwrap().next().is_none(),
         "no temp files left"
@@ -322,12 +343,7 @@ async fn check_tampering(server: &Server, client: &sealdrop_client::Client, stor
     storage
         .tamper(&key, |_, body| *body.last_mut().unwrap() ^= 0x80)
         .await;
-    let err = client
-        .download_to(&key, &out, NoProgress)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Integrity);
-    assert!(!out.exists());
+    assert_integrity_failure(client, &key, &out).await;
 
     // Metadata: commitment, message ID, wrapped key, context: 422, no key.
     for (name, field) in [
@@ -347,12 +363,7 @@ async fn check_tampering(server: &Server, client: &sealdrop_client::Client, stor
         let (status, body) = open_status(key.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
         assert_eq!(body["error"]["code"], "integrity_error");
-        let err = client
-            .download_to(&key, &out, NoProgress)
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Integrity);
-        assert!(!out.exists());
+        assert_integrity_failure(client, &key, &out).await;
     }
     let context_field = match storage
         .head(&fresh("probe.bin").await)
@@ -520,14 +531,7 @@ async fn embedded_default_cse_sse_tampering_and_logs() {
             "local keyring wrapping"
         );
     }
-    for size in [0, 17, 11 * MIB] {
-        let data = content(size, 9);
-        let key = round_trip(&client, &format!("sse-{size}.bin"), &data, Mode::Sse).await;
-        let head = storage.head(&key).await;
-        assert_eq!(
-            head.server_side_encryption().map(|s| s.as_str()),
-            Some("aws:kms")
-        );
+    for (_, head) in sse_round_trips(&client, &storage, 9).await {
         assert!(head.ssekms_key_id().unwrap().starts_with("local:"));
     }
     check_tampering(&server, &client, &storage).await;

@@ -19,6 +19,11 @@ fn request(p: &PresignedRequest) -> reqwest::RequestBuilder {
     rb
 }
 
+/// Sends the presigned request `p` with one more (unsigned) header.
+async fn send_with_header(p: &PresignedRequest, name: &str, value: &str) -> reqwest::Response {
+    request(p).header(name, value).send().await.unwrap()
+}
+
 async fn presign_put(c: &aws_sdk_s3::Client, key: &str, secs: u64) -> PresignedRequest {
     c.put_object()
         .bucket(BUCKET)
@@ -72,11 +77,7 @@ async fn presigned_put_and_get() {
     assert_kms!(head);
 
     let g = presign_get(&c, "presigned/obj", 60).await;
-    let resp = request(&g)
-        .header("range", "bytes=10-19")
-        .send()
-        .await
-        .unwrap();
+    let resp = send_with_header(&g, "range", "bytes=10-19").await;
     assert_eq!(resp.status(), 206);
     assert_eq!(resp.bytes().await.unwrap().as_ref(), &body[10..20]);
     let resp = request(&g).send().await.unwrap();
@@ -108,22 +109,11 @@ async fn presigned_tampering_expiry_and_unsigned_headers() {
     assert_eq!(resp.status(), 403);
     assert!(resp.text().await.unwrap().contains("SignatureDoesNotMatch"));
 
-    // an extra, unsigned x-amz-meta-* header
-    let resp = request(&p)
-        .header("x-amz-meta-x", "evil")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    // a signed header changed
-    let resp = request(&p)
-        .header("x-amz-meta-owner", "mallory")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
+    // an extra, unsigned x-amz-meta-* header; a signed header changed
+    for (name, value) in [("x-amz-meta-x", "evil"), ("x-amz-meta-owner", "mallory")] {
+        let resp = request(&p).header(name, value).body("x").send().await;
+        assert_eq!(resp.unwrap().status(), 403, "{name}: {value}");
+    }
     // a signed header left out
     let mut rb = reqwest::Client::new().put(p.uri());
     for (k, v) in p
@@ -268,20 +258,13 @@ async fn cors_preflight_and_exposed_headers() {
 
     // actual (presigned) request from the app's origin exposes the headers the UI needs
     let c = srv.client();
-    c.put_object()
-        .bucket(BUCKET)
-        .key("some/key")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .body(ByteStream::from_static(b"hello"))
-        .send()
+    let kms = Some(ServerSideEncryption::AwsKms);
+    let body = ByteStream::from_static(b"hello");
+    put_sse(&c, BUCKET, "some/key", kms, None, body)
         .await
         .unwrap();
     let g = presign_get(&c, "some/key", 60).await;
-    let resp = request(&g)
-        .header("origin", "http://app.test")
-        .send()
-        .await
-        .unwrap();
+    let resp = send_with_header(&g, "origin", "http://app.test").await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers();
     assert_eq!(
@@ -304,10 +287,6 @@ async fn cors_preflight_and_exposed_headers() {
     ] {
         assert!(exposed.split(',').any(|e| e.trim() == want), "{exposed}");
     }
-    let resp = request(&g)
-        .header("origin", "http://evil.test")
-        .send()
-        .await
-        .unwrap();
+    let resp = send_with_header(&g, "origin", "http://evil.test").await;
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }

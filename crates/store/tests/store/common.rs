@@ -8,6 +8,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::operation::{
+    abort_multipart_upload::{AbortMultipartUploadError, AbortMultipartUploadOutput},
+    complete_multipart_upload::CompleteMultipartUploadOutput,
+    copy_object::{CopyObjectError, CopyObjectOutput},
+    create_multipart_upload::{CreateMultipartUploadError, CreateMultipartUploadOutput},
+    delete_object::DeleteObjectOutput,
+    get_bucket_cors::{GetBucketCorsError, GetBucketCorsOutput},
+    get_bucket_encryption::{GetBucketEncryptionError, GetBucketEncryptionOutput},
+    get_object::{GetObjectError, GetObjectOutput},
+    head_object::{HeadObjectError, HeadObjectOutput},
+    list_multipart_uploads::ListMultipartUploadsOutput,
+    list_objects_v2::ListObjectsV2Output,
+    list_parts::{ListPartsError, ListPartsOutput},
+    put_object::{PutObjectError, PutObjectOutput},
+    upload_part::{UploadPartError, UploadPartOutput},
+};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use sealdrop_store::{StaticKeys, Store, StoreConfig};
 use tokio::io::AsyncBufReadExt;
 use zeroize::Zeroizing;
@@ -230,73 +248,215 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Defines `async fn $name(c, bucket, key, args...)`: the SDK request `$op` of (bucket, key)
-/// with the given setters and nothing else, sent, then `unwrap`ped (it must succeed) or
-/// `unwrap_err`ed (it must fail). For the plain requests the tests make over and over.
-macro_rules! object_request {
-    ($(#[$doc:meta])* $name:ident = $op:ident $(.$setter:ident($arg:ident: $ty:ty))*
-        => $outcome:ident -> $out:ty) => {
+/// Defines `async fn $name(c, bucket, key, args...)` (`object`) or `async fn $name(c,
+/// bucket, args...)` (`bucket`): the SDK request `$op` of the bucket (and key) with the given
+/// setters and nothing else, sent, then finished with `$outcome`: `unwrap` (it must succeed),
+/// `unwrap_err` (it must fail) or `is_err` (whether it failed); without one, the result as it
+/// is. For the plain requests the tests make over and over.
+macro_rules! request {
+    (@ $(#[$doc:meta])* [$($address:ident)*] $name:ident = $op:ident
+        $(.$setter:ident($arg:ident: $ty:ty))* $(=> $outcome:ident)? -> $out:ty) => {
         $(#[$doc])*
         pub async fn $name(
             c: &aws_sdk_s3::Client,
-            bucket: impl Into<String>,
-            key: impl Into<String>,
+            $($address: impl Into<String>,)*
             $($arg: $ty),*
         ) -> $out {
             c.$op()
-                .bucket(bucket)
-                .key(key)
+                $(.$address($address))*
                 $(.$setter($arg))*
                 .send()
                 .await
-                .$outcome()
+                $(.$outcome())?
         }
+    };
+    ($(#[$doc:meta])* object $($rest:tt)*) => {
+        request!(@ $(#[$doc])* [bucket key] $($rest)*);
+    };
+    ($(#[$doc:meta])* bucket $($rest:tt)*) => {
+        request!(@ $(#[$doc])* [bucket] $($rest)*);
     };
 }
 
 /// An SDK error of operation `E`.
 type SdkErr<E> = aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>;
 
-object_request!(
+request!(
     /// GetObject of (bucket, key), which must succeed.
-    get = get_object => unwrap -> aws_sdk_s3::operation::get_object::GetObjectOutput
+    object get = get_object => unwrap -> GetObjectOutput
 );
-object_request!(
+request!(
     /// The error of a GetObject of (bucket, key), which must fail.
-    get_err = get_object => unwrap_err -> SdkErr<aws_sdk_s3::operation::get_object::GetObjectError>
+    object get_err = get_object => unwrap_err -> SdkErr<GetObjectError>
 );
-object_request!(
+request!(
+    /// GetObject of `range` ("bytes=a-b") of (bucket, key), which must succeed.
+    object get_range = get_object.range(range: impl Into<String>) => unwrap -> GetObjectOutput
+);
+request!(
+    /// Whether a GetObject of `range` of (bucket, key) fails (a read of damaged data must).
+    object range_fails = get_object.range(range: impl Into<String>) => is_err -> bool
+);
+request!(
+    /// GetObject of part `part_number` of (bucket, key), which must succeed.
+    object get_part = get_object.part_number(part_number: i32) => unwrap -> GetObjectOutput
+);
+request!(
     /// HeadObject of (bucket, key), which must succeed.
-    head = head_object => unwrap -> aws_sdk_s3::operation::head_object::HeadObjectOutput
+    object head = head_object => unwrap -> HeadObjectOutput
 );
-object_request!(
+request!(
     /// The error of a HeadObject of (bucket, key), which must fail.
-    head_err = head_object => unwrap_err -> SdkErr<aws_sdk_s3::operation::head_object::HeadObjectError>
+    object head_err = head_object => unwrap_err -> SdkErr<HeadObjectError>
 );
-object_request!(
+request!(
     /// PutObject of `body` at (bucket, key), which must succeed.
-    put = put_object.body(body: aws_sdk_s3::primitives::ByteStream)
-        => unwrap -> aws_sdk_s3::operation::put_object::PutObjectOutput
+    object put = put_object.body(body: ByteStream) => unwrap -> PutObjectOutput
 );
-object_request!(
+request!(
+    /// The error of a PutObject of `body` at (bucket, key), which must fail.
+    object put_err = put_object.body(body: ByteStream) => unwrap_err -> SdkErr<PutObjectError>
+);
+request!(
+    /// PutObject of `body` at (bucket, key) with the SSE headers given (`None`: not sent).
+    object put_sse = put_object
+        .set_server_side_encryption(sse: Option<ServerSideEncryption>)
+        .set_ssekms_key_id(key_id: Option<String>)
+        .body(body: ByteStream)
+        -> Result<PutObjectOutput, SdkErr<PutObjectError>>
+);
+request!(
     /// CopyObject of `source` ("bucket/key") to (bucket, key), which must succeed.
-    copy = copy_object.copy_source(source: impl Into<String>)
-        => unwrap -> aws_sdk_s3::operation::copy_object::CopyObjectOutput
+    object copy = copy_object.copy_source(source: impl Into<String>) => unwrap -> CopyObjectOutput
 );
-object_request!(
+request!(
     /// The error of a CopyObject as [`copy`] sends it, which must fail.
-    copy_err = copy_object.copy_source(source: impl Into<String>)
-        => unwrap_err -> SdkErr<aws_sdk_s3::operation::copy_object::CopyObjectError>
+    object copy_err = copy_object.copy_source(source: impl Into<String>)
+        => unwrap_err -> SdkErr<CopyObjectError>
 );
-object_request!(
-    /// CreateMultipartUpload of (bucket, key), which must succeed.
-    create_upload = create_multipart_upload
-        => unwrap -> aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput
-);
-object_request!(
+request!(
     /// DeleteObject of (bucket, key), which must succeed.
-    delete = delete_object => unwrap -> aws_sdk_s3::operation::delete_object::DeleteObjectOutput
+    object delete = delete_object => unwrap -> DeleteObjectOutput
 );
+request!(
+    /// CreateMultipartUpload of (bucket, key), which must succeed.
+    object create_upload = create_multipart_upload => unwrap -> CreateMultipartUploadOutput
+);
+request!(
+    /// CreateMultipartUpload of (bucket, key) with the SSE headers given (`None`: not sent).
+    object create_upload_sse = create_multipart_upload
+        .set_server_side_encryption(sse: Option<ServerSideEncryption>)
+        .set_ssekms_key_id(key_id: Option<String>)
+        -> Result<CreateMultipartUploadOutput, SdkErr<CreateMultipartUploadError>>
+);
+request!(
+    /// UploadPart of `body` as part `part_number` of `upload_id`, which must succeed.
+    object upload_part = upload_part
+        .upload_id(upload_id: &str)
+        .part_number(part_number: i32)
+        .body(body: ByteStream)
+        => unwrap -> UploadPartOutput
+);
+request!(
+    /// The error of an UploadPart as [`upload_part`] sends it, which must fail.
+    object upload_part_err = upload_part
+        .upload_id(upload_id: &str)
+        .part_number(part_number: i32)
+        .body(body: ByteStream)
+        => unwrap_err -> SdkErr<UploadPartError>
+);
+request!(
+    /// ListParts of `upload_id`, which must succeed.
+    object list_parts = list_parts.upload_id(upload_id: &str) => unwrap -> ListPartsOutput
+);
+request!(
+    /// The error of a ListParts of `upload_id`, which must fail.
+    object list_parts_err = list_parts.upload_id(upload_id: &str) => unwrap_err -> SdkErr<ListPartsError>
+);
+request!(
+    /// CompleteMultipartUpload of `upload_id` with `parts`, which must succeed.
+    object complete_upload = complete_multipart_upload
+        .upload_id(upload_id: &str)
+        .multipart_upload(parts: CompletedMultipartUpload)
+        => unwrap -> CompleteMultipartUploadOutput
+);
+request!(
+    /// AbortMultipartUpload of `upload_id`, which must succeed.
+    object abort_upload = abort_multipart_upload.upload_id(upload_id: &str)
+        => unwrap -> AbortMultipartUploadOutput
+);
+request!(
+    /// The error of an AbortMultipartUpload of `upload_id`, which must fail.
+    object abort_upload_err = abort_multipart_upload.upload_id(upload_id: &str)
+        => unwrap_err -> SdkErr<AbortMultipartUploadError>
+);
+request!(
+    /// ListObjectsV2 of the whole bucket (one page), which must succeed.
+    bucket list_objects = list_objects_v2 => unwrap -> ListObjectsV2Output
+);
+request!(
+    /// ListMultipartUploads of the bucket, which must succeed.
+    bucket list_uploads = list_multipart_uploads => unwrap -> ListMultipartUploadsOutput
+);
+request!(
+    /// GetBucketEncryption, which must succeed.
+    bucket get_encryption = get_bucket_encryption => unwrap -> GetBucketEncryptionOutput
+);
+request!(
+    /// The error of a GetBucketEncryption, which must fail.
+    bucket get_encryption_err = get_bucket_encryption
+        => unwrap_err -> SdkErr<GetBucketEncryptionError>
+);
+request!(
+    /// GetBucketCors, which must succeed.
+    bucket get_cors = get_bucket_cors => unwrap -> GetBucketCorsOutput
+);
+request!(
+    /// The error of a GetBucketCors, which must fail.
+    bucket get_cors_err = get_bucket_cors => unwrap_err -> SdkErr<GetBucketCorsError>
+);
+
+/// PutObject of `body` at (bucket, key) with `content_type` (if given) and user `metadata`,
+/// which must succeed.
+pub async fn put_described(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content_type: Option<&str>,
+    metadata: &[(&str, &str)],
+    body: ByteStream,
+) -> PutObjectOutput {
+    let metadata = metadata
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .set_content_type(content_type.map(str::to_owned))
+        .set_metadata(Some(metadata))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Uploads `parts` as parts 1, 2, ... of `upload_id` and returns them as they are to be
+/// completed.
+pub async fn upload_parts(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    parts: &[Vec<u8>],
+) -> Vec<CompletedPart> {
+    let mut done = Vec::new();
+    for (i, p) in (1..).zip(parts) {
+        let out = upload_part(c, bucket, key, upload_id, i, ByteStream::from(p.clone())).await;
+        done.push(completed_part(i, out.e_tag().unwrap()));
+    }
+    done
+}
 
 /// The names (keys, prefixes) of listing entries, each of which must have one.
 pub fn names<'a, T>(entries: &'a [T], name: impl Fn(&'a T) -> Option<&'a str>) -> Vec<&'a str> {
@@ -311,12 +471,7 @@ pub async fn assert_absent(c: &aws_sdk_s3::Client, bucket: &str, key: &str) {
 
 /// Asserts that `bucket` has no multipart upload in progress.
 pub async fn assert_no_uploads(c: &aws_sdk_s3::Client, bucket: &str) {
-    let list = c
-        .list_multipart_uploads()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
+    let list = list_uploads(c, bucket).await;
     assert!(list.uploads().is_empty(), "{:?}", list.uploads());
 }
 
@@ -346,18 +501,24 @@ macro_rules! assert_meta {
 }
 pub(crate) use assert_meta;
 
+/// The CompletedPart of part `n` with `etag` (as UploadPart returned it).
+pub fn completed_part(n: i32, etag: &str) -> CompletedPart {
+    CompletedPart::builder().part_number(n).e_tag(etag).build()
+}
+
 /// The CompleteMultipartUpload body choosing `parts` (part number, ETag as returned).
-pub fn completed(parts: &[(i32, &str)]) -> aws_sdk_s3::types::CompletedMultipartUpload {
-    let parts = parts
-        .iter()
-        .map(|(n, etag)| {
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(*n)
-                .e_tag(*etag)
-                .build()
-        })
-        .collect();
-    aws_sdk_s3::types::CompletedMultipartUpload::builder()
+pub fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
+    completed_parts(
+        parts
+            .iter()
+            .map(|&(n, etag)| completed_part(n, etag))
+            .collect(),
+    )
+}
+
+/// The CompleteMultipartUpload body of `parts` as they are.
+pub fn completed_parts(parts: Vec<CompletedPart>) -> CompletedMultipartUpload {
+    CompletedMultipartUpload::builder()
         .set_parts(Some(parts))
         .build()
 }
@@ -371,8 +532,7 @@ pub async fn put_default_kms(
     bucket_key: Option<bool>,
 ) {
     use aws_sdk_s3::types::{
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule,
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     };
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::AwsKms)
@@ -393,6 +553,30 @@ pub async fn put_default_kms(
         .send()
         .await
         .unwrap();
+}
+
+/// The rule of `bucket`'s default encryption, which must be aws:kms; the key id and the
+/// BucketKeyEnabled flag are for the caller to check.
+pub async fn default_kms_rule(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> aws_sdk_s3::types::ServerSideEncryptionRule {
+    let got = get_encryption(c, bucket).await;
+    let rule = got.server_side_encryption_configuration().unwrap().rules()[0].clone();
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(
+        by_default.sse_algorithm(),
+        &ServerSideEncryption::AwsKms,
+        "{bucket}"
+    );
+    rule
+}
+
+/// The key id of a default encryption rule.
+pub fn default_key_id(rule: &aws_sdk_s3::types::ServerSideEncryptionRule) -> Option<&str> {
+    rule.apply_server_side_encryption_by_default()
+        .unwrap()
+        .kms_master_key_id()
 }
 
 pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {

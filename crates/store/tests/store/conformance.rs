@@ -2,8 +2,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    CommonPrefix, CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule,
-    MetadataDirective, Object, ServerSideEncryption,
+    CommonPrefix, CompletedPart, CorsConfiguration, CorsRule, MetadataDirective, Object,
 };
 
 use crate::common::*;
@@ -48,32 +47,18 @@ async fn buckets() {
 async fn no_implicit_bucket_creation() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let e = c
-        .put_object()
-        .bucket("missing")
-        .key("k")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
+    let e = put_err(&c, "missing", "k", ByteStream::from_static(b"x")).await;
     assert_eq!(err_code(&e), "NoSuchBucket");
     let e = get_err(&c, "missing", "k").await;
     assert_eq!(err_code(&e), "NoSuchBucket");
-    let e = c
-        .list_objects_v2()
-        .bucket("missing")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "NoSuchBucket");
+    let e = c.list_objects_v2().bucket("missing").send().await;
+    assert_eq!(err_code(&e.unwrap_err()), "NoSuchBucket");
     let e = c
         .create_multipart_upload()
         .bucket("missing")
         .key("k")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "NoSuchBucket");
+        .send();
+    assert_eq!(err_code(&e.await.unwrap_err()), "NoSuchBucket");
     assert!(c.head_bucket().bucket("missing").send().await.is_err());
 }
 
@@ -82,33 +67,24 @@ async fn put_get_head_delete_and_ranges() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let data = pattern(300_000, 1);
-    let put_out = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("dir/file.bin")
-        .content_type("application/x-test")
-        .metadata("owner", "alice")
-        .metadata("note", "héllo")
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
+    let metadata = [("owner", "alice"), ("note", "héllo")];
+    let body = ByteStream::from(data.clone());
+    let content_type = Some("application/x-test");
+    let put_out = put_described(&c, BUCKET, "dir/file.bin", content_type, &metadata, body).await;
     let want_etag = format!("\"{}\"", md5_hex(&data));
     assert_eq!(put_out.e_tag(), Some(want_etag.as_str()));
     // the SDK sent a CRC32 checksum (aws-chunked trailer) and the store verified it
     assert!(put_out.checksum_crc32().is_some());
 
     // Content-MD5 is verified
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("md5")
-        .content_md5("AAAAAAAAAAAAAAAAAAAAAA==")
-        .body(ByteStream::from_static(b"data"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "BadDigest");
+    let put_x = |key| {
+        c.put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+    };
+    let e = put_x("md5").content_md5("AAAAAAAAAAAAAAAAAAAAAA==").send();
+    assert_eq!(err_code(&e.await.unwrap_err()), "BadDigest");
     assert_absent(&c, BUCKET, "md5").await;
 
     let got = get(&c, BUCKET, "dir/file.bin").await;
@@ -134,14 +110,7 @@ async fn put_get_head_delete_and_ranges() {
         ("bytes=299999-400000", 299_999, 300_000),
         ("bytes=-400000", 0, 300_000),
     ] {
-        let got = c
-            .get_object()
-            .bucket(BUCKET)
-            .key("dir/file.bin")
-            .range(range)
-            .send()
-            .await
-            .unwrap();
+        let got = get_range(&c, BUCKET, "dir/file.bin", range).await;
         assert_eq!(
             got.content_range(),
             Some(format!("bytes {}-{}/300000", a, b - 1).as_str()),
@@ -181,16 +150,8 @@ async fn put_get_head_delete_and_ranges() {
     assert_eq!(err_code(&e), "NoSuchKey");
 
     // conditional create
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("empty")
-        .if_none_match("*")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "PreconditionFailed");
+    let e = put_x("empty").if_none_match("*").send().await;
+    assert_eq!(err_code(&e.unwrap_err()), "PreconditionFailed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,34 +200,14 @@ async fn unusual_keys_stay_inside_root() {
         );
     }
     let too_long = "k".repeat(1025);
-    assert!(
-        c.put_object()
-            .bucket(BUCKET)
-            .key(&too_long)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .is_err()
-    );
+    put_err(&c, BUCKET, &too_long, ByteStream::from_static(b"x")).await;
 
     // every listed key comes back exactly
-    let mut listed = Vec::new();
-    let mut token = None;
-    loop {
-        let out = c
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .set_continuation_token(token.clone())
-            .max_keys(5)
-            .send()
-            .await
-            .unwrap();
-        listed.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        if !out.is_truncated().unwrap_or(false) {
-            break;
-        }
-        token = out.next_continuation_token().map(str::to_owned);
-    }
+    let pages = list_pages(|| c.list_objects_v2().bucket(BUCKET).max_keys(5)).await;
+    let listed: Vec<&str> = pages
+        .iter()
+        .flat_map(|page| names(page.contents(), Object::key))
+        .collect();
     let mut want = keys.to_vec();
     want.sort();
     assert_eq!(listed, want);
@@ -301,29 +242,14 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     }
 
     // pagination over > max-keys
+    let pages = list_pages(|| c.list_objects_v2().bucket(BUCKET).prefix("p/").max_keys(10)).await;
+    assert_eq!(pages.len(), 3);
     let mut got = Vec::new();
-    let mut token = None;
-    let mut pages = 0;
-    loop {
-        let out = c
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .prefix("p/")
-            .max_keys(10)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        pages += 1;
-        assert!(out.key_count().unwrap() <= 10);
-        got.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        if !out.is_truncated().unwrap() {
-            assert!(out.next_continuation_token().is_none());
-            break;
-        }
-        token = Some(out.next_continuation_token().unwrap().to_owned());
+    for page in &pages {
+        assert!(page.key_count().unwrap() <= 10);
+        got.extend(names(page.contents(), Object::key));
     }
-    assert_eq!(pages, 3);
+    assert!(pages.last().unwrap().next_continuation_token().is_none());
     assert_eq!(got, keys[..25].to_vec());
 
     // delimiter
@@ -341,28 +267,17 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     assert_eq!(ks, ["tree/top"]);
 
     // delimiter + paging: common prefixes count toward max-keys and are not repeated
-    let mut seen = Vec::new();
-    let mut token = None;
-    loop {
-        let out = c
-            .list_objects_v2()
+    let pages = list_pages(|| {
+        c.list_objects_v2()
             .bucket(BUCKET)
             .delimiter("/")
             .max_keys(1)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        seen.extend(
-            out.common_prefixes()
-                .iter()
-                .map(|p| p.prefix().unwrap().to_owned()),
-        );
-        seen.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        if !out.is_truncated().unwrap() {
-            break;
-        }
-        token = Some(out.next_continuation_token().unwrap().to_owned());
+    })
+    .await;
+    let mut seen = Vec::new();
+    for page in &pages {
+        seen.extend(names(page.common_prefixes(), CommonPrefix::prefix));
+        seen.extend(names(page.contents(), Object::key));
     }
     assert_eq!(seen, ["other", "p/", "tree/"]);
 
@@ -402,6 +317,32 @@ async fn list_objects_v2_paging_prefix_delimiter() {
     assert_eq!(cps, ["tree/b/", "tree/c/"]);
 }
 
+/// Every page of the ListObjectsV2 that `request` makes (bucket, prefix, delimiter, max-keys),
+/// following the continuation tokens to the last page.
+async fn list_pages(
+    request: impl Fn() -> aws_sdk_s3::operation::list_objects_v2::builders::ListObjectsV2FluentBuilder,
+) -> Vec<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output> {
+    let mut pages = Vec::new();
+    let mut token = None;
+    loop {
+        let page = request()
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        let truncated = page.is_truncated().unwrap();
+        token = page.next_continuation_token().map(str::to_owned);
+        pages.push(page);
+        if !truncated {
+            return pages;
+        }
+        assert!(
+            token.is_some(),
+            "a truncated page without a continuation token"
+        );
+    }
+}
+
 /// CopyObject of `BUCKET/src` to `key` with `MetadataDirective::Replace`, the given content
 /// type and one metadata entry.
 async fn copy_replacing(
@@ -427,15 +368,8 @@ async fn copy_object_directives() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let data = pattern(70_000, 2);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("src")
-        .content_type("text/plain")
-        .metadata("m", "1")
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
+    let body = ByteStream::from(data.clone());
+    put_described(&c, BUCKET, "src", Some("text/plain"), &[("m", "1")], body).await;
 
     // COPY (default) keeps metadata and content type
     let out = copy(&c, BUCKET, "dst", format!("{BUCKET}/src")).await;
@@ -500,35 +434,6 @@ async fn copy_object_directives() {
     assert_eq!(err_code(&e), "NoSuchBucket");
 }
 
-async fn upload_parts(
-    c: &aws_sdk_s3::Client,
-    key: &str,
-    upload_id: &str,
-    parts: &[Vec<u8>],
-) -> Vec<CompletedPart> {
-    let mut done = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let n = i32::try_from(i + 1).unwrap();
-        let out = c
-            .upload_part()
-            .bucket(BUCKET)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(n)
-            .body(ByteStream::from(p.clone()))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
-    }
-    done
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multipart_happy_path_and_listing() {
     let srv = TestServer::start().await;
@@ -550,37 +455,17 @@ async fn multipart_happy_path_and_listing() {
         .unwrap();
     let id = up.upload_id().unwrap().to_owned();
 
-    let uploads = c
-        .list_multipart_uploads()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
+    let uploads = list_uploads(&c, BUCKET).await;
     assert_eq!(uploads.uploads().len(), 1);
     assert_eq!(uploads.uploads()[0].upload_id(), Some(id.as_str()));
 
-    let done = upload_parts(&c, "big", &id, &parts).await;
+    let done = upload_parts(&c, BUCKET, "big", &id, &parts).await;
     // re-upload part 3 (replaces it)
-    let out = c
-        .upload_part()
-        .bucket(BUCKET)
-        .key("big")
-        .upload_id(&id)
-        .part_number(3)
-        .body(ByteStream::from(parts[2].clone()))
-        .send()
-        .await
-        .unwrap();
+    let part3 = ByteStream::from(parts[2].clone());
+    let out = upload_part(&c, BUCKET, "big", &id, 3, part3).await;
     assert_eq!(out.e_tag(), done[2].e_tag());
 
-    let lp = c
-        .list_parts()
-        .bucket(BUCKET)
-        .key("big")
-        .upload_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let lp = list_parts(&c, BUCKET, "big", &id).await;
     let sizes: Vec<i64> = lp.parts().iter().map(|p| p.size().unwrap()).collect();
     assert_eq!(sizes, [5 * MIB as i64, 5 * MIB as i64 + 3, 1234]);
     let lp = c
@@ -595,19 +480,7 @@ async fn multipart_happy_path_and_listing() {
     assert!(lp.is_truncated().unwrap());
     assert_eq!(lp.next_part_number_marker(), Some("2"));
 
-    let out = c
-        .complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("big")
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done.clone()))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let out = complete_upload(&c, BUCKET, "big", &id, completed_parts(done.clone())).await;
     // md5 of the concatenated part md5s, "-3"
     let mut cat = Vec::new();
     for p in &parts {
@@ -623,77 +496,42 @@ async fn multipart_happy_path_and_listing() {
     assert_eq!(body_bytes(got).await, all);
     // a range across the part boundary
     let a = 5 * MIB - 10;
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("big")
-        .range(format!("bytes={}-{}", a, a + 19))
-        .send()
-        .await
-        .unwrap();
+    let got = get_range(&c, BUCKET, "big", format!("bytes={}-{}", a, a + 19)).await;
     assert_eq!(body_bytes(got).await, &all[a..a + 20]);
     // GET by part number
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("big")
-        .part_number(3)
-        .send()
-        .await
-        .unwrap();
+    let got = get_part(&c, BUCKET, "big", 3).await;
     assert_eq!(got.parts_count(), Some(3));
     assert_eq!(body_bytes(got).await, parts[2]);
 
-    let e = c
-        .list_parts()
-        .bucket(BUCKET)
-        .key("big")
-        .upload_id(&id)
-        .send()
-        .await
-        .unwrap_err();
+    let e = list_parts_err(&c, BUCKET, "big", &id).await;
     assert_eq!(err_code(&e), "NoSuchUpload");
     assert_no_uploads(&c, BUCKET).await;
 
     // UploadPartCopy: copy ranges of "big" into a new object
     let up = create_upload(&c, BUCKET, "copied").await;
     let id2 = up.upload_id().unwrap();
-    let p1 = c
-        .upload_part_copy()
-        .bucket(BUCKET)
-        .key("copied")
-        .upload_id(id2)
-        .part_number(1)
-        .copy_source(format!("{BUCKET}/big"))
-        .copy_source_range(format!("bytes=0-{}", 5 * MIB - 1))
-        .send()
-        .await
-        .unwrap();
-    let p2 = c
-        .upload_part_copy()
-        .bucket(BUCKET)
-        .key("copied")
-        .upload_id(id2)
-        .part_number(2)
-        .copy_source(format!("{BUCKET}/big"))
-        .copy_source_range(format!("bytes={}-{}", all.len() - 100, all.len() - 1))
-        .send()
-        .await
-        .unwrap();
-    let cp = |n: i32, e: &str| CompletedPart::builder().part_number(n).e_tag(e).build();
-    c.complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("copied")
-        .upload_id(id2)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(cp(1, p1.copy_part_result().unwrap().e_tag().unwrap()))
-                .parts(cp(2, p2.copy_part_result().unwrap().e_tag().unwrap()))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let mut done = Vec::new();
+    for (n, range) in [
+        (1, format!("bytes=0-{}", 5 * MIB - 1)),
+        (2, format!("bytes={}-{}", all.len() - 100, all.len() - 1)),
+    ] {
+        let out = c
+            .upload_part_copy()
+            .bucket(BUCKET)
+            .key("copied")
+            .upload_id(id2)
+            .part_number(n)
+            .copy_source(format!("{BUCKET}/big"))
+            .copy_source_range(range)
+            .send()
+            .await
+            .unwrap();
+        done.push(completed_part(
+            n,
+            out.copy_part_result().unwrap().e_tag().unwrap(),
+        ));
+    }
+    complete_upload(&c, BUCKET, "copied", id2, completed_parts(done)).await;
     let got = get(&c, BUCKET, "copied").await;
     let mut want = all[..5 * MIB].to_vec();
     want.extend_from_slice(&all[all.len() - 100..]);
@@ -707,17 +545,13 @@ async fn multipart_errors() {
     let up = create_upload(&c, BUCKET, "m").await;
     let id = up.upload_id().unwrap().to_owned();
     let small = vec![pattern(1000, 1), pattern(1000, 2)];
-    let done = upload_parts(&c, "m", &id, &small).await;
+    let done = upload_parts(&c, BUCKET, "m", &id, &small).await;
     let complete = |parts: Vec<CompletedPart>| {
         c.complete_multipart_upload()
             .bucket(BUCKET)
             .key("m")
             .upload_id(&id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(completed_parts(parts))
             .send()
     };
     // too small non-last part
@@ -729,25 +563,12 @@ async fn multipart_errors() {
         .unwrap_err();
     assert_eq!(err_code(&e), "InvalidPartOrder");
     // unknown part
-    let e = complete(vec![
-        CompletedPart::builder()
-            .part_number(7)
-            .e_tag(done[0].e_tag().unwrap())
-            .build(),
-    ])
-    .await
-    .unwrap_err();
-    assert_eq!(err_code(&e), "InvalidPart");
+    let e = complete(vec![completed_part(7, done[0].e_tag().unwrap())]).await;
+    assert_eq!(err_code(&e.unwrap_err()), "InvalidPart");
     // wrong etag
-    let e = complete(vec![
-        CompletedPart::builder()
-            .part_number(1)
-            .e_tag("\"00000000000000000000000000000000\"")
-            .build(),
-    ])
-    .await
-    .unwrap_err();
-    assert_eq!(err_code(&e), "InvalidPart");
+    let zero_etag = "\"00000000000000000000000000000000\"";
+    let e = complete(vec![completed_part(1, zero_etag)]).await;
+    assert_eq!(err_code(&e.unwrap_err()), "InvalidPart");
     // a single (last) small part is fine
     complete(vec![done[1].clone()]).await.unwrap();
     let got = get(&c, BUCKET, "m").await;
@@ -759,45 +580,15 @@ async fn multipart_errors() {
     // abort
     let up = create_upload(&c, BUCKET, "a").await;
     let id = up.upload_id().unwrap().to_owned();
-    upload_parts(&c, "a", &id, &small).await;
-    c.abort_multipart_upload()
-        .bucket(BUCKET)
-        .key("a")
-        .upload_id(&id)
-        .send()
-        .await
-        .unwrap();
-    let e = c
-        .abort_multipart_upload()
-        .bucket(BUCKET)
-        .key("a")
-        .upload_id(&id)
-        .send()
-        .await
-        .unwrap_err();
+    upload_parts(&c, BUCKET, "a", &id, &small).await;
+    abort_upload(&c, BUCKET, "a", &id).await;
+    let e = abort_upload_err(&c, BUCKET, "a", &id).await;
     assert_eq!(err_code(&e), "NoSuchUpload");
-    let e = c
-        .upload_part()
-        .bucket(BUCKET)
-        .key("a")
-        .upload_id(&id)
-        .part_number(1)
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "NoSuchUpload");
-    let e = c
-        .upload_part()
-        .bucket(BUCKET)
-        .key("a")
-        .upload_id("bogus")
-        .part_number(1)
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "NoSuchUpload");
+    for upload_id in [id.as_str(), "bogus"] {
+        let body = ByteStream::from_static(b"x");
+        let e = upload_part_err(&c, BUCKET, "a", upload_id, 1, body).await;
+        assert_eq!(err_code(&e), "NoSuchUpload", "{upload_id}");
+    }
     assert!(c.get_object().bucket(BUCKET).key("a").send().await.is_err());
     // only the completed object's part file is left in data/
     let data_files = files_under(&srv.root.join("data"));
@@ -808,42 +599,23 @@ async fn multipart_errors() {
 async fn bucket_encryption_and_cors_config() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let e = c
-        .get_bucket_encryption()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_encryption_err(&c, BUCKET).await;
     assert_eq!(
         err_code(&e),
         "ServerSideEncryptionConfigurationNotFoundError"
     );
     put_default_kms(&c, BUCKET, Some(OTHER_KEY_ID), Some(true)).await;
-    let got = c
-        .get_bucket_encryption()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    let rule = &got.server_side_encryption_configuration().unwrap().rules()[0];
-    let d = rule.apply_server_side_encryption_by_default().unwrap();
-    assert_eq!(d.sse_algorithm(), &ServerSideEncryption::AwsKms);
-    assert_eq!(d.kms_master_key_id(), Some(OTHER_KEY_ID));
+    let rule = default_kms_rule(&c, BUCKET).await;
+    assert_eq!(default_key_id(&rule), Some(OTHER_KEY_ID));
     assert_eq!(rule.bucket_key_enabled(), Some(true));
     c.delete_bucket_encryption()
         .bucket(BUCKET)
         .send()
         .await
         .unwrap();
-    assert!(
-        c.get_bucket_encryption()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .is_err()
-    );
+    get_encryption_err(&c, BUCKET).await;
 
-    let e = c.get_bucket_cors().bucket(BUCKET).send().await.unwrap_err();
+    let e = get_cors_err(&c, BUCKET).await;
     assert_eq!(err_code(&e), "NoSuchCORSConfiguration");
     let rule = CorsRule::builder()
         .allowed_methods("PUT")
@@ -861,10 +633,10 @@ async fn bucket_encryption_and_cors_config() {
         .send()
         .await
         .unwrap();
-    let got = c.get_bucket_cors().bucket(BUCKET).send().await.unwrap();
+    let got = get_cors(&c, BUCKET).await;
     assert_eq!(got.cors_rules()[0].allowed_origins(), ["http://app.test"]);
     c.delete_bucket_cors().bucket(BUCKET).send().await.unwrap();
-    assert!(c.get_bucket_cors().bucket(BUCKET).send().await.is_err());
+    get_cors_err(&c, BUCKET).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -888,17 +660,8 @@ async fn delete_objects_batch() {
         .await
         .unwrap();
     assert_eq!(out.deleted().len(), 2);
-    let left: Vec<_> = c
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .map(|o| o.key().unwrap().to_owned())
-        .collect();
-    assert_eq!(left, ["d2"]);
+    let left = list_objects(&c, BUCKET).await;
+    assert_eq!(names(left.contents(), Object::key), ["d2"]);
 }
 
 /// Streaming bodies (files) make the SDK send `aws-chunked` with a signed CRC32 trailer
@@ -931,25 +694,11 @@ async fn sdk_streaming_uploads_aws_chunked() {
 
     let up = create_upload(&c, BUCKET, "streamed-mpu").await;
     let id = up.upload_id().unwrap();
-    let p = c
-        .upload_part()
-        .bucket(BUCKET)
-        .key("streamed-mpu")
-        .upload_id(id)
-        .part_number(1)
-        .body(ByteStream::from_path(&path).await.unwrap())
-        .send()
-        .await
-        .unwrap();
+    let file = ByteStream::from_path(&path).await.unwrap();
+    let p = upload_part(&c, BUCKET, "streamed-mpu", id, 1, file).await;
     assert_eq!(p.e_tag().unwrap().trim_matches('"'), md5_hex(&data));
-    c.complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("streamed-mpu")
-        .upload_id(id)
-        .multipart_upload(completed(&[(1, p.e_tag().unwrap())]))
-        .send()
-        .await
-        .unwrap();
+    let done = completed(&[(1, p.e_tag().unwrap())]);
+    complete_upload(&c, BUCKET, "streamed-mpu", id, done).await;
     let got = get(&c, BUCKET, "streamed-mpu").await;
     assert_eq!(body_bytes(got).await, data);
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use bytes::Bytes;
 
 use crate::common::*;
@@ -65,14 +64,8 @@ async fn kill_during_large_put_and_multipart() {
     let srv = ServerProcess::start(&root).await;
     let c = srv.client();
     let v1 = pattern(123_457, 1);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("victim")
-        .metadata("v", "1")
-        .body(ByteStream::from(v1.clone()))
-        .send()
-        .await
-        .unwrap();
+    let body = ByteStream::from(v1.clone());
+    put_described(&c, BUCKET, "victim", None, &[("v", "1")], body).await;
 
     // 1. SIGKILL during a 200 MiB PUT to the same key
     let p = c
@@ -102,7 +95,7 @@ async fn kill_during_large_put_and_multipart() {
     assert_meta!(got, "v", "1");
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), md5_hex(&v1));
     assert_eq!(body_bytes(got).await, v1);
-    let listed = c.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    let listed = list_objects(&c, BUCKET).await;
     assert_eq!(listed.contents().len(), 1);
 
     // 2. SIGKILL during a multipart upload (part 1 done, part 2 streaming)
@@ -116,16 +109,8 @@ async fn kill_during_large_put_and_multipart() {
         .unwrap();
     let id = mpu.upload_id().unwrap().to_owned();
     let part1 = pattern(5 * MIB, 3);
-    let p1 = c
-        .upload_part()
-        .bucket(BUCKET)
-        .key("victim")
-        .upload_id(&id)
-        .part_number(1)
-        .body(ByteStream::from(part1.clone()))
-        .send()
-        .await
-        .unwrap();
+    let body = ByteStream::from(part1.clone());
+    let p1 = upload_part(&c, BUCKET, "victim", &id, 1, body).await;
     let p2 = c
         .upload_part()
         .bucket(BUCKET)
@@ -147,23 +132,10 @@ async fn kill_during_large_put_and_multipart() {
     assert_meta!(got, "v", "1");
     assert_eq!(body_bytes(got).await, v1);
     // the upload survived with its completed part only; it can still be completed
-    let parts = c
-        .list_parts()
-        .bucket(BUCKET)
-        .key("victim")
-        .upload_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let parts = list_parts(&c, BUCKET, "victim", &id).await;
     assert_eq!(parts.parts().len(), 1);
-    c.complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("victim")
-        .upload_id(&id)
-        .multipart_upload(completed(&[(1, p1.e_tag().unwrap())]))
-        .send()
-        .await
-        .unwrap();
+    let done = completed(&[(1, p1.e_tag().unwrap())]);
+    complete_upload(&c, BUCKET, "victim", &id, done).await;
     let got = get(&c, BUCKET, "victim").await;
     assert_meta!(got, "v", "3");
     assert_eq!(body_bytes(got).await, part1);
@@ -182,15 +154,8 @@ async fn restart_persistence() {
     put_default_kms(&c, "enc", None, None).await;
     let a = pattern(77_777, 9);
     let b = pattern(300_000, 10);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("a/é")
-        .content_type("text/x-a")
-        .metadata("k", "v")
-        .body(ByteStream::from(a.clone()))
-        .send()
-        .await
-        .unwrap();
+    let body = ByteStream::from(a.clone());
+    put_described(&c, BUCKET, "a/é", Some("text/x-a"), &[("k", "v")], body).await;
     put(&c, "enc", "b", ByteStream::from(b.clone())).await;
     srv.kill9().await;
 
@@ -204,19 +169,7 @@ async fn restart_persistence() {
     let got = get(&c, "enc", "b").await;
     assert_kms!(got, "local");
     assert_eq!(body_bytes(got).await, b);
-    let enc = c
-        .get_bucket_encryption()
-        .bucket("enc")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        enc.server_side_encryption_configuration().unwrap().rules()[0]
-            .apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm(),
-        &ServerSideEncryption::AwsKms
-    );
+    default_kms_rule(&c, "enc").await;
     srv.kill9().await;
 }
 
@@ -225,15 +178,8 @@ async fn abandoned_multipart_uploads_expire() {
     let srv = TestServer::start_with(|c| c.multipart_expiry = Duration::from_millis(500)).await;
     let c = srv.client();
     let up = create_upload(&c, BUCKET, "old").await;
-    c.upload_part()
-        .bucket(BUCKET)
-        .key("old")
-        .upload_id(up.upload_id().unwrap())
-        .part_number(1)
-        .body(ByteStream::from(pattern(1000, 1)))
-        .send()
-        .await
-        .unwrap();
+    let part = ByteStream::from(pattern(1000, 1));
+    upload_part(&c, BUCKET, "old", up.upload_id().unwrap(), 1, part).await;
     assert_eq!(files_under(&srv.root.join("data")).len(), 1);
     assert_eq!(srv.store.expire_uploads().unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(700)).await;

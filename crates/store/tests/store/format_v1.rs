@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{Object, ServerSideEncryption};
 use redb::{ReadableTable, TableDefinition};
 use sealdrop_store::{Store, StoreError};
 
@@ -303,16 +303,8 @@ pub async fn assert_v1_objects(c: &aws_sdk_s3::Client) {
 
 /// The default encryption of the fixture's bucket `fixture-enc`, as v1 stored it.
 async fn assert_fixture_enc_default(c: &aws_sdk_s3::Client) {
-    let enc = c
-        .get_bucket_encryption()
-        .bucket("fixture-enc")
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
-    assert_eq!(by_default.sse_algorithm(), &ServerSideEncryption::AwsKms);
-    assert_eq!(by_default.kms_master_key_id(), Some(KEY_ID));
+    let rule = default_kms_rule(c, "fixture-enc").await;
+    assert_eq!(default_key_id(&rule), Some(KEY_ID));
     assert_eq!(rule.bucket_key_enabled(), Some(true));
 }
 
@@ -344,36 +336,14 @@ async fn v1_data_directory_reads_back() {
         Some("attachment; filename=\"tiny.txt\"")
     );
     assert_eq!(h.content_language(), Some("en"));
-    let got = c
-        .get_object()
-        .bucket("fixture")
-        .key("sse/kms.bin")
-        .range("bytes=65530-65545")
-        .send()
-        .await
-        .unwrap();
+    let got = get_range(&c, "fixture", "sse/kms.bin", "bytes=65530-65545").await;
     assert_eq!(body_bytes(got).await, &pattern(70_000, 4)[65530..65546]);
-    let got = c
-        .get_object()
-        .bucket("fixture")
-        .key("dir/multipart.bin")
-        .part_number(2)
-        .send()
-        .await
-        .unwrap();
+    let got = get_part(&c, "fixture", "dir/multipart.bin", 2).await;
     assert_eq!(got.parts_count(), Some(3));
     assert_eq!(body_bytes(got).await, pattern(2048, 2));
-    let mut keys: Vec<String> = c
-        .list_objects_v2()
-        .bucket("fixture")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
-    keys.sort();
+    let listed = list_objects(&c, "fixture").await;
+    let mut keys = names(listed.contents(), Object::key);
+    keys.sort_unstable();
     let mut want: Vec<&str> = v1_objects()
         .iter()
         .filter(|o| o.bucket == "fixture")
@@ -384,54 +354,22 @@ async fn v1_data_directory_reads_back() {
 
     // v1 bucket records: default encryption and CORS configuration.
     assert_fixture_enc_default(&c).await;
-    let cors = c
-        .get_bucket_cors()
-        .bucket("fixture-enc")
-        .send()
-        .await
-        .unwrap();
+    let cors = get_cors(&c, "fixture-enc").await;
     assert_eq!(cors.cors_rules()[0].allowed_origins(), ["http://app.test"]);
     assert_eq!(cors.cors_rules()[0].max_age_seconds(), Some(600));
 
     // The v1 upload in progress can be finished.
-    let uploads = c
-        .list_multipart_uploads()
-        .bucket("fixture")
-        .send()
-        .await
-        .unwrap();
+    let uploads = list_uploads(&c, "fixture").await;
     let up = &uploads.uploads()[0];
     assert_eq!(up.key(), Some("pending.bin"));
     let id = up.upload_id().unwrap().to_owned();
-    let parts = c
-        .list_parts()
-        .bucket("fixture")
-        .key("pending.bin")
-        .upload_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let parts = list_parts(&c, "fixture", "pending.bin", &id).await;
     let p1 = &parts.parts()[0];
     assert_eq!(p1.size(), Some(1200));
-    let p2 = c
-        .upload_part()
-        .bucket("fixture")
-        .key("pending.bin")
-        .upload_id(&id)
-        .part_number(2)
-        .body(ByteStream::from(pattern(10, 9)))
-        .send()
-        .await
-        .unwrap();
+    let part2 = ByteStream::from(pattern(10, 9));
+    let p2 = upload_part(&c, "fixture", "pending.bin", &id, 2, part2).await;
     let done = completed(&[(1, p1.e_tag().unwrap()), (2, p2.e_tag().unwrap())]);
-    c.complete_multipart_upload()
-        .bucket("fixture")
-        .key("pending.bin")
-        .upload_id(&id)
-        .multipart_upload(done)
-        .send()
-        .await
-        .unwrap();
+    complete_upload(&c, "fixture", "pending.bin", &id, done).await;
     assert_pending_completed(&c).await;
 
     // New writes to the opened v1 directory: an object, a bucket, a bucket configuration,
@@ -476,15 +414,10 @@ async fn v1_data_directory_reads_back() {
     let got = get(&c, "fixture", "v2/new.txt").await;
     assert_eq!(body_bytes(got).await, pattern(300, 10));
     c.head_bucket().bucket("fresh").send().await.unwrap();
-    let cors = c.get_bucket_cors().bucket("fixture-enc").send().await;
-    assert_eq!(err_code(&cors.unwrap_err()), "NoSuchCORSConfiguration");
+    let cors = get_cors_err(&c, "fixture-enc").await;
+    assert_eq!(err_code(&cors), "NoSuchCORSConfiguration");
     assert_fixture_enc_default(&c).await;
-    let uploads = c
-        .list_multipart_uploads()
-        .bucket("fixture")
-        .send()
-        .await
-        .unwrap();
+    let uploads = list_uploads(&c, "fixture").await;
     let ids: Vec<&str> = uploads
         .uploads()
         .iter()

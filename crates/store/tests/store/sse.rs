@@ -1,12 +1,14 @@
 //! SSE-KMS at rest: headers, ranges, no plaintext on disk, tamper detection, key errors.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::ServerSideEncryption;
 
 use crate::common::*;
 
 const CHUNK: usize = 64 * 1024;
 const MIB: usize = 1024 * 1024;
+/// The SSE header of SSE-KMS.
+const AWS_KMS: Option<ServerSideEncryption> = Some(ServerSideEncryption::AwsKms);
 
 /// Asserts that neither the start nor a 64-byte window from the middle of `plain` occurs in any
 /// file under the store root.
@@ -40,25 +42,11 @@ async fn check_ranges(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) {
         (n - CHUNK - 3, n),
     ];
     for (a, b) in ranges {
-        let got = c
-            .get_object()
-            .bucket(BUCKET)
-            .key(key)
-            .range(format!("bytes={}-{}", a, b - 1))
-            .send()
-            .await
-            .unwrap();
+        let got = get_range(c, BUCKET, key, format!("bytes={}-{}", a, b - 1)).await;
         assert_kms!(got);
         assert_eq!(body_bytes(got).await, &data[a..b], "range {a}-{b}");
     }
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .range("bytes=-70000")
-        .send()
-        .await
-        .unwrap();
+    let got = get_range(c, BUCKET, key, "bytes=-70000").await;
     assert_eq!(body_bytes(got).await, &data[n - 70000..]);
     let got = get(c, BUCKET, key).await;
     assert_eq!(body_bytes(got).await, data);
@@ -71,14 +59,9 @@ async fn single_put_multipart_default_and_copy_in_place() {
 
     // 1. single PUT with explicit key id
     let single = pattern(3 * MIB + 17, 100);
-    let out = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("single")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id(OTHER_KEY_ID)
-        .body(ByteStream::from(single.clone()))
-        .send()
+    let body = ByteStream::from(single.clone());
+    let other = Some(OTHER_KEY_ID.to_owned());
+    let out = put_sse(&c, BUCKET, "single", AWS_KMS, other, body)
         .await
         .unwrap();
     assert_kms!(out, OTHER_KEY_ID);
@@ -90,63 +73,21 @@ async fn single_put_multipart_default_and_copy_in_place() {
     // 2. multipart, default key id
     let parts = [pattern(5 * MIB, 101), pattern(300_001, 102)];
     let mp: Vec<u8> = parts.concat();
-    let up = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("multi")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .send()
+    let up = create_upload_sse(&c, BUCKET, "multi", AWS_KMS, None)
         .await
         .unwrap();
     assert_kms!(up);
     let id = up.upload_id().unwrap();
-    let mut done = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let n = i32::try_from(i + 1).unwrap();
-        let o = c
-            .upload_part()
-            .bucket(BUCKET)
-            .key("multi")
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(p.clone()))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(o.e_tag().unwrap())
-                .build(),
-        );
-    }
+    let done = upload_parts(&c, BUCKET, "multi", id, &parts).await;
     // parts on disk are encrypted too (checked before completion)
     assert_not_on_disk(&srv, &parts[0]);
     assert_not_on_disk(&srv, &parts[1]);
-    let out = c
-        .complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("multi")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let out = complete_upload(&c, BUCKET, "multi", id, completed_parts(done)).await;
     assert_kms!(out, KEY_ID);
     check_ranges(&c, "multi", &mp).await;
     // across the part boundary
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("multi")
-        .range(format!("bytes={}-{}", 5 * MIB - 70_000, 5 * MIB + 70_000))
-        .send()
-        .await
-        .unwrap();
+    let across = format!("bytes={}-{}", 5 * MIB - 70_000, 5 * MIB + 70_000);
+    let got = get_range(&c, BUCKET, "multi", across).await;
     assert_eq!(
         body_bytes(got).await,
         &mp[5 * MIB - 70_000..=5 * MIB + 70_000]
@@ -206,13 +147,9 @@ async fn single_put_multipart_default_and_copy_in_place() {
 
     // SSE-S3 (AES256) also encrypts at rest
     let s3 = pattern(100_000, 105);
-    let out = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("aes256")
-        .server_side_encryption(ServerSideEncryption::Aes256)
-        .body(ByteStream::from(s3.clone()))
-        .send()
+    let aes256 = Some(ServerSideEncryption::Aes256);
+    let body = ByteStream::from(s3.clone());
+    let out = put_sse(&c, BUCKET, "aes256", aes256, None, body)
         .await
         .unwrap();
     assert_eq!(
@@ -231,14 +168,16 @@ async fn tampered_chunk_is_an_error() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let data = pattern(5 * CHUNK + 100, 200);
-    c.put_object()
-        .bucket(BUCKET)
-        .key("t")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
+    put_sse(
+        &c,
+        BUCKET,
+        "t",
+        AWS_KMS,
+        None,
+        ByteStream::from(data.clone()),
+    )
+    .await
+    .unwrap();
     let files = files_under(&srv.root.join("data"));
     assert_eq!(files.len(), 1);
     let file = &files[0];
@@ -250,14 +189,11 @@ async fn tampered_chunk_is_an_error() {
     bad[2 * (CHUNK + 16) + 1234] ^= 0x01;
     std::fs::write(file, &bad).unwrap();
     // a range inside the damaged chunk: error response
-    let r = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("t")
-        .range(format!("bytes={}-{}", 2 * CHUNK + 10, 2 * CHUNK + 20))
-        .send()
-        .await;
-    assert!(r.is_err(), "ranged read of a tampered chunk must fail");
+    let damaged = format!("bytes={}-{}", 2 * CHUNK + 10, 2 * CHUNK + 20);
+    assert!(
+        range_fails(&c, BUCKET, "t", damaged).await,
+        "ranged read of a tampered chunk must fail"
+    );
     // a full read: the body fails (never the wrong bytes)
     match c.get_object().bucket(BUCKET).key("t").send().await {
         Err(_) => {}
@@ -267,14 +203,7 @@ async fn tampered_chunk_is_an_error() {
         ),
     }
     // untouched chunks still read
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key("t")
-        .range("bytes=0-99")
-        .send()
-        .await
-        .unwrap();
+    let got = get_range(&c, BUCKET, "t", "bytes=0-99").await;
     assert_eq!(body_bytes(got).await, &data[..100]);
 
     // flipping a tag byte of the last chunk, and truncation
@@ -282,25 +211,9 @@ async fn tampered_chunk_is_an_error() {
     let last = bad.len() - 1;
     bad[last] ^= 0x80;
     std::fs::write(file, &bad).unwrap();
-    assert!(
-        c.get_object()
-            .bucket(BUCKET)
-            .key("t")
-            .range("bytes=-10")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(range_fails(&c, BUCKET, "t", "bytes=-10").await);
     std::fs::write(file, &orig[..orig.len() - 116]).unwrap();
-    assert!(
-        c.get_object()
-            .bucket(BUCKET)
-            .key("t")
-            .range("bytes=0-9")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(range_fails(&c, BUCKET, "t", "bytes=0-9").await);
     std::fs::write(file, &orig).unwrap();
     let got = get(&c, BUCKET, "t").await;
     assert_eq!(body_bytes(got).await, data);
@@ -310,39 +223,25 @@ async fn tampered_chunk_is_an_error() {
 async fn unknown_key_id_is_an_error() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("k")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id("no-such-key")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
+    let unknown = || Some("no-such-key".to_owned());
+    let e = put_sse(
+        &c,
+        BUCKET,
+        "k",
+        AWS_KMS,
+        unknown(),
+        ByteStream::from_static(b"x"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err_code(&e), "KMS.NotFoundException");
     assert_eq!(e.raw_response().unwrap().status().as_u16(), 400);
-    let e = c
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("k")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id("no-such-key")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "KMS.NotFoundException");
+    let e = create_upload_sse(&c, BUCKET, "k", AWS_KMS, unknown()).await;
+    assert_eq!(err_code(&e.unwrap_err()), "KMS.NotFoundException");
     // key id without aws:kms
-    let e = c
-        .put_object()
-        .bucket(BUCKET)
-        .key("k")
-        .ssekms_key_id(KEY_ID)
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err_code(&e), "InvalidArgument");
+    let key_id = Some(KEY_ID.to_owned());
+    let e = put_sse(&c, BUCKET, "k", None, key_id, ByteStream::from_static(b"x")).await;
+    assert_eq!(err_code(&e.unwrap_err()), "InvalidArgument");
     assert_absent(&c, BUCKET, "k").await;
     assert!(files_under(&srv.root.join("data")).is_empty());
     assert!(files_under(&srv.root.join("tmp")).is_empty());
