@@ -59,6 +59,16 @@ pub fn sealdrop_bin() -> PathBuf {
     target.join("debug/sealdrop")
 }
 
+/// The names in `dir`, sorted: to show what a command left behind.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

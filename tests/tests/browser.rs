@@ -179,6 +179,18 @@ impl App {
             .unwrap();
     }
 
+    /// Uploads `data` as `name` (written into `dir` first) through the file
+    /// input, downloads `<user>/<name>` and checks the saved file is `data`.
+    async fn round_trip(&self, dir: &Path, user: &str, name: &str, data: &[u8]) {
+        self.choose(&[write(dir, name, data)]).await;
+        self.wait_uploaded(name, WAIT).await;
+        self.download(&format!("{user}/{name}"), WAIT)
+            .await
+            .unwrap();
+        let saved = self.browser.wait_for_download(name, WAIT).await.unwrap();
+        assert_eq!(std::fs::read(saved).unwrap(), data, "downloaded {name}");
+    }
+
     /// Clicks Download on an object row and waits for the row's outcome.
     async fn download(&self, key: &str, timeout: Duration) -> Result<()> {
         let row = Self::object_row(key);
@@ -702,16 +714,13 @@ async fn web_app_hosted_on_another_origin() {
     };
     app.browser.client().goto(&site_url).await.unwrap();
     app.sign_in_with_field(&server.admin_token).await;
-    let data = content(3 * MIB + 1, 11);
-    app.choose(&[write(work.path(), "remote.bin", &data)]).await;
-    app.wait_uploaded("remote.bin", WAIT).await;
-    app.download("admin/remote.bin", WAIT).await.unwrap();
-    let saved = app
-        .browser
-        .wait_for_download("remote.bin", WAIT)
-        .await
-        .unwrap();
-    assert_eq!(std::fs::read(saved).unwrap(), data);
+    app.round_trip(
+        work.path(),
+        "admin",
+        "remote.bin",
+        &content(3 * MIB + 1, 11),
+    )
+    .await;
     app.browser.close().await.unwrap();
 }
 
@@ -815,16 +824,8 @@ async fn single_sign_on_with_a_certified_provider() {
     app.shot("2-signed-in-with-sso").await;
 
     // An upload and download under the SSO session.
-    let data = content(2 * MIB + 5, 21);
-    app.choose(&[write(work.path(), "sso.bin", &data)]).await;
-    app.wait_uploaded("sso.bin", WAIT).await;
-    app.download("alice/sso.bin", WAIT).await.unwrap();
-    let saved = app
-        .browser
-        .wait_for_download("sso.bin", WAIT)
-        .await
-        .unwrap();
-    assert_eq!(std::fs::read(saved).unwrap(), data);
+    app.round_trip(work.path(), "alice", "sso.bin", &content(2 * MIB + 5, 21))
+        .await;
 
     // A login link while signed in asks first: declining keeps alice.
     let client = app.browser.client();

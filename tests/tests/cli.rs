@@ -4,7 +4,7 @@
 //! writes with the official S3 Encryption Client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sealdrop_tests::{Moto, Peer, Server, ServerOptions, content, sealdrop_bin};
 
@@ -95,15 +95,6 @@ impl User {
         args.extend_from_slice(extra);
         let run = self.run(&args).await.ok();
         run.stdout.trim().to_owned()
-    }
-
-    fn entries(&self, dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
     }
 }
 
@@ -258,9 +249,9 @@ async fn a_tampered_object_exits_5_and_leaves_no_file() {
                 .fails(5);
             assert!(run.stderr.contains("integrity"), "{tamper}: {}", run.stderr);
             assert!(
-                user.entries(&out_dir).is_empty(),
+                sealdrop_tests::file_names(&out_dir).is_empty(),
                 "{tamper}: {:?}",
-                user.entries(&out_dir)
+                sealdrop_tests::file_names(&out_dir)
             );
         }
     }
