@@ -793,7 +793,11 @@ async fn single_sign_on_with_a_certified_provider() {
     );
 
     // An operator links alice's identity (subject "alice-at-idp") to alice.
-    server.add_user("alice").unwrap();
+    // She has no token: single sign-on is her only way in.
+    let added = server
+        .admin(&["user", "add", "alice", "--no-token"])
+        .unwrap();
+    assert_eq!(added, "", "no token is printed");
     server
         .admin(&["user", "link", "alice", "--subject", "alice-at-idp"])
         .unwrap();

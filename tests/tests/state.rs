@@ -156,6 +156,19 @@ async fn identities_link_provision_and_race(f: Fixture) {
         db.add_user(&expected, None).await,
         Err(StateError::InvalidName(_))
     ));
+    // A user for single sign-on only holds no token at all.
+    db.add_user_without_token("erin").await.unwrap();
+    let erin = db.list_users().await.unwrap();
+    let erin = erin.iter().find(|u| u.name == "erin").unwrap();
+    assert!(erin.tokens.is_empty());
+    assert!(matches!(
+        db.add_user_without_token("erin").await,
+        Err(StateError::UserExists(_))
+    ));
+    assert!(matches!(
+        db.add_user_without_token(&expected).await,
+        Err(StateError::InvalidName(_))
+    ));
     // Unlinking ends it (and with provisioning on, the same user comes back).
     db.unlink_identity("https://idp", "a-1").await.unwrap();
     assert!(

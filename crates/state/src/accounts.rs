@@ -165,6 +165,26 @@ impl Database {
         name: &str,
         expires_in: Option<Duration>,
     ) -> Result<IssuedToken, StateError> {
+        let (name, mut tx) = self.insert_local_user(name).await?;
+        let issued = self
+            .insert_token(&mut tx, name.as_str(), None, expires_in)
+            .await?;
+        tx.commit().await.map_err(|e| self.unavailable(e))?;
+        Ok(issued)
+    }
+
+    /// Creates a user with no token: one who signs in only through single
+    /// sign-on (`admin user link`), so no unused credential exists for them.
+    pub async fn add_user_without_token(&self, name: &str) -> Result<(), StateError> {
+        let (_, tx) = self.insert_local_user(name).await?;
+        tx.commit().await.map_err(|e| self.unavailable(e))
+    }
+
+    /// Inserts a local user in a transaction the caller commits.
+    async fn insert_local_user(
+        &self,
+        name: &str,
+    ) -> Result<(UserName, sqlx::Transaction<'static, sqlx::Any>), StateError> {
         crate::identities::validate_local_user_name(name).map_err(StateError::InvalidName)?;
         let name = UserName::parse(name).map_err(StateError::InvalidName)?;
         let mut tx = self.pool.begin().await.map_err(|e| self.unavailable(e))?;
@@ -180,11 +200,7 @@ impl Database {
         if inserted.rows_affected() == 0 {
             return Err(StateError::UserExists(name.to_string()));
         }
-        let issued = self
-            .insert_token(&mut tx, name.as_str(), None, expires_in)
-            .await?;
-        tx.commit().await.map_err(|e| self.unavailable(e))?;
-        Ok(issued)
+        Ok((name, tx))
     }
 
     /// Issues another token for an existing user; returns it (shown once).
@@ -332,11 +348,6 @@ impl Database {
     /// Whether `name` exists and is enabled.
     pub async fn user_enabled(&self, name: &str) -> Result<bool, StateError> {
         Ok(matches!(self.disabled_at(name).await?, Some(None)))
-    }
-
-    /// Whether `name` exists and is disabled.
-    pub async fn user_disabled(&self, name: &str) -> Result<bool, StateError> {
-        Ok(matches!(self.disabled_at(name).await?, Some(Some(_))))
     }
 
     /// `None` for no such user, else when they were disabled, if they were.

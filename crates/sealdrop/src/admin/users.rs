@@ -18,6 +18,9 @@ pub enum UserCommand {
         /// The token stops working after this long (e.g. 90d, 12h, 1w).
         #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
         expires: Option<std::time::Duration>,
+        /// Issue no token: the user signs in only with single sign-on (`link`).
+        #[arg(long, conflicts_with = "expires")]
+        no_token: bool,
     },
     /// Issue another token for a user (e.g. a lost login link); prints it.
     /// Tokens already issued keep working until revoked.
@@ -113,7 +116,17 @@ fn issuer_or_configured(config: &Config, issuer: Option<String>) -> Result<Strin
 pub async fn run_user(config: &Config, command: UserCommand) -> Result<()> {
     let db = open(config).await?;
     match command {
-        UserCommand::Add { name, expires } => {
+        UserCommand::Add {
+            name,
+            no_token: true,
+            ..
+        } => {
+            db.add_user_without_token(&name).await?;
+            eprintln!(
+                "added {name} (no token; link a single sign-on identity with `admin user link`)"
+            );
+        }
+        UserCommand::Add { name, expires, .. } => {
             let issued = db.add_user(&name, expires).await?;
             print_issued(&name, &issued);
         }
