@@ -250,6 +250,19 @@ async fn auto_provisioned_identities_get_users_of_their_own() {
     let (_, other) = me(&server, &session("someone-else")).await;
     assert_ne!(other["user"], user.as_str());
 
+    // The new account is in the audit log, with the identity that made it.
+    let audit = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    let lines: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("provision_user"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{audit}");
+    assert!(
+        lines[0].contains(&user) && lines[0].contains("\\\"admin\\\" at"),
+        "{}",
+        lines[0]
+    );
+
     // Nobody can make a local user in that namespace.
     let refused = server.add_user(&user);
     assert!(refused.unwrap_err().to_string().contains("reserved"));

@@ -74,7 +74,7 @@ on_both_engines!(
 );
 
 async fn identities_link_provision_and_race(f: Fixture) {
-    use sealdrop_state::{Identity, IdentityRefusal, provisioned_user_name};
+    use sealdrop_state::{Identity, IdentityRefusal, SignedIn, provisioned_user_name};
     let db = &f.db;
     let alice_at_idp = Identity {
         issuer: "https://idp",
@@ -100,7 +100,10 @@ async fn identities_link_provision_and_race(f: Fixture) {
         .unwrap(); // idempotent
     assert_eq!(
         db.sign_in_identity(&alice_at_idp, false).await.unwrap(),
-        Ok("alice".to_owned())
+        Ok(SignedIn {
+            user: "alice".to_owned(),
+            provisioned: false
+        })
     );
     // The same subject at another issuer is another identity.
     let elsewhere = Identity {
@@ -141,9 +144,13 @@ async fn identities_link_provision_and_race(f: Fixture) {
         })
         .collect();
     let expected = provisioned_user_name("https://idp", "admin");
+    let mut created = 0;
     for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), Ok(expected.clone()));
+        let signed_in = task.await.unwrap().unwrap().unwrap();
+        assert_eq!(signed_in.user, expected);
+        created += usize::from(signed_in.provisioned);
     }
+    assert_eq!(created, 1, "exactly one sign-in says it made the user");
     let users = db.list_users().await.unwrap();
     let provisioned: Vec<_> = users.iter().filter(|u| u.origin == "oidc").collect();
     assert_eq!(provisioned.len(), 1);

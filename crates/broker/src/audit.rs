@@ -1,5 +1,6 @@
 //! The audit log: one JSON line per key operation and per refused attempt on
-//! a key (who, what, which object, which key, allowed or denied, and why). Never data keys, tokens or presigned
+//! a key (who, what, which object, which key, allowed or denied, and why), and
+//! one per account that single sign-on created. Never data keys, tokens or presigned
 //! URLs. Also emitted as `tracing` events with target `sealdrop::audit`.
 
 use std::fs::{File, OpenOptions};
@@ -27,6 +28,9 @@ pub enum Action {
     Info,
     /// Part URLs were presigned (refusals only).
     SignParts,
+    /// A single sign-on identity got a user of its own (auto-provisioning);
+    /// `key` is the prefix the new user owns.
+    ProvisionUser,
 }
 
 /// The outcome.

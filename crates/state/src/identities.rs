@@ -75,6 +75,16 @@ pub enum IdentityRefusal {
     Disabled,
 }
 
+/// Who a verified identity signs in as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The sealdrop user.
+    pub user: String,
+    /// Whether this sign-in created the user (auto-provisioning): worth an
+    /// audit line, since an account appeared without an operator.
+    pub provisioned: bool,
+}
+
 /// An identity as `admin user list` shows it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct IdentitySummary {
@@ -105,9 +115,9 @@ impl Database {
         &self,
         identity: &Identity<'_>,
         auto_provision: bool,
-    ) -> Result<Result<String, IdentityRefusal>, StateError> {
-        let user = match self.linked_user(identity).await? {
-            Some(user) => user,
+    ) -> Result<Result<SignedIn, IdentityRefusal>, StateError> {
+        let (user, provisioned) = match self.linked_user(identity).await? {
+            Some(user) => (user, false),
             None if auto_provision => self.provision(identity).await?,
             None => {
                 return Ok(Err(IdentityRefusal::NotLinked {
@@ -120,7 +130,7 @@ impl Database {
             return Ok(Err(IdentityRefusal::Disabled));
         }
         self.touch_identity(identity, &user).await?;
-        Ok(Ok(user))
+        Ok(Ok(SignedIn { user, provisioned }))
     }
 
     async fn linked_user(&self, identity: &Identity<'_>) -> Result<Option<String>, StateError> {
@@ -135,10 +145,11 @@ impl Database {
         Ok(row.map(|(user,)| user))
     }
 
-    /// Creates the identity's own user and links it. Idempotent and safe to
-    /// race: both inserts ignore a row that is already there, and the link
-    /// read back afterwards is the one that won.
-    async fn provision(&self, identity: &Identity<'_>) -> Result<String, StateError> {
+    /// Creates the identity's own user and links it; says whether this call
+    /// made the link. Idempotent and safe to race: both inserts ignore a row
+    /// that is already there, and the link read back afterwards is the one
+    /// that won.
+    async fn provision(&self, identity: &Identity<'_>) -> Result<(String, bool), StateError> {
         let name = provisioned_user_name(identity.issuer, identity.subject);
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(|e| self.unavailable(e))?;
@@ -151,7 +162,7 @@ impl Database {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.unavailable(e))?;
-        sqlx::query(
+        let linked = sqlx::query(
             "INSERT INTO oidc_identities (issuer, subject, user_name, display_name, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issuer, subject) DO NOTHING",
         )
@@ -164,12 +175,14 @@ impl Database {
         .await
         .map_err(|e| self.unavailable(e))?;
         tx.commit().await.map_err(|e| self.unavailable(e))?;
-        self.linked_user(identity)
+        let user = self
+            .linked_user(identity)
             .await?
             .ok_or_else(|| StateError::Unavailable {
                 location: self.location().to_owned(),
                 reason: "a provisioned identity was not found after it was written".into(),
-            })
+            })?;
+        Ok((user, linked.rows_affected() == 1))
     }
 
     async fn touch_identity(&self, identity: &Identity<'_>, user: &str) -> Result<(), StateError> {

@@ -31,8 +31,8 @@ pub use accounts::{
 pub use database::{Backend, Database, DatabaseUrl, Location};
 pub use error::StateError;
 pub use identities::{
-    Identity, IdentityRefusal, IdentitySummary, PROVISIONED_PREFIX, provisioned_user_name,
-    validate_local_user_name,
+    Identity, IdentityRefusal, IdentitySummary, PROVISIONED_PREFIX, SignedIn,
+    provisioned_user_name, validate_local_user_name,
 };
 pub use import::ImportReport;
 pub use names::{UserName, validate_user_name};

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 
 pub use sealdrop_api::AuthMethod;
 
+use crate::audit::{Action, Outcome};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -85,10 +86,25 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiEr
             .sign_in_identity(&identity, verifier.auto_provision())
             .await?
         {
-            Ok(name) => Ok(AuthUser {
-                name,
-                method: AuthMethod::Oidc,
-            }),
+            Ok(signed_in) => {
+                if signed_in.provisioned {
+                    state.audit.record(
+                        &signed_in.user,
+                        Action::ProvisionUser,
+                        &crate::policy::user_prefix(&signed_in.user),
+                        None,
+                        Outcome::Allowed,
+                        Some(&format!(
+                            "single sign-on identity {:?} at {}",
+                            identity.subject, identity.issuer
+                        )),
+                    );
+                }
+                Ok(AuthUser {
+                    name: signed_in.user,
+                    method: AuthMethod::Oidc,
+                })
+            }
             Err(refusal) => Err(unauthenticated(&refusal.to_string())),
         };
     }
