@@ -59,6 +59,10 @@ pub struct Config {
     /// Seconds a connection may take to send a complete request head, or stay
     /// idle between requests, before it is closed. `SEALDROP_HEADER_TIMEOUT_SECS`.
     pub header_timeout_secs: u64,
+    /// Seconds a request body may send nothing while it is being read (an
+    /// upload that goes quiet) before the request fails and its connection
+    /// closes; steady slow uploads are never cut off. `SEALDROP_BODY_TIMEOUT_SECS`.
+    pub body_timeout_secs: u64,
     /// Accept OIDC JWTs as bearer tokens.
     pub oidc: Option<OidcConfig>,
     /// Audit log file (JSON lines). Default `<data_dir>/audit.log`. `SEALDROP_AUDIT_LOG`.
@@ -180,6 +184,7 @@ impl Default for Config {
             },
             max_connections: 1024,
             header_timeout_secs: 20,
+            body_timeout_secs: 60,
             oidc: None,
             audit_log: None,
             store: EmbeddedStoreConfig::default(),
@@ -383,6 +388,7 @@ impl Config {
             self.header_timeout_secs,
             parse
         );
+        set!("SEALDROP_BODY_TIMEOUT_SECS", self.body_timeout_secs, parse);
         set!("SEALDROP_AUDIT_LOG", self.audit_log, some_path);
         set!("SEALDROP_BOOTSTRAP_ADMIN", self.bootstrap_admin, bool_value);
         if let Some(url) = var("SEALDROP_DATABASE_URL").filter(|v| !v.trim().is_empty()) {
@@ -492,11 +498,21 @@ impl Config {
                 "max_connections (SEALDROP_MAX_CONNECTIONS) must be at least 1".into(),
             ));
         }
-        if self.header_timeout_secs == 0 || self.header_timeout_secs > 3600 {
-            return Err(ConfigError::Invalid(
-                "header_timeout_secs (SEALDROP_HEADER_TIMEOUT_SECS) must be between 1 and 3600"
-                    .into(),
-            ));
+        for (name, secs) in [
+            (
+                "header_timeout_secs (SEALDROP_HEADER_TIMEOUT_SECS)",
+                self.header_timeout_secs,
+            ),
+            (
+                "body_timeout_secs (SEALDROP_BODY_TIMEOUT_SECS)",
+                self.body_timeout_secs,
+            ),
+        ] {
+            if secs == 0 || secs > 3600 {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be between 1 and 3600"
+                )));
+            }
         }
         for origin in &self.cors_origins {
             check_origin(origin).map_err(|why| {

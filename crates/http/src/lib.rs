@@ -7,27 +7,35 @@
 //!   served at once; further ones wait in the kernel's backlog until one ends;
 //! - **a header timeout**: a connection that has not sent a complete request
 //!   head within [`Limits::header_timeout`] — a slow client sending half a
-//!   header, or a kept-alive connection with no next request — is closed.
+//!   header, or a kept-alive connection with no next request — is closed;
+//! - **a body idle timeout**: a request body from which nothing arrives for
+//!   [`Limits::body_timeout`] while the service waits fails
+//!   ([`body::IdleTimeout`]) and its connection closes. Bodies are timed by
+//!   silence, not in total: the store streams bodies of gigabytes at whatever
+//!   steady pace a client has.
 //!
-//! Without them, a few hundred sockets that each send half a request header
-//! hold the process's connections (and file descriptors) forever, without any
-//! credential. Request bodies are not timed here: the store streams bodies of
-//! gigabytes, and the broker limits its JSON bodies' size.
+//! Without them, a few hundred sockets that each send half a request header,
+//! or a header and then a trickle of nothing, hold the process's connections
+//! (and file descriptors) forever, without any credential.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod body;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::service::Service;
+use hyper::service::{Service, service_fn};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+
+use crate::body::IdleTimeout;
 
 /// How many connections, and how long a request head may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +47,9 @@ pub struct Limits {
     /// twice at most: once for its first byte, which tells the protocol, and
     /// once more from there for the rest of the head.
     pub header_timeout: Duration,
+    /// How long a request body may send nothing while the service waits for
+    /// it.
+    pub body_timeout: Duration,
     /// How long a graceful shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
 }
@@ -48,6 +59,7 @@ impl Default for Limits {
         Limits {
             max_connections: 1024,
             header_timeout: Duration::from_secs(20),
+            body_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -57,6 +69,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves `service` on `listener` within `limits` until `shutdown` completes,
 /// then lets requests in flight finish (up to [`Limits::shutdown_grace`]).
+/// The service sees every request body through [`body::IdleTimeout`].
 ///
 /// # Errors
 /// An accept error other than a transient one (a reset connection, running out
@@ -68,7 +81,7 @@ pub async fn serve<S, B>(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S: Service<Request<IdleTimeout<Incoming>>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: http_body::Body + Send + 'static,
@@ -106,6 +119,9 @@ where
         };
         let builder = builder.clone();
         let service = service.clone();
+        let service = service_fn(move |request: Request<Incoming>| {
+            service.call(request.map(|body| IdleTimeout::new(body, limits.body_timeout)))
+        });
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             // The protocol is told from the first bytes, which hyper would

@@ -6,10 +6,11 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
+use sealdrop_http::body::IdleTimeout;
 use sealdrop_http::{Limits, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -17,8 +18,19 @@ use tokio::net::{TcpListener, TcpStream};
 async fn start(limits: Limits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = service_fn(|_: Request<Incoming>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    // Reads the whole body: "ok" for none, its length for one, 408 and the
+    // reason when it fails.
+    let service = service_fn(|request: Request<IdleTimeout<Incoming>>| async {
+        let answer = match request.into_body().collect().await.map(|b| b.to_bytes()) {
+            Ok(body) if body.is_empty() => Response::new(Full::<Bytes>::from("ok")),
+            Ok(body) => Response::new(Full::<Bytes>::from(body.len().to_string())),
+            Err(e) => {
+                let mut answer = Response::new(Full::<Bytes>::from(e.to_string()));
+                *answer.status_mut() = StatusCode::REQUEST_TIMEOUT;
+                answer
+            }
+        };
+        Ok::<_, Infallible>(answer)
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(listener, service, limits, async {
@@ -105,4 +117,38 @@ async fn connections_beyond_the_cap_wait_for_a_free_one() {
         .expect("served once a connection ended")
         .unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_body_that_goes_quiet_is_cut_off_and_a_steady_one_is_not() {
+    let (addr, _stop) = start(Limits {
+        body_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let head = b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n";
+
+    // Three bytes of ten, then silence: the request fails, the slot is freed.
+    let mut quiet = TcpStream::connect(addr).await.unwrap();
+    quiet.write_all(head).await.unwrap();
+    quiet.write_all(b"abc").await.unwrap();
+    let (closed, got) = read_until_closed(&mut quiet, Duration::from_secs(10)).await;
+    let answer = String::from_utf8_lossy(&got);
+    assert!(closed, "a stalled body kept its connection: {answer}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("stalled"), "{answer}");
+
+    // Ten bytes over about a second, one every 100 ms: far longer than the
+    // timeout in all, never silent for it.
+    let mut steady = TcpStream::connect(addr).await.unwrap();
+    steady.write_all(head).await.unwrap();
+    for byte in b"0123456789" {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        steady.write_all(&[*byte]).await.unwrap();
+    }
+    let mut buf = vec![0u8; 1024];
+    let n = steady.read(&mut buf).await.unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("10"), "{answer}");
 }

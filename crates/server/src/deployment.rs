@@ -44,6 +44,7 @@ fn limits(config: &Config) -> Limits {
     Limits {
         max_connections: config.max_connections,
         header_timeout: std::time::Duration::from_secs(config.header_timeout_secs),
+        body_timeout: std::time::Duration::from_secs(config.body_timeout_secs),
         ..Limits::default()
     }
 }

@@ -40,10 +40,12 @@ async fn slow_request_heads_are_cut_off_on_both_listeners() {
         data_dir: data_dir.path().to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         header_timeout_secs: 1,
+        body_timeout_secs: 1,
         ..Config::default()
     };
     config.store.listen = "127.0.0.1:0".parse().unwrap();
-    let deployment = Deployment::start(config).await.unwrap();
+    let mut deployment = Deployment::start(config).await.unwrap();
+    let admin = deployment.take_first_login().unwrap();
     let broker = deployment.config().listen;
     let store = deployment.config().store.listen;
     let _serving = deployment.spawn(None);
@@ -64,6 +66,60 @@ async fn slow_request_heads_are_cut_off_on_both_listeners() {
             closed_within(&mut silent, Duration::from_secs(15)).await,
             "{addr}: a silent connection stayed open"
         );
+    }
+
+    // A complete head and then a body that goes quiet: the request fails
+    // with a 4xx (the client's doing, not a server error) and the connection
+    // closes. On the broker, a JSON route its user is allowed; on the store, the
+    // presigned PUT that route hands out, so the store reads the body.
+    let upload: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{broker}/api/v1/uploads"))
+        .bearer_auth(admin.as_str())
+        .json(&serde_json::json!({"name": "stalled", "size": 100, "mode": "sse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let put = &upload["transfer"]["request"];
+    let url = reqwest::Url::parse(put["url"].as_str().unwrap()).unwrap();
+    let signed: String = put["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\r\n", value.as_str().unwrap()))
+        .collect();
+    let presigned_put = format!(
+        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\n{signed}\r\nab",
+        url.path(),
+        url.query().unwrap_or_default(),
+        url.authority(),
+    );
+    let broker_post = format!(
+        "POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"na",
+        admin.as_str()
+    );
+    for (addr, request) in [(broker, broker_post), (store, presigned_put)] {
+        let mut stalled = TcpStream::connect(addr).await.unwrap();
+        stalled.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        let mut buf = [0u8; 2048];
+        let closed = loop {
+            match tokio::time::timeout_at(deadline, stalled.read(&mut buf)).await {
+                Err(_) => break false,
+                Ok(Ok(0) | Err(_)) => break true,
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            }
+        };
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            closed,
+            "{addr}: a stalled body kept its connection: {answer}"
+        );
+        assert!(answer.starts_with("HTTP/1.1 4"), "{addr}: {answer}");
     }
 
     // Ordinary requests are still served.

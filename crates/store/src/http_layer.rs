@@ -71,12 +71,15 @@ impl<B: RequestBody> Service<Request<B>> for StoreService {
     }
 }
 
-impl hyper::service::Service<Request<hyper::body::Incoming>> for StoreService {
+/// What the listener hands over: bodies that fail when the client goes quiet.
+type ListenerRequest = Request<sealdrop_http::body::IdleTimeout<hyper::body::Incoming>>;
+
+impl hyper::service::Service<ListenerRequest> for StoreService {
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = tower_http::cors::ResponseFuture<GuardFuture>;
 
-    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, req: ListenerRequest) -> Self::Future {
         let mut inner = self.inner.clone();
         inner.call(req)
     }
