@@ -138,6 +138,8 @@ impl App {
                     return;
                 }
                 app.sign_out_locally();
+                // The link's session is a local one, whatever this tab had.
+                sso::end(None);
                 app.sign_in(token);
             });
         }

@@ -192,7 +192,7 @@ impl Database {
             "UPDATE oidc_identities SET last_seen_at = $1, display_name = $2 \
              WHERE issuer = $3 AND subject = $4 \
              AND (last_seen_at IS NULL OR last_seen_at < $5 \
-                  OR display_name IS NULL OR display_name <> $2)",
+                  OR display_name IS DISTINCT FROM $2)",
         )
         .bind(now)
         .bind(display)
