@@ -11,17 +11,25 @@ use sealdrop_server::Deployment;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Reads until the peer closes the connection or `within` passes: whether it
+/// closed, and what it sent.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (bool, String) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    let deadline = tokio::time::Instant::now() + within;
+    let closed = loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => break false,
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    };
+    (closed, String::from_utf8_lossy(&got).into_owned())
+}
+
 /// Whether the peer closes the connection within `within`.
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 512];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
+    read_until_closed(stream, within).await.0
 }
 
 async fn half_sent(addr: SocketAddr) -> TcpStream {
@@ -104,17 +112,7 @@ async fn slow_request_heads_are_cut_off_on_both_listeners() {
     for (addr, request) in [(broker, broker_post), (store, presigned_put)] {
         let mut stalled = TcpStream::connect(addr).await.unwrap();
         stalled.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        let mut buf = [0u8; 2048];
-        let closed = loop {
-            match tokio::time::timeout_at(deadline, stalled.read(&mut buf)).await {
-                Err(_) => break false,
-                Ok(Ok(0) | Err(_)) => break true,
-                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
-            }
-        };
-        let answer = String::from_utf8_lossy(&answer);
+        let (closed, answer) = read_until_closed(&mut stalled, Duration::from_secs(15)).await;
         assert!(
             closed,
             "{addr}: a stalled body kept its connection: {answer}"
