@@ -71,7 +71,25 @@ on_both_engines!(
     legacy_users_file_is_imported_once_and_kept,
     newer_schema_is_refused,
     identities_link_provision_and_race,
+    upload_plans_are_shared_until_forgotten,
 );
+
+async fn upload_plans_are_shared_until_forgotten(f: Fixture) {
+    use sealdrop_state::UploadPlan;
+    let db = &f.db;
+    db.add_user("alice", None).await.unwrap();
+    // 10 GiB + 16 in 8 MiB parts: the sizes survive BIGINT on both engines.
+    let stored = (10u64 << 30) + 16;
+    let plan = UploadPlan::new("alice/big", "alice", stored, 8 << 20, 1280).unwrap();
+    db.record_upload("upload-1", &plan).await.unwrap();
+    let read = db.upload_plan("upload-1").await.unwrap().unwrap();
+    assert_eq!(read, plan);
+    assert_eq!(read.part_len(1280), Some((8 << 20) + 16));
+    assert_eq!(read.part_len(1281), None);
+    assert_eq!(db.upload_plan("upload-2").await.unwrap(), None);
+    db.forget_upload("upload-1").await.unwrap();
+    assert_eq!(db.upload_plan("upload-1").await.unwrap(), None);
+}
 
 async fn identities_link_provision_and_race(f: Fixture) {
     use sealdrop_state::{Identity, IdentityRefusal, SignedIn, provisioned_user_name};
@@ -395,7 +413,7 @@ async fn newer_schema_is_refused(f: Fixture) {
             refused,
             StateError::NewerSchema {
                 found: 999,
-                known: 1,
+                known: 2,
                 ..
             }
         ),
@@ -418,11 +436,16 @@ async fn concurrent_first_starts_migrate_once() {
     }
     sqlx::any::install_default_drivers();
     let raw = AnyPoolOptions::new().connect(&pg.url()).await.unwrap();
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(&raw)
-        .await
-        .unwrap();
-    assert_eq!(count, 1);
+    let (rows, versions): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT version) FROM _sqlx_migrations")
+            .fetch_one(&raw)
+            .await
+            .unwrap();
+    assert_eq!(
+        (rows, versions),
+        (2, 2),
+        "each migration (accounts, uploads) applied once"
+    );
 }
 
 /// An unreachable database is named without its password; one that goes away

@@ -301,19 +301,24 @@ impl Storage {
             })
     }
 
-    /// A presigned `UploadPart`.
+    /// A presigned `UploadPart` whose body must be exactly `len` bytes (the
+    /// length is signed, as for [`Storage::presign_put`]).
     pub async fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u32,
+        len: u64,
     ) -> Result<PresignedRequest, StorageError> {
+        let len = i64::try_from(len)
+            .map_err(|_| StorageError::Invalid(format!("{len} bytes is too large")))?;
         let presigned = self
             .presigner
             .upload_part()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
+            .content_length(len)
             .part_number(i32::try_from(part_number).map_err(|_| {
                 StorageError::Invalid(format!("part number {part_number} out of range"))
             })?)

@@ -697,9 +697,9 @@ async fn send_presigned(request: &Value, body: Vec<u8>) -> (StatusCode, Option<S
     (response.status(), etag)
 }
 
-/// The size the broker checks is the size storage accepts: a single PUT is
-/// signed for its exact length, and a multipart upload whose parts add up to
-/// more than the limit is removed at completion.
+/// The size the broker checks is the size storage accepts: a single PUT and
+/// every part of a multipart upload are signed for their exact length, and
+/// only the parts of the broker's own plan can be signed.
 #[tokio::test]
 async fn storage_takes_no_more_than_the_size_limit() {
     const MIB: u64 = 1024 * 1024;
@@ -738,7 +738,8 @@ async fn storage_takes_no_more_than_the_size_limit() {
     assert_eq!(status, StatusCode::OK);
     assert!(api.exists("admin/small.bin").await);
 
-    // Multipart: declared 6 MiB, but two 5 MiB parts are sent.
+    // Multipart: declared 6 MiB, so 6 MiB + 16 stored in a 5 MiB part and a
+    // 1 MiB + 16 one. Only those two parts exist, each signed for its length.
     let (status, created) = api
         .post(
             "/api/v1/uploads",
@@ -752,17 +753,48 @@ async fn storage_takes_no_more_than_the_size_limit() {
         .unwrap()
         .to_owned();
     assert_eq!(created["transfer"]["kind"], "multipart");
+    let sign = |numbers: Value, upload_id: &str| json!({"key": "admin/big.bin", "upload_id": upload_id, "part_numbers": numbers});
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads/parts",
+            &token,
+            sign(json!([1, 3]), &upload_id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("1..=2"), "{body}");
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads/parts",
+            &token,
+            sign(json!([1]), "not-an-upload"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, signed) = api
         .post(
             "/api/v1/uploads/parts",
             &token,
-            json!({"key": "admin/big.bin", "upload_id": upload_id, "part_numbers": [1, 2]}),
+            sign(json!([1, 2]), &upload_id),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{signed}");
+    let signed = signed["parts"].as_array().unwrap().clone();
+    let lens = [5 * MIB, MIB + 16];
+    for (part, len) in signed.iter().zip(lens) {
+        assert_eq!(
+            part["request"]["headers"]["content-length"],
+            len.to_string()
+        );
+    }
+    // A byte more or less than part 2 holds is refused by storage.
+    for wrong in [MIB + 15, MIB + 17] {
+        let (status, _) = send_presigned(&signed[1]["request"], vec![7; wrong as usize]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{wrong} bytes for part 2");
+    }
     let mut parts = Vec::new();
-    for part in signed["parts"].as_array().unwrap() {
-        let (status, etag) = send_presigned(&part["request"], vec![7; 5 * MIB as usize]).await;
+    for (part, len) in signed.iter().zip(lens) {
+        let (status, etag) = send_presigned(&part["request"], vec![7; len as usize]).await;
         assert_eq!(status, StatusCode::OK);
         parts.push(json!({"part_number": part["part_number"], "etag": etag.unwrap()}));
     }
@@ -773,10 +805,15 @@ async fn storage_takes_no_more_than_the_size_limit() {
             json!({"key": "admin/big.bin", "upload_id": upload_id, "parts": parts}),
         )
         .await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    assert_eq!(code(&body), "too_large");
-    assert!(
-        !api.exists("admin/big.bin").await,
-        "the oversized object is gone"
-    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(api.exists("admin/big.bin").await);
+    // A completed upload has no parts left to sign.
+    let (status, _) = api
+        .post(
+            "/api/v1/uploads/parts",
+            &token,
+            sign(json!([1]), &upload_id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

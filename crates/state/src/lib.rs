@@ -24,6 +24,7 @@ mod import;
 mod names;
 mod schema;
 mod time;
+mod uploads;
 
 pub use accounts::{
     Authenticated, IssuedToken, TOKEN_PREFIX, TokenRefusal, TokenSummary, UserSummary,
@@ -37,3 +38,4 @@ pub use identities::{
 pub use import::ImportReport;
 pub use names::{UserName, validate_user_name};
 pub use time::parse_lifetime;
+pub use uploads::UploadPlan;

@@ -13,11 +13,14 @@ use crate::database::Database;
 use crate::error::StateError;
 
 /// Every migration this binary knows, oldest first.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "accounts",
-    include_str!("../migrations/0001_accounts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../migrations/0001_accounts.sql"),
+    ),
+    (2, "uploads", include_str!("../migrations/0002_uploads.sql")),
+];
 
 /// The newest schema version this binary knows.
 pub fn known_version() -> i64 {

@@ -30,6 +30,7 @@ use crate::keys::NewDataKey;
 use crate::policy;
 use crate::state::AppState;
 use crate::storage::{SseKms, UploadHeaders};
+use sealdrop_state::UploadPlan;
 
 /// Parts presigned with the create response; more come from `/uploads/parts`.
 const FIRST_PARTS: u32 = 8;
@@ -82,8 +83,8 @@ pub async fn create(
     }
 
     let result = match request.mode {
-        Mode::Cse => create_cse(&state, &key, &request, content_type).await,
-        Mode::Sse => create_sse(&state, &key, &request, content_type).await,
+        Mode::Cse => create_cse(&state, &user.name, &key, &request, content_type).await,
+        Mode::Sse => create_sse(&state, &user.name, &key, &request, content_type).await,
     };
     state.audit.record_result(
         &user.name,
@@ -103,6 +104,7 @@ pub async fn create(
 
 async fn create_cse(
     state: &AppState,
+    user: &str,
     key: &str,
     request: &CreateUploadRequest,
     content_type: String,
@@ -137,7 +139,7 @@ async fn create_cse(
         metadata: metadata.clone(),
         sse: None,
     };
-    let transfer = transfer(state, key, request.size, stored_size, &headers).await?;
+    let transfer = transfer(state, user, key, request.size, stored_size, &headers).await?;
     let encryption_context: BTreeMap<String, String> = EncryptionContext::for_object(key)
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -160,6 +162,7 @@ async fn create_cse(
 
 async fn create_sse(
     state: &AppState,
+    user: &str,
     key: &str,
     request: &CreateUploadRequest,
     content_type: String,
@@ -172,7 +175,7 @@ async fn create_sse(
             key_id: kms_key_id.clone(),
         }),
     };
-    let transfer = transfer(state, key, request.size, request.size, &headers).await?;
+    let transfer = transfer(state, user, key, request.size, request.size, &headers).await?;
     Ok(CreateUploadResponse {
         key: key.to_owned(),
         size: request.size,
@@ -186,6 +189,7 @@ async fn create_sse(
 /// broker creates itself (so its headers are fixed), with the first parts signed.
 async fn transfer(
     state: &AppState,
+    user: &str,
     key: &str,
     size: u64,
     stored_size: u64,
@@ -197,14 +201,19 @@ async fn transfer(
         });
     }
     let plan = plan(state, size)?;
+    let stored = UploadPlan::new(key, user, stored_size, plan.part_size(), plan.part_count())
+        .ok_or_else(|| ApiError::Internal("the part layout does not cover the object".into()))?;
     let upload_id = state.storage.create_multipart(key, headers).await?;
+    // Remembered before any part is signed: every later part URL, on any
+    // replica, is signed from this record.
+    if let Err(e) = state.db.record_upload(&upload_id, &stored).await {
+        let _ = state.storage.abort_multipart(key, &upload_id).await;
+        return Err(e.into());
+    }
     let first = plan.part_count().min(FIRST_PARTS);
     let mut parts = Vec::with_capacity(first as usize);
     for number in 1..=first {
-        parts.push(PresignedPart {
-            part_number: number,
-            request: state.storage.presign_part(key, &upload_id, number).await?,
-        });
+        parts.push(signed_part(state, &stored, &upload_id, number).await?);
     }
     Ok(Transfer::Multipart {
         upload_id,
@@ -238,26 +247,59 @@ pub async fn sign_parts(
             "sign between 1 and {MAX_SIGN_BATCH} parts per request"
         )));
     }
+    let plan = planned_upload(&state, &request.key, &request.upload_id).await?;
     if let Some(bad) = request
         .part_numbers
         .iter()
-        .find(|n| !(1..=sealdrop_envelope::MAX_PARTS as u32).contains(n))
+        .find(|&&n| plan.part_len(n).is_none())
     {
         return Err(ApiError::BadRequest(format!(
-            "part number {bad} is outside 1..=10000"
+            "part number {bad} is outside this upload's parts 1..={}",
+            plan.part_count()
         )));
     }
     let mut parts = Vec::with_capacity(request.part_numbers.len());
     for &number in &request.part_numbers {
-        parts.push(PresignedPart {
-            part_number: number,
-            request: state
-                .storage
-                .presign_part(&request.key, &request.upload_id, number)
-                .await?,
-        });
+        parts.push(signed_part(&state, &plan, &request.upload_id, number).await?);
     }
     Ok(Json(SignPartsResponse { parts }))
+}
+
+/// The plan of an upload of `key` in flight: unknown ids, and ids of another
+/// object, are the same 404.
+async fn planned_upload(
+    state: &AppState,
+    key: &str,
+    upload_id: &str,
+) -> Result<UploadPlan, ApiError> {
+    state
+        .db
+        .upload_plan(upload_id)
+        .await?
+        .filter(|plan| plan.key == key)
+        .ok_or_else(|| ApiError::NotFound("no such upload in progress for this key".into()))
+}
+
+/// Part `number` of `plan`, presigned for exactly its planned length.
+async fn signed_part(
+    state: &AppState,
+    plan: &UploadPlan,
+    upload_id: &str,
+    number: u32,
+) -> Result<PresignedPart, ApiError> {
+    let len = plan.part_len(number).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "part number {number} is outside this upload's parts 1..={}",
+            plan.part_count()
+        ))
+    })?;
+    Ok(PresignedPart {
+        part_number: number,
+        request: state
+            .storage
+            .presign_part(&plan.key, upload_id, number, len)
+            .await?,
+    })
 }
 
 /// `POST /api/v1/uploads/complete`
@@ -293,6 +335,9 @@ pub async fn complete(
         .map(|p| (p.part_number, p.etag.clone()))
         .collect();
     let result = complete_within_limit(&state, &request.key, &request.upload_id, &parts).await;
+    if result.is_ok() {
+        state.db.forget_upload(&request.upload_id).await?;
+    }
     state
         .audit
         .record_result(&user.name, Action::Complete, &request.key, None, &result);
@@ -348,6 +393,7 @@ pub async fn abort(
         .audit
         .record_result(&user.name, Action::Abort, &request.key, None, &result);
     result?;
+    state.db.forget_upload(&request.upload_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
