@@ -6,7 +6,8 @@ use web_sys::{Storage, UrlSearchParams};
 
 const STORAGE_KEY: &str = "sealdrop.token";
 
-fn storage() -> Option<Storage> {
+/// This tab's `sessionStorage`, where every sign-in secret of the app lives.
+pub(crate) fn storage() -> Option<Storage> {
     web_sys::window()?.session_storage().ok().flatten()
 }
 

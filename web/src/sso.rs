@@ -34,8 +34,7 @@ struct SsoSession {
 }
 
 fn storage() -> Result<Storage, String> {
-    web_sys::window()
-        .and_then(|w| w.session_storage().ok().flatten())
+    crate::session::storage()
         .ok_or_else(|| "this browser keeps no session storage for the page".to_owned())
 }
 
@@ -68,7 +67,7 @@ async fn fetch(url: &str, init: &RequestInit) -> Result<(u16, Zeroizing<Vec<u8>>
 async fn discover(issuer: &str) -> Result<ProviderEndpoints, String> {
     let init = RequestInit::new();
     init.set_cache(RequestCache::NoCache);
-    let (status, body) = fetch(&sign_in::discovery_url(issuer), &init).await?;
+    let (status, body) = fetch(&sealdrop_api::oidc_discovery_url(issuer), &init).await?;
     if status != 200 {
         return Err(format!(
             "the identity provider's configuration answered HTTP {status}"

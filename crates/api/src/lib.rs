@@ -161,6 +161,16 @@ pub struct OidcConfig {
     pub audience: String,
 }
 
+/// Where an OpenID provider publishes its configuration (OpenID Connect
+/// Discovery 1.0, section 4): the broker reads its `jwks_uri`, the browser its
+/// authorization, token and logout endpoints.
+pub fn oidc_discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
 /// How a caller authenticated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

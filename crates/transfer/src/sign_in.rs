@@ -80,14 +80,6 @@ impl ProviderEndpoints {
     }
 }
 
-/// The discovery document's URL for `issuer`.
-pub fn discovery_url(issuer: &str) -> String {
-    format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    )
-}
-
 /// A sign-in in progress: kept by the tab (session storage) while the browser
 /// visits the provider, used once by [`finish`] and [`id_token`].
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -441,7 +433,7 @@ mod tests {
         );
         assert!(ProviderEndpoints::from_discovery(&doc, "https://idp.example/").is_err());
         assert_eq!(
-            discovery_url("https://idp.example/"),
+            sealdrop_api::oidc_discovery_url("https://idp.example/"),
             "https://idp.example/.well-known/openid-configuration"
         );
     }

@@ -113,10 +113,7 @@ impl OidcVerifier {
     async fn jwks_url(&self) -> Result<&str, OidcError> {
         self.jwks_url
             .get_or_try_init(|| async {
-                let url = format!(
-                    "{}/.well-known/openid-configuration",
-                    self.config.issuer.trim_end_matches('/')
-                );
+                let url = sealdrop_api::oidc_discovery_url(&self.config.issuer);
                 let discovery: Discovery = self.get_json(&url).await?;
                 if discovery.issuer != self.config.issuer {
                     return Err(OidcError::Jwks(format!(
