@@ -70,17 +70,26 @@ impl User {
         path
     }
 
+    /// Someone with no account: no broker URL, no token.
+    fn outsider() -> User {
+        User::new("", "")
+    }
+
     async fn run(&self, args: &[&str]) -> Run {
-        let output = tokio::process::Command::new(sealdrop_bin())
+        let mut command = tokio::process::Command::new(sealdrop_bin());
+        command
             .args(args)
             .current_dir(self.dir.path())
-            .env("SEALDROP_URL", &self.url)
-            .env("SEALDROP_TOKEN", &self.token)
+            .env_remove("SEALDROP_URL")
+            .env_remove("SEALDROP_TOKEN")
             .env_remove("SEALDROP_LOG")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .unwrap();
+            .stdin(std::process::Stdio::null());
+        if !self.url.is_empty() {
+            command
+                .env("SEALDROP_URL", &self.url)
+                .env("SEALDROP_TOKEN", &self.token);
+        }
+        let output = command.output().await.unwrap();
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8(output.stdout).unwrap(),
@@ -332,6 +341,124 @@ async fn failures_exit_with_their_class_and_one_line() {
         }
         assert!(!help.contains(&server.admin_token));
     }
+}
+
+/// Share links end to end: the owner shares with the CLI, someone with no
+/// account fetches with `get LINK`, and every way a link ends is its own
+/// clear message and exit code.
+#[tokio::test]
+async fn share_links_reach_people_without_an_account() {
+    let server = Server::embedded(ServerOptions::default()).unwrap();
+    let owner = User::new(&server.url, &server.admin_token);
+    let report = content(70_000, 11);
+    let scan = content(6 * MIB + 5, 12);
+    let report_key = owner.put("cases/report.pdf", &report, &[]).await;
+    let scan_key = owner.put("scan.tiff", &scan, &["--sse"]).await;
+
+    let run = owner
+        .run(&[
+            "share",
+            &report_key,
+            &scan_key,
+            "--max-downloads",
+            "1",
+            "--note",
+            "the signed copies",
+        ])
+        .await
+        .ok();
+    let link = run.stdout.trim().to_owned();
+    assert!(
+        link.starts_with(&format!("{}/s/", server.url)) && link.contains('#'),
+        "{link}"
+    );
+    assert!(
+        run.stderr.contains("1 download(s) per file"),
+        "{}",
+        run.stderr
+    );
+    let (_, secret) = link.split_once('#').unwrap();
+
+    // Someone with no account and no configuration gets both files, verified.
+    let outsider = User::outsider();
+    let run = outsider.run(&["get", &link]).await.ok();
+    assert!(run.stderr.contains("the signed copies"), "{}", run.stderr);
+    assert!(std::fs::read(outsider.path("report.pdf")).unwrap() == report);
+    assert!(std::fs::read(outsider.path("scan.tiff")).unwrap() == scan);
+    assert!(run.stderr.contains("CSE V3") && run.stderr.contains("SSE-KMS"));
+
+    // Each file had one download: the link is used up (exit 3, says so).
+    let elsewhere = User::outsider();
+    let run = elsewhere.run(&["get", &link]).await.fails(3);
+    assert!(run.stderr.contains("download limit"), "{}", run.stderr);
+    assert!(elsewhere.path("report.pdf").metadata().is_err());
+
+    // A wrong secret and an unknown id get the same answer: exit 4.
+    let wrong_secret = format!("{}#{}", link.split_once('#').unwrap().0, "A".repeat(43));
+    let (base, _) = link.rsplit_once("/s/").unwrap();
+    let unknown_id = format!("{base}/s/AAAAAAAAAAAAAAAAAAAAAA#{secret}");
+    let wrong = elsewhere.run(&["get", &wrong_secret]).await.fails(4);
+    let unknown = elsewhere.run(&["get", &unknown_id]).await.fails(4);
+    assert_eq!(wrong.stderr, unknown.stderr);
+    // A link cut short says so, without echoing it.
+    let without_secret = link.split_once('#').unwrap().0;
+    for cut in [without_secret.to_owned(), format!("{without_secret}#")] {
+        let run = elsewhere.run(&["get", &cut]).await.fails(1);
+        assert!(run.stderr.contains("copy the whole link"), "{}", run.stderr);
+    }
+
+    // Revoked: exit 3, "revoked"; the owner's list says so.
+    let link = owner.run(&["share", &report_key]).await.ok().stdout;
+    let link = link.trim();
+    let id = link
+        .rsplit_once("/s/")
+        .unwrap()
+        .1
+        .split('#')
+        .next()
+        .unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&owner.run(&["share", "ls", "--json"]).await.ok().stdout).unwrap();
+    let first = &listed[0];
+    assert_eq!(first["id"], id, "newest first");
+    assert_eq!(first["status"], "active");
+    assert!(first.get("max_downloads").is_none());
+    let table = owner.run(&["share", "ls"]).await.ok().stdout;
+    assert!(table.contains(id) && table.contains("exhausted"), "{table}");
+    owner.run(&["share", "rm", id]).await.ok();
+    let run = elsewhere.run(&["get", link]).await.fails(3);
+    assert!(run.stderr.contains("revoked"), "{}", run.stderr);
+    owner.run(&["share", "rm", "no-such-share"]).await.fails(4);
+
+    // A file replaced after it was shared is not served in its place; a
+    // deleted one ends its link.
+    let link = owner.run(&["share", &report_key]).await.ok().stdout;
+    owner
+        .put("cases/report.pdf", b"another report", &["--overwrite"])
+        .await;
+    let run = elsewhere.run(&["get", link.trim()]).await.fails(3);
+    assert!(run.stderr.contains("deleted or replaced"), "{}", run.stderr);
+    let link = owner.run(&["share", &scan_key]).await.ok().stdout;
+    owner.run(&["rm", &scan_key]).await.ok();
+    let run = elsewhere.run(&["get", link.trim()]).await.fails(3);
+    assert!(run.stderr.contains("deleted or replaced"), "{}", run.stderr);
+
+    // Bad requests are refused with the reason.
+    let run = owner
+        .run(&["share", &report_key, "--expires", "400d"])
+        .await
+        .fails(1);
+    assert!(run.stderr.contains("expires_in_secs"), "{}", run.stderr);
+    owner.run(&["share", "someone-else/file"]).await.fails(3);
+    let run = owner.run(&["share"]).await;
+    assert_eq!(run.code, 2, "no key is a usage error");
+
+    // The audit log names the share, never its secret; no log holds a secret.
+    let audit = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    assert!(audit.contains("\"action\":\"open_shared\""), "{audit}");
+    assert!(audit.contains(&format!("\"share\":\"{id}\"")), "{audit}");
+    assert!(!audit.contains(secret));
+    assert!(!server.logs().contains(secret));
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use sealdrop_client::NoProgress;
-use sealdrop_client::api::Mode;
+use sealdrop_client::api::{CreateShareRequest, Mode};
 use sealdrop_tests::postgres::Postgres;
 use sealdrop_tests::{Moto, Server, ServerOptions, content};
 use serde_json::Value;
@@ -88,6 +88,67 @@ async fn two_replicas_on_one_database_and_bucket_are_one_service() {
         .await
         .unwrap();
     assert!(std::fs::read(&out).unwrap() == data);
+
+    // A share link limited to 3 downloads, opened 12 times at once through
+    // both replicas: exactly 3 get key material, the rest a 410 that says why.
+    let created = a
+        .client(&alice)
+        .create_share(&CreateShareRequest {
+            keys: vec![key.clone()],
+            expires_in_secs: None,
+            max_downloads: Some(3),
+            note: None,
+        })
+        .await
+        .unwrap();
+    let open = |server: &Server, secret: &str| {
+        let request = reqwest::Client::new()
+            .post(format!("{}/api/v1/public/share/open", server.url))
+            .json(&serde_json::json!({"id": created.share.id, "secret": secret, "file": 0}));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let secret = created.secret.expose();
+    let racing = (0..12).map(|i| open(if i % 2 == 0 { &a } else { &b }, secret));
+    let answers = futures::future::join_all(racing).await;
+    let granted = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(granted, 3, "{answers:?}");
+    for (status, body) in &answers {
+        if *status == 200 {
+            assert!(body["decryption"]["data_key"].is_string());
+        } else {
+            assert_eq!(*status, 410, "{body}");
+            assert!(body.to_string().contains("download limit"), "{body}");
+        }
+    }
+    let listed = b.client(&alice).list_shares().await.unwrap();
+    assert_eq!(listed.shares[0].objects[0].downloads, 3);
+    // Guessing is throttled per client address, and a wrong secret is an
+    // unknown link: same status, same words.
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(open(&a, &"A".repeat(43)).await);
+    }
+    assert_eq!(statuses[0].0, 404);
+    assert!(
+        statuses.iter().any(|(status, _)| *status == 429),
+        "never throttled"
+    );
+    let unknown = reqwest::Client::new()
+        .post(format!("{}/api/v1/public/share", b.url))
+        .json(&serde_json::json!({"id": "AAAAAAAAAAAAAAAAAAAAAA", "secret": secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(unknown, statuses[0].1);
 
     // Disabled through B: A refuses the very next request.
     b.admin(&["user", "disable", "alice"]).unwrap();

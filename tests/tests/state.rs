@@ -72,7 +72,142 @@ on_both_engines!(
     newer_schema_is_refused,
     identities_link_provision_and_race,
     upload_plans_are_shared_until_forgotten,
+    share_downloads_are_counted_once_across_replicas,
 );
+
+async fn share_downloads_are_counted_once_across_replicas(f: Fixture) {
+    use sealdrop_state::NewShare;
+    let db = &f.db;
+    db.add_user("alice", None).await.unwrap();
+    let objects = [
+        ("alice/a.txt".to_owned(), "\"etag-a\"".to_owned()),
+        ("alice/b.txt".to_owned(), "\"etag-b\"".to_owned()),
+    ];
+    let share = NewShare {
+        user: "alice",
+        objects: &objects,
+        expires_in: Duration::from_secs(3600),
+        max_downloads: Some(3),
+        note: Some("the contract,\nsigned"),
+    };
+    let issued = db.create_share(&share).await.unwrap();
+    assert_eq!(issued.secret.len(), 43, "256 bits, base64url");
+    // Only the hash is stored.
+    let (stored,): (String,) = sqlx::query_as("SELECT secret_sha256 FROM shares WHERE id = $1")
+        .bind(&issued.id)
+        .fetch_one(&raw(&f).await)
+        .await
+        .unwrap();
+    assert_eq!(stored, sha256_hex(&issued.secret));
+
+    // A wrong secret is an unknown id.
+    assert_eq!(db.find_share(&issued.id, "wrong").await.unwrap(), None);
+    assert_eq!(
+        db.find_share("no-such-id", &issued.secret).await.unwrap(),
+        None
+    );
+    let found = db
+        .find_share(&issued.id, &issued.secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, "alice");
+    assert_eq!(found.note.as_deref(), Some("the contract,\nsigned"));
+    assert_eq!(found.objects.len(), 2);
+    assert_eq!(found.objects[1].key, "alice/b.txt");
+    assert_eq!(found.objects[1].etag, "\"etag-b\"");
+
+    // A second handle on the same database is a second replica: 20 racing
+    // downloads of a file limited to 3, spread over both, and exactly 3 count.
+    let other = Database::open(&f.location).await.unwrap();
+    let races = (0..20).map(|i| {
+        let db = if i % 2 == 0 {
+            db.clone()
+        } else {
+            other.clone()
+        };
+        let id = issued.id.clone();
+        tokio::spawn(async move { db.count_share_download(&id, 0).await.unwrap() })
+    });
+    let mut counted = 0;
+    for race in races {
+        counted += usize::from(race.await.unwrap());
+    }
+    assert_eq!(counted, 3);
+    let found = db
+        .find_share(&issued.id, &issued.secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.objects[0].downloads, 3);
+    assert_eq!(found.downloads_left(&found.objects[0]), Some(0));
+    assert_eq!(found.downloads_left(&found.objects[1]), Some(3));
+    assert!(found.last_access_at.is_some());
+
+    // Deleting an object ends its share; revoking ends the rest.
+    db.unshare_object("alice/b.txt").await.unwrap();
+    assert!(!db.count_share_download(&issued.id, 1).await.unwrap());
+    let found = db
+        .find_share(&issued.id, &issued.secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.objects[1].deleted);
+    let unlimited = db
+        .create_share(&NewShare {
+            max_downloads: None,
+            note: None,
+            ..share
+        })
+        .await
+        .unwrap();
+    assert!(db.count_share_download(&unlimited.id, 0).await.unwrap());
+    assert!(
+        !db.revoke_share("bob", &unlimited.id).await.unwrap(),
+        "not bob's"
+    );
+    assert!(db.revoke_share("alice", &unlimited.id).await.unwrap());
+    assert!(
+        db.revoke_share("alice", &unlimited.id).await.unwrap(),
+        "twice is once"
+    );
+    assert!(!db.count_share_download(&unlimited.id, 0).await.unwrap());
+    let listed = db.shares_of("alice").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.id == unlimited.id && s.revoked_at.is_some())
+    );
+
+    // Bad input is refused before anything is written.
+    for bad in [
+        NewShare {
+            objects: &[],
+            ..share
+        },
+        NewShare {
+            max_downloads: Some(0),
+            ..share
+        },
+        NewShare {
+            note: Some("bell\u{7}"),
+            ..share
+        },
+        NewShare {
+            expires_in: Duration::ZERO,
+            ..share
+        },
+    ] {
+        assert!(
+            matches!(
+                db.create_share(&bad).await,
+                Err(StateError::InvalidInput(_))
+            ),
+            "{bad:?}"
+        );
+    }
+}
 
 async fn upload_plans_are_shared_until_forgotten(f: Fixture) {
     use sealdrop_state::UploadPlan;
@@ -413,7 +548,7 @@ async fn newer_schema_is_refused(f: Fixture) {
             refused,
             StateError::NewerSchema {
                 found: 999,
-                known: 2,
+                known: 3,
                 ..
             }
         ),
@@ -443,8 +578,8 @@ async fn concurrent_first_starts_migrate_once() {
             .unwrap();
     assert_eq!(
         (rows, versions),
-        (2, 2),
-        "each migration (accounts, uploads) applied once"
+        (3, 3),
+        "each migration (accounts, uploads, shares) applied once"
     );
 }
 

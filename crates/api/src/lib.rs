@@ -23,6 +23,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod shares;
+
+pub use shares::{
+    CreateShareRequest, CreateShareResponse, ListSharesResponse, OpenShareRequest, PublicShare,
+    PublicSharedFile, RevokeShareRequest, ShareCredentials, ShareStatus, ShareSummary,
+    SharedObject,
+};
+
 /// Most part URLs one `POST /api/v1/uploads/parts` call presigns.
 pub const MAX_SIGN_BATCH: u32 = 100;
 
@@ -88,6 +96,18 @@ pub mod routes {
     pub const METRICS: &str = "/metrics";
     /// Public configuration for the browser app (no authentication).
     pub const CONFIG: &str = "/api/v1/config";
+    /// `GET` → [`crate::ListSharesResponse`]; `POST` [`crate::CreateShareRequest`]
+    /// → [`crate::CreateShareResponse`].
+    pub const SHARES: &str = "/api/v1/shares";
+    /// `POST` [`crate::RevokeShareRequest`] → `204`.
+    pub const SHARE_REVOKE: &str = "/api/v1/shares/revoke";
+    /// Public: `POST` [`crate::ShareCredentials`] → [`crate::PublicShare`].
+    pub const PUBLIC_SHARE: &str = "/api/v1/public/share";
+    /// Public: `POST` [`crate::OpenShareRequest`] → [`crate::OpenObjectResponse`];
+    /// counts one download of the file.
+    pub const PUBLIC_SHARE_OPEN: &str = "/api/v1/public/share/open";
+    /// The recipient's page: `/s/<id>#<secret>` (served by the web app).
+    pub const SHARE_PAGE: &str = "/s/";
 }
 
 /// How an upload is encrypted.
@@ -688,6 +708,8 @@ pub enum ErrorCode {
     NotFound,
     /// 409: the object exists (use `overwrite`), or state conflicts.
     Conflict,
+    /// 410: the share link expired, was used up or revoked; the message says which.
+    Gone,
     /// 413: request body or object size over the limit.
     TooLarge,
     /// 422: the object's encryption metadata, context or commitment is invalid:

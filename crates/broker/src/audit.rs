@@ -31,6 +31,13 @@ pub enum Action {
     /// A single sign-on identity got a user of its own (auto-provisioning);
     /// `key` is the prefix the new user owns.
     ProvisionUser,
+    /// An object was put in a share link (one line per object).
+    Share,
+    /// A share link was revoked; `key` is the owner's prefix.
+    RevokeShare,
+    /// A recipient opened a shared object through its link: a data key was
+    /// unwrapped (or a download presigned) and one download counted.
+    OpenShared,
 }
 
 /// The outcome.
@@ -54,6 +61,9 @@ struct Line<'a> {
     outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// The share link's id (never its secret) for share actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share: Option<&'a str>,
 }
 
 /// The audit sink.
@@ -117,23 +127,59 @@ impl Audit {
         outcome: Outcome,
         reason: Option<&str>,
     ) {
-        tracing::info!(
-            target: "sealdrop::audit",
-            user, action = ?action, key, kms_key_id, outcome = ?outcome, reason,
-            "key operation"
-        );
-        let Some(file) = &self.file else { return };
-        let line = Line {
-            ts: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+        self.write(Line {
+            ts: String::new(),
             user,
             action,
             key,
             kms_key_id,
             outcome,
             reason,
-        };
+            share: None,
+        });
+    }
+
+    /// Records an action on share link `share` of `owner`'s object `key`:
+    /// allowed if `result` is a success, denied with its message if not.
+    pub fn record_share<T, E: std::fmt::Display>(
+        &self,
+        owner: &str,
+        share: &str,
+        action: Action,
+        key: &str,
+        kms_key_id: Option<&str>,
+        result: &Result<T, E>,
+    ) {
+        let reason = result.as_ref().err().map(ToString::to_string);
+        self.write(Line {
+            ts: String::new(),
+            user: owner,
+            action,
+            key,
+            kms_key_id,
+            outcome: if result.is_ok() {
+                Outcome::Allowed
+            } else {
+                Outcome::Denied
+            },
+            reason: reason.as_deref(),
+            share: Some(share),
+        });
+    }
+
+    /// Emits `line` (its time stamped now) to `tracing` and the file.
+    fn write(&self, mut line: Line<'_>) {
+        tracing::info!(
+            target: "sealdrop::audit",
+            user = line.user, action = ?line.action, key = line.key,
+            kms_key_id = line.kms_key_id, outcome = ?line.outcome, reason = line.reason,
+            share = line.share,
+            "key operation"
+        );
+        let Some(file) = &self.file else { return };
+        line.ts = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         let Ok(mut json) = serde_json::to_vec(&line) else {
             return;
         };

@@ -53,6 +53,12 @@ pub struct Config {
     /// Per-user limit on every authenticated call (listing, part signing,
     /// deleting, …). `SEALDROP_API_RATE_LIMIT_PER_MINUTE`, `SEALDROP_API_RATE_LIMIT_BURST`.
     pub api_rate_limit: RateLimitConfig,
+    /// Per client address limit on the public share-link calls, which need no
+    /// account (guessing links is throttled here). `SEALDROP_PUBLIC_RATE_LIMIT_*`.
+    pub public_rate_limit: RateLimitConfig,
+    /// Longest a share link may work, in seconds (default 30 days; a link
+    /// asks for 7 days unless it says otherwise). `SEALDROP_SHARE_MAX_EXPIRY_SECS`.
+    pub share_max_expiry_secs: u64,
     /// Connections served at once on each listener (the broker's and the
     /// embedded store's); more wait until one ends. `SEALDROP_MAX_CONNECTIONS`.
     pub max_connections: usize,
@@ -160,6 +166,9 @@ pub struct EmbeddedStoreConfig {
 
 const MIB: u64 = 1024 * 1024;
 
+/// The longest an operator may let share links work: a year.
+const MAX_SHARE_EXPIRY_SECS: u64 = 366 * 86_400;
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -182,6 +191,11 @@ impl Default for Config {
                 per_minute: 1200,
                 burst: 600,
             },
+            public_rate_limit: RateLimitConfig {
+                per_minute: 60,
+                burst: 30,
+            },
+            share_max_expiry_secs: 30 * 86_400,
             max_connections: 1024,
             header_timeout_secs: 20,
             body_timeout_secs: 60,
@@ -382,6 +396,21 @@ impl Config {
             self.api_rate_limit.burst,
             parse
         );
+        set!(
+            "SEALDROP_PUBLIC_RATE_LIMIT_PER_MINUTE",
+            self.public_rate_limit.per_minute,
+            parse
+        );
+        set!(
+            "SEALDROP_PUBLIC_RATE_LIMIT_BURST",
+            self.public_rate_limit.burst,
+            parse
+        );
+        set!(
+            "SEALDROP_SHARE_MAX_EXPIRY_SECS",
+            self.share_max_expiry_secs,
+            parse
+        );
         set!("SEALDROP_MAX_CONNECTIONS", self.max_connections, parse);
         set!(
             "SEALDROP_HEADER_TIMEOUT_SECS",
@@ -461,15 +490,16 @@ impl Config {
                 "presign_ttl_secs must be between 1 second and 7 days".into(),
             ));
         }
-        if self.rate_limit.per_minute == 0 || self.rate_limit.burst == 0 {
-            return Err(ConfigError::Invalid(
-                "rate_limit.per_minute and rate_limit.burst must be positive".into(),
-            ));
-        }
-        if self.api_rate_limit.per_minute == 0 || self.api_rate_limit.burst == 0 {
-            return Err(ConfigError::Invalid(
-                "api_rate_limit.per_minute and api_rate_limit.burst must be positive".into(),
-            ));
+        for (name, limit) in [
+            ("rate_limit", self.rate_limit),
+            ("api_rate_limit", self.api_rate_limit),
+            ("public_rate_limit", self.public_rate_limit),
+        ] {
+            if limit.per_minute == 0 || limit.burst == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}.per_minute and {name}.burst must be positive"
+                )));
+            }
         }
         if let Some(oidc) = &self.oidc {
             if oidc.removed_user_claim.is_some() {
@@ -492,6 +522,11 @@ impl Config {
                     "oidc.audience (the web app's client id) must not be empty".into(),
                 ));
             }
+        }
+        if !(60..=MAX_SHARE_EXPIRY_SECS).contains(&self.share_max_expiry_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "share_max_expiry_secs (SEALDROP_SHARE_MAX_EXPIRY_SECS) must be between 60 and {MAX_SHARE_EXPIRY_SECS} (a year)"
+            )));
         }
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid(

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 410: a share link that stopped working (the message says why).
+    #[error("{0}")]
+    Gone(String),
     /// 413.
     #[error("{0}")]
     TooLarge(String),
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::BadRequest,
             ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::Gone(_) => ErrorCode::Gone,
             ApiError::TooLarge(_) => ErrorCode::TooLarge,
             ApiError::Integrity(_) => ErrorCode::IntegrityError,
             ApiError::RateLimited(_) => ErrorCode::RateLimited,
@@ -87,6 +91,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Integrity(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,

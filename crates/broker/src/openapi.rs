@@ -34,6 +34,8 @@ use crate::state::AppState;
         (name = "account", description = "Who the caller is"),
         (name = "uploads", description = "Client- or server-side encrypted uploads"),
         (name = "objects", description = "Listing, downloading, deleting"),
+        (name = "shares", description = "Share links: create, list, revoke"),
+        (name = "public", description = "What a share link's recipient calls: no account needed; the link's id and secret travel in the body, never in a URL"),
         (name = "system", description = "Health, readiness, metrics, configuration"),
     )
 )]
@@ -162,9 +164,21 @@ mod tests {
             routes::HEALTH,
             routes::READY,
             routes::METRICS,
+            routes::SHARES,
+            routes::SHARE_REVOKE,
+            routes::PUBLIC_SHARE,
+            routes::PUBLIC_SHARE_OPEN,
         ] {
             assert!(doc["paths"][route].is_object(), "{route} is not documented");
         }
+        // The recipient's calls are public; the owner's are not.
+        for public in [routes::PUBLIC_SHARE, routes::PUBLIC_SHARE_OPEN] {
+            assert!(
+                doc["paths"][public]["post"]["security"].is_null(),
+                "{public}"
+            );
+        }
+        assert!(doc["paths"][routes::SHARES]["post"]["security"].is_array());
         assert!(doc["paths"][routes::OBJECTS]["delete"].is_object());
         let text = doc.to_string();
         for piece in text.split("\"$ref\":\"#/components/").skip(1) {

@@ -32,6 +32,8 @@ pub struct Inner {
     pub rate: RateLimiter,
     /// Per-user limit on all authenticated calls.
     pub api_rate: RateLimiter,
+    /// Per client address limit on the public (share link) calls.
+    pub public_rate: RateLimiter,
     /// The audit log.
     pub audit: Audit,
     /// Metrics.

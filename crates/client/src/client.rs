@@ -12,6 +12,10 @@ use sealdrop_api::{
     CreateUploadResponse, ListObjectsQuery, ListObjectsResponse, Me, ObjectInfo, OpenObjectRequest,
     OpenObjectResponse, SignPartsRequest, SignPartsResponse,
 };
+use sealdrop_api::{
+    CreateShareRequest, CreateShareResponse, ListSharesResponse, PublicShare, RevokeShareRequest,
+};
+use sealdrop_transfer::ShareLink;
 use sealdrop_transfer::calls::{self, Answer, Call};
 use sealdrop_transfer::{Failure, RetryPolicy};
 use serde::Serialize;
@@ -58,7 +62,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Client {
     pub(crate) http: reqwest::Client,
     base: Arc<str>,
-    authorization: HeaderValue,
+    /// `None` for a client of the public routes only (share links).
+    authorization: Option<HeaderValue>,
     pub(crate) transfer: TransferConfig,
     /// Aborts of multipart uploads whose future was dropped mid-way; see
     /// [`Client::finish_pending_aborts`].
@@ -90,13 +95,6 @@ impl Client {
     /// A client of the broker at `base_url` (e.g. `https://files.example.com`;
     /// a path prefix is kept) using the API token `token`.
     pub fn new(base_url: &str, token: &str) -> Result<Client, Error> {
-        let url = reqwest::Url::parse(base_url)
-            .map_err(|e| Error::Config(format!("broker URL {base_url:?}: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Config(format!(
-                "broker URL {base_url:?} must start with http:// or https://"
-            )));
-        }
         if token.is_empty() {
             return Err(Error::Config("the API token is empty".into()));
         }
@@ -104,6 +102,27 @@ impl Client {
         let mut authorization = HeaderValue::from_str(&bearer)
             .map_err(|_| Error::Config("the API token contains invalid characters".into()))?;
         authorization.set_sensitive(true);
+        Client::with_authorization(base_url, Some(authorization))
+    }
+
+    /// A client of the broker at `base_url` with no credentials, for what a
+    /// share link's recipient does ([`Client::describe_share`],
+    /// [`Client::download_shared`]); other calls answer 401.
+    pub fn anonymous(base_url: &str) -> Result<Client, Error> {
+        Client::with_authorization(base_url, None)
+    }
+
+    fn with_authorization(
+        base_url: &str,
+        authorization: Option<HeaderValue>,
+    ) -> Result<Client, Error> {
+        let url = reqwest::Url::parse(base_url)
+            .map_err(|e| Error::Config(format!("broker URL {base_url:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "broker URL {base_url:?} must start with http:// or https://"
+            )));
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_keepalive(Duration::from_secs(30))
@@ -156,6 +175,20 @@ impl Client {
 
         /// `DELETE /api/v1/objects?key=`: deletes an object.
         delete_object(key: &str) -> ();
+
+        /// `POST /api/v1/shares`: makes a share link of the caller's objects.
+        create_share(request: &CreateShareRequest) -> CreateShareResponse;
+
+        /// `GET /api/v1/shares`: the caller's share links.
+        list_shares() -> ListSharesResponse;
+
+        /// `POST /api/v1/shares/revoke`: ends a share link.
+        revoke_share(request: &RevokeShareRequest) -> ();
+    }
+
+    /// `POST /api/v1/public/share`: what a share link holds (no token needed).
+    pub async fn describe_share(&self, link: &ShareLink) -> Result<PublicShare, Error> {
+        self.call(calls::describe_share(&link.credentials())).await
     }
 
     /// Every object whose name starts with `prefix` (relative to the user's
@@ -205,7 +238,10 @@ impl Client {
     /// Sends an authenticated API call (repeated as the call allows) and
     /// reads the answer. The body of a successful response is kept in a buffer
     /// that is zeroized on drop, since some responses carry data keys.
-    async fn call<B: Serialize, R: Answer>(&self, call: Call<'_, B, R>) -> Result<R, Error> {
+    pub(crate) async fn call<B: Serialize, R: Answer>(
+        &self,
+        call: Call<'_, B, R>,
+    ) -> Result<R, Error> {
         let url = format!("{}{}", self.base, call.path_and_query());
         let method = match call.method() {
             calls::Method::Get => Method::GET,
@@ -215,11 +251,10 @@ impl Client {
         let what = format!("{} {}", method, call.route());
         let body = call.json_body()?;
         let answer = retry::run(&self.transfer.retry, call.idempotence(), &what, |_| {
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .header(AUTHORIZATION, self.authorization.clone())
-                .timeout(API_TIMEOUT);
+            let mut request = self.http.request(method.clone(), &url).timeout(API_TIMEOUT);
+            if let Some(authorization) = &self.authorization {
+                request = request.header(AUTHORIZATION, authorization.clone());
+            }
             if let Some(body) = &body {
                 request = request
                     .header(CONTENT_TYPE, "application/json")

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use reqwest::header::HeaderMap;
 use sealdrop_api::{ObjectMode, OpenObjectResponse};
-use sealdrop_transfer::{DownloadKeys, Idempotence};
+use sealdrop_transfer::{DownloadKeys, Idempotence, ShareLink};
 use serde::Serialize;
 use zeroize::{Zeroize as _, Zeroizing};
 
@@ -90,6 +90,39 @@ impl Client {
         progress: impl Progress + 'static,
     ) -> Result<DownloadReport, Error> {
         let opened = self.open_object(key).await?;
+        self.download_opened(opened, path, replace, progress).await
+    }
+
+    /// Downloads file `index` of the share `link` to `path` (a new file
+    /// unless `replace`), exactly as [`Client::download_to`] does: verified
+    /// before it appears under its name. Counts one download of the file;
+    /// the client needs no token ([`Client::anonymous`]).
+    pub async fn download_shared(
+        &self,
+        link: &ShareLink,
+        index: u32,
+        path: &Path,
+        replace: bool,
+        progress: impl Progress + 'static,
+    ) -> Result<DownloadReport, Error> {
+        if !replace && tokio::fs::symlink_metadata(path).await.is_ok() {
+            return Err(Error::DestinationExists(path.to_owned()));
+        }
+        let opened = self
+            .call(sealdrop_transfer::calls::open_share(
+                &link.open_request(index),
+            ))
+            .await?;
+        self.download_opened(opened, path, replace, progress).await
+    }
+
+    async fn download_opened(
+        &self,
+        opened: OpenObjectResponse,
+        path: &Path,
+        replace: bool,
+        progress: impl Progress + 'static,
+    ) -> Result<DownloadReport, Error> {
         // The core checks that mode and key material agree (and the V3
         // commitment) before anything is decrypted. The decryptor releases
         // plaintext before the tag is checked: it goes only to the staged

@@ -12,6 +12,9 @@
 //!   and abort on failure.
 //! - [`Client::download_to`] / [`Client::download_to_new_file`]: streaming
 //!   downloads that publish a file only after it authenticated.
+//! - [`Client::create_share`], [`Client::describe_share`],
+//!   [`Client::download_shared`]: share links ([`ShareLink`]); a recipient's
+//!   client needs no token ([`Client::anonymous`]).
 //! - [`Error`] / [`ErrorKind`]: typed failures (API error codes, network,
 //!   storage, integrity), [`Progress`] for progress bars.
 #![forbid(unsafe_code)]
@@ -30,7 +33,7 @@ pub use client::{Client, TransferConfig};
 pub use download::DownloadReport;
 pub use error::{Endpoint, Error, ErrorKind};
 pub use progress::{NoProgress, Progress};
-pub use sealdrop_transfer::RetryPolicy;
+pub use sealdrop_transfer::{LinkError, RetryPolicy, ShareLink};
 
 /// The API types, re-exported so callers need no second dependency.
 pub use sealdrop_api as api;

@@ -37,6 +37,12 @@ use tokio::sync::Semaphore;
 
 use crate::body::IdleTimeout;
 
+/// The address a request's connection came from, in every request's
+/// extensions (the peer of the TCP connection: behind a reverse proxy, the
+/// proxy's address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
 /// How many connections, and how long a request head may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -105,9 +111,9 @@ where
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) if is_transient(&e) => {
                     tracing::warn!(error = %e, "accept failed; retrying");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -119,7 +125,8 @@ where
         };
         let builder = builder.clone();
         let service = service.clone();
-        let service = service_fn(move |request: Request<Incoming>| {
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer));
             service.call(request.map(|body| IdleTimeout::new(body, limits.body_timeout)))
         });
         let watcher = graceful.watcher();

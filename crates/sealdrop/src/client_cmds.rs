@@ -2,7 +2,10 @@
 //! presigned transfers through `sealdrop-client`, as the browser app uses them.
 
 mod format;
+mod share;
 mod terminal;
+
+pub use share::{ShareArgs, share};
 
 use std::future::Future;
 use std::io::IsTerminal as _;
@@ -17,15 +20,17 @@ use terminal::Bar;
 /// Shown after every client command's options.
 const EXIT_CODES: &str = "\
 Exit codes: 0 success, 1 other failure, 2 usage error, 3 authentication or permission
-denied (401/403), 4 not found, 5 integrity failure (the object was modified or
+denied (401/403) or a share link that expired, was used up or revoked (410), 4 not
+found (an unknown share link too), 5 integrity failure (the object was modified or
 corrupted), 6 broker or storage unreachable (connection failure, 502/503), 130 interrupted.";
 
 /// The broker to talk to and the user to act as.
 #[derive(clap::Args, Debug)]
 pub struct BrokerArgs {
-    /// Base URL of the sealdrop broker, e.g. https://files.example.com.
+    /// Base URL of the sealdrop broker, e.g. https://files.example.com
+    /// (required, except to fetch a share link).
     #[arg(long, env = "SEALDROP_URL", value_name = "URL")]
-    url: String,
+    url: Option<String>,
     /// API token of the user (prefer the environment variable: command-line
     /// arguments are visible to other local users).
     #[arg(
@@ -34,12 +39,23 @@ pub struct BrokerArgs {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    token: String,
+    token: Option<String>,
 }
+
+/// A command line that lacks something (exit code 2, like clap's own).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(&'static str);
 
 impl BrokerArgs {
     fn connect(&self) -> Result<Client> {
-        Ok(Client::new(&self.url, &self.token)?)
+        let url = self.url.as_deref().ok_or(UsageError(
+            "no broker: set SEALDROP_URL or pass --url https://<your sealdrop server>",
+        ))?;
+        let token = self.token.as_deref().ok_or(UsageError(
+            "no API token: set SEALDROP_TOKEN (or pass --token)",
+        ))?;
+        Ok(Client::new(url, token)?)
     }
 }
 
@@ -69,9 +85,11 @@ pub struct PutArgs {
     broker: BrokerArgs,
 }
 
-/// Download an object.
+/// Download an object, or the files of a share link.
 ///
-/// Client-side encrypted objects are decrypted on this machine into a
+/// A share link (https://<server>/s/<id>#<secret>) needs no URL or token; all
+/// its files are saved (into the -o directory with several files), and each
+/// counts as one download of the link. Client-side encrypted objects are decrypted on this machine into a
 /// temporary file next to the output, which is renamed to the output name only
 /// after the whole object authenticated: a modified or corrupted object fails
 /// (exit code 5) and leaves no file. Reports the encryption mode, KMS key and
@@ -80,11 +98,12 @@ pub struct PutArgs {
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXIT_CODES)]
 pub struct GetArgs {
-    /// The object key, as `put` prints it and `ls` lists it (`<user>/<name>`).
-    #[arg(value_name = "KEY")]
+    /// The object key, as `put` prints it and `ls` lists it (`<user>/<name>`),
+    /// or a share link (quote it: the shell treats `#` specially after a space).
+    #[arg(value_name = "KEY|LINK")]
     key: String,
     /// Output file, or a directory to write into; default: the last segment of
-    /// the key, in the current directory.
+    /// the key (a shared file's name), in the current directory.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
     /// Replace the output file if it exists.
@@ -161,6 +180,9 @@ pub async fn put(args: PutArgs) -> Result<()> {
 
 pub async fn get(args: GetArgs) -> Result<()> {
     init_logging();
+    if share::looks_like_link(&args.key) {
+        return share::get_shared(args).await;
+    }
     let client = args.broker.connect()?;
     let output = output_path(&args.key, args.output.as_deref())?;
     let bar = Bar::new(&args.key);
@@ -231,12 +253,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<Interrupted>().is_some() {
         return 130;
     }
+    if err.downcast_ref::<UsageError>().is_some() {
+        return 2;
+    }
     let kind = err
         .chain()
         .find_map(|cause| cause.downcast_ref::<sealdrop_client::Error>())
         .map(sealdrop_client::Error::kind);
     match kind {
-        Some(ErrorKind::Unauthenticated | ErrorKind::Forbidden) => 3,
+        Some(ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::Ended) => 3,
         Some(ErrorKind::NotFound) => 4,
         Some(ErrorKind::Integrity) => 5,
         Some(ErrorKind::Unreachable | ErrorKind::Unavailable) => 6,

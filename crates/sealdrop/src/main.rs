@@ -45,6 +45,8 @@ enum Command {
     Ls(client_cmds::LsArgs),
     /// Delete an object.
     Rm(client_cmds::RmArgs),
+    /// Share objects through a link that needs no account; list and revoke links.
+    Share(client_cmds::ShareArgs),
     /// Operator commands (users, bucket encryption, in-place encryption, key rotation, CORS).
     Admin(admin::AdminArgs),
 }
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
             Command::Get(args) => client_cmds::get(args).await,
             Command::Ls(args) => client_cmds::ls(args).await,
             Command::Rm(args) => client_cmds::rm(args).await,
+            Command::Share(args) => client_cmds::share(args).await,
             Command::Admin(args) => admin::run(args).await,
         }
     });

@@ -84,6 +84,7 @@ impl Deployment {
             oidc: config.oidc.clone().map(OidcVerifier::new),
             rate: RateLimiter::new(config.rate_limit),
             api_rate: RateLimiter::new(config.api_rate_limit),
+            public_rate: RateLimiter::new(config.public_rate_limit),
             db,
             audit,
             metrics: Metrics::default(),

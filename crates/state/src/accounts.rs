@@ -118,10 +118,15 @@ pub(crate) fn hash_hex(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_token() -> Result<(Zeroizing<String>, String), StateError> {
-    let mut secret = Zeroizing::new([0u8; 32]);
+/// `N` random bytes from the operating system, as base64url without padding.
+pub(crate) fn random_base64url<const N: usize>() -> Result<Zeroizing<String>, StateError> {
+    let mut secret = Zeroizing::new([0u8; N]);
     getrandom::fill(secret.as_mut()).map_err(|_| StateError::Randomness)?;
-    let token = Zeroizing::new(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(*secret)));
+    Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(*secret)))
+}
+
+fn new_token() -> Result<(Zeroizing<String>, String), StateError> {
+    let token = Zeroizing::new(format!("{TOKEN_PREFIX}{}", *random_base64url::<32>()?));
     let hash = hash_hex(&token);
     Ok((token, hash))
 }

@@ -1,6 +1,7 @@
 //! sealdrop's shared state: users, API tokens and OIDC identities (see
-//! [`Identity`]: `(issuer, subject)`, linked or provisioned, never a user name), in one
-//! database that every broker replica reads.
+//! [`Identity`]: `(issuer, subject)`, linked or provisioned, never a user name),
+//! multipart uploads in flight and share links, in one database that every
+//! broker replica reads.
 //!
 //! - The embedded default keeps a SQLite file in the data directory
 //!   (`<data_dir>/sealdrop.db`, zero configuration).
@@ -23,6 +24,7 @@ mod identities;
 mod import;
 mod names;
 mod schema;
+mod shares;
 mod time;
 mod uploads;
 
@@ -37,5 +39,8 @@ pub use identities::{
 };
 pub use import::ImportReport;
 pub use names::{UserName, validate_user_name};
+pub use shares::{
+    IssuedShare, MAX_SHARE_NOTE_CHARS, MAX_SHARED_OBJECTS, NewShare, ShareObject, ShareRecord,
+};
 pub use time::parse_lifetime;
 pub use uploads::UploadPlan;

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_accounts.sql"),
     ),
     (2, "uploads", include_str!("../migrations/0002_uploads.sql")),
+    (3, "shares", include_str!("../migrations/0003_shares.sql")),
 ];
 
 /// The newest schema version this binary knows.

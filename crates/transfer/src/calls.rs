@@ -15,6 +15,10 @@ use sealdrop_api::{
     CreateUploadResponse, ListObjectsQuery, ListObjectsResponse, Me, ObjectInfo, OpenObjectRequest,
     OpenObjectResponse, PublicConfig, SignPartsRequest, SignPartsResponse, routes,
 };
+use sealdrop_api::{
+    CreateShareRequest, CreateShareResponse, ListSharesResponse, OpenShareRequest, PublicShare,
+    RevokeShareRequest, ShareCredentials,
+};
 use serde::Serialize;
 
 use crate::retry::Idempotence;
@@ -100,6 +104,9 @@ json_answers!(
     ListObjectsResponse,
     ObjectInfo,
     OpenObjectResponse,
+    CreateShareResponse,
+    ListSharesResponse,
+    PublicShare,
 );
 
 /// `204 No Content`: whatever body came is ignored.
@@ -244,6 +251,36 @@ pub fn open_object(request: &OpenObjectRequest) -> Call<'_, OpenObjectRequest, O
 /// `DELETE /objects?key=`: deletes an object; deleting twice is the same as once.
 pub fn delete_object(key: &str) -> Call<'static, (), ()> {
     Call::new(Method::Delete, routes::OBJECTS, Idempotence::Idempotent).query([("key", key)])
+}
+
+/// `POST /shares`: makes a share link. Not repeated after an ambiguous
+/// failure: each call makes another link.
+pub fn create_share(
+    request: &CreateShareRequest,
+) -> Call<'_, CreateShareRequest, CreateShareResponse> {
+    Call::new(Method::Post, routes::SHARES, Idempotence::Unsafe).json(request)
+}
+
+/// `GET /shares`: the caller's share links.
+pub fn list_shares() -> Call<'static, (), ListSharesResponse> {
+    Call::new(Method::Get, routes::SHARES, Idempotence::Idempotent)
+}
+
+/// `POST /shares/revoke`: revoking twice is the same as once.
+pub fn revoke_share(request: &RevokeShareRequest) -> Call<'_, RevokeShareRequest, ()> {
+    Call::new(Method::Post, routes::SHARE_REVOKE, Idempotence::Idempotent).json(request)
+}
+
+/// `POST /public/share` (no credentials): what a share link holds.
+pub fn describe_share(link: &ShareCredentials) -> Call<'_, ShareCredentials, PublicShare> {
+    Call::new(Method::Post, routes::PUBLIC_SHARE, Idempotence::Idempotent).json(link)
+}
+
+/// `POST /public/share/open` (no credentials): one file of a share link. Not
+/// repeated after an ambiguous failure: an open that did happen counted a
+/// download, and a limited link would lose another.
+pub fn open_share(request: &OpenShareRequest) -> Call<'_, OpenShareRequest, OpenObjectResponse> {
+    Call::new(Method::Post, routes::PUBLIC_SHARE_OPEN, Idempotence::Unsafe).json(request)
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub enum FailureKind {
     NotFound,
     /// The object exists, or changed meanwhile (409, 412).
     Conflict,
+    /// A share link or file request that stopped working: expired, used
+    /// up, revoked or closed (410); the detail says which.
+    Ended,
     /// Over a size limit (413).
     TooLarge,
     /// The request is malformed or a value invalid (400 and other 4xx).
@@ -258,6 +261,10 @@ impl Failure {
             (Endpoint::Storage, FailureKind::Invalid) => {
                 format!("Storage rejected the request{detail}")
             }
+            (Endpoint::Broker, FailureKind::Ended) => format!("This link no longer works: {d}"),
+            (Endpoint::Storage, FailureKind::Ended) => {
+                format!("The object is gone from storage{detail}")
+            }
             (_, FailureKind::TooLarge) => format!("Too large: {d}"),
             (_, FailureKind::Integrity) => format!(
                 "Integrity check failed — the object's encryption metadata was modified or does not belong to it; nothing was saved{detail}"
@@ -318,6 +325,7 @@ pub fn kind_of_code(code: ErrorCode) -> FailureKind {
         ErrorCode::Forbidden => FailureKind::Forbidden,
         ErrorCode::NotFound => FailureKind::NotFound,
         ErrorCode::Conflict => FailureKind::Conflict,
+        ErrorCode::Gone => FailureKind::Ended,
         ErrorCode::TooLarge => FailureKind::TooLarge,
         ErrorCode::IntegrityError => FailureKind::Integrity,
         ErrorCode::RateLimited => FailureKind::RateLimited,
@@ -333,6 +341,7 @@ pub fn kind_of_status(status: u16) -> FailureKind {
         403 => FailureKind::Forbidden,
         404 => FailureKind::NotFound,
         409 | 412 => FailureKind::Conflict,
+        410 => FailureKind::Ended,
         413 => FailureKind::TooLarge,
         422 => FailureKind::Integrity,
         429 => FailureKind::RateLimited,

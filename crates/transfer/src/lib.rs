@@ -20,6 +20,7 @@
 //! - [`retry`]: the retry policy with its idempotence classes.
 //! - [`sign_in`]: single sign-on in the browser — the Authorization Code +
 //!   PKCE flow's requests and the checks on what comes back.
+//! - [`share_link`]: share links, `<broker>/s/<id>#<secret>`, written and read.
 //! - [`ledger`]: resume bookkeeping — which parts are stored, with which
 //!   ETags, which part URLs are still fresh, what to sign next.
 //!
@@ -47,6 +48,7 @@ pub mod ledger;
 pub mod materials;
 pub mod plan;
 pub mod retry;
+pub mod share_link;
 pub mod sign_in;
 
 pub use calls::{Call, CallError};
@@ -55,3 +57,4 @@ pub use ledger::{Fingerprints, PartLedger, PartUrls};
 pub use materials::{DownloadKeys, MaterialsError, UploadKeys};
 pub use plan::{Part, PlanError, UploadPlan};
 pub use retry::{Idempotence, RetryPolicy};
+pub use share_link::{LinkError, ShareLink};

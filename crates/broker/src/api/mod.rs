@@ -8,6 +8,7 @@
 pub mod describe;
 mod me;
 mod objects;
+mod shares;
 mod system;
 mod uploads;
 
@@ -53,6 +54,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(objects::list, objects::delete))
         .routes(routes!(objects::info))
         .routes(routes!(objects::open))
+        .routes(routes!(shares::list, shares::create))
+        .routes(routes!(shares::revoke))
+        .routes(routes!(shares::describe))
+        .routes(routes!(shares::open))
         .routes(routes!(system::health))
         .routes(routes!(system::ready))
         .routes(routes!(system::metrics))

@@ -22,7 +22,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiQuery, Failures};
 use crate::policy;
 use crate::state::AppState;
-use crate::storage::StorageError;
+use crate::storage::{ObjectHead, StorageError};
 
 /// Longer than any continuation token S3 or the embedded store hands out.
 const MAX_CURSOR_LEN: usize = 1024;
@@ -138,8 +138,12 @@ pub async fn open(
     ApiJson(request): ApiJson<OpenObjectRequest>,
 ) -> Result<Json<OpenObjectResponse>, ApiError> {
     let key = request.key;
-    let name = super::authorize(&state, &user.name, Action::Open, &key)?.to_owned();
-    let result = open_object(&state, &user, &key, &name).await;
+    super::authorize(&state, &user.name, Action::Open, &key)?;
+    let result = match state.storage.head(&key).await {
+        Ok(Some(head)) => open_object(&state, &user.name, &key, &head).await,
+        Ok(None) => Err(ApiError::NotFound(format!("no object {key}"))),
+        Err(e) => Err(e.into()),
+    };
     let kms_key_id = result.as_ref().ok().and_then(|(_, id)| id.as_deref());
     state
         .audit
@@ -147,21 +151,21 @@ pub async fn open(
     result.map(|(response, _)| Json(response))
 }
 
-async fn open_object(
+/// Opens `owner`'s object `key` (as `head` describes it) for download: a
+/// presigned GET and, for client-side encryption, the data key, unwrapped
+/// with the object's own encryption context and checked against its key
+/// commitment. Key operations come out of `owner`'s budget. Also returns the
+/// KMS key id, for the audit log.
+pub(super) async fn open_object(
     state: &AppState,
-    user: &AuthUser,
+    owner: &str,
     key: &str,
-    name: &str,
+    head: &ObjectHead,
 ) -> Result<(OpenObjectResponse, Option<String>), ApiError> {
-    let head = state
-        .storage
-        .head(key)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no object {key}")))?;
-    let info = object_info(key, &policy::user_prefix(&user.name), &head);
-    let filename = name.rsplit('/').next().unwrap_or(name);
+    let info = object_info(key, &policy::user_prefix(owner), head);
+    let filename = key.rsplit('/').next().unwrap_or(key);
 
-    let Some(metadata) = describe::envelope(&head).map_err(|e| {
+    let Some(metadata) = describe::envelope(head).map_err(|e| {
         ApiError::Integrity(format!(
             "integrity check failed: the object's encryption metadata is invalid: {e}"
         ))
@@ -180,7 +184,7 @@ async fn open_object(
         ));
     };
 
-    if let Err(retry_after) = state.rate.check(&user.name) {
+    if let Err(retry_after) = state.rate.check(owner) {
         return Err(ApiError::RateLimited(retry_after));
     }
     let opened = state.keys.open(&metadata, key).await;
@@ -233,5 +237,8 @@ pub async fn delete(
         .audit
         .record_result(&user.name, Action::Delete, &query.key, None, &result);
     result?;
+    // Its share links stop serving it (they would refuse it anyway, since a
+    // new object under the key has another ETag; this says why in the list).
+    state.db.unshare_object(&query.key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -41,6 +41,29 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The caller of a public route (share links need no account): no
+/// credentials, but a request budget per client address
+/// (`public_rate_limit`), so guessing links or hammering KMS through one is
+/// throttled. Behind a reverse proxy every caller is the proxy's address.
+#[derive(Clone, Copy, Debug)]
+pub struct PublicCaller;
+
+impl FromRequestParts<AppState> for PublicCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let address = parts
+            .extensions
+            .get::<sealdrop_http::ClientAddr>()
+            .map_or_else(|| "unknown".to_owned(), |addr| addr.0.ip().to_string());
+        state
+            .public_rate
+            .check(&format!("address {address}"))
+            .map_err(ApiError::RateLimited)?;
+        Ok(PublicCaller)
+    }
+}
+
 /// Who the bearer token names.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiError> {
     let unauthenticated = |why: &str| ApiError::Unauthenticated(why.to_owned());
