@@ -592,6 +592,139 @@ async fn web_app_on_the_embedded_default() {
     app_end_to_end(&server, &bucket, "embedded", None).await;
 }
 
+/// Sharing in the browser, with two separate profiles: the owner (signed in)
+/// makes a link limited to one download; someone with no session opens it,
+/// gets identical bytes, and is then told the limit was reached.
+#[tokio::test]
+async fn a_share_link_reaches_a_browser_without_an_account() {
+    if skip() {
+        return;
+    }
+    let server = Server::embedded(serving_the_app()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let owner = App::open(&server, "sharing").await;
+    owner.sign_in_with_link(&server.admin_token).await;
+    let contract = content(2 * MIB + 11, 41);
+    owner
+        .choose(&[write(work.path(), "contract.pdf", &contract)])
+        .await;
+    owner.wait_uploaded("contract.pdf", WAIT).await;
+    let row = App::object_row("admin/contract.pdf");
+    owner
+        .wait_attr(&row, "data-mode", "cse-v3", WAIT)
+        .await
+        .unwrap();
+
+    owner.click(&format!("{row} [data-testid=share]")).await;
+    owner
+        .browser
+        .wait_for("[data-testid=share-dialog][open]", WAIT)
+        .await
+        .unwrap();
+    let field = |css: &'static str| owner.browser.wait_for(css, WAIT);
+    field("[data-testid=share-max-downloads]")
+        .await
+        .unwrap()
+        .send_keys("1")
+        .await
+        .unwrap();
+    field("[data-testid=share-note-input]")
+        .await
+        .unwrap()
+        .send_keys("Signed copy, as agreed")
+        .await
+        .unwrap();
+    owner.shot("1-share-options").await;
+    owner.click("[data-testid=create-share]").await;
+    owner
+        .browser
+        .wait_until(
+            "!document.querySelector('[data-testid=share-result]').hidden",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let link = owner
+        .js(
+            "return document.querySelector('[data-testid=share-link]').value;",
+            vec![],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(link.starts_with(&format!("{}/s/", server.url)), "{link}");
+    let (_, secret) = link.split_once('#').unwrap();
+    assert_eq!(secret.len(), 43);
+    owner.shot("2-share-link").await;
+    owner.click("[data-testid=close-share]").await;
+    owner
+        .wait_attr("[data-testid=share-row]", "data-status", "active", WAIT)
+        .await
+        .unwrap();
+
+    // Another profile, no session, a phone-sized window.
+    let recipient = App::open(&server, "sharing").await;
+    recipient
+        .browser
+        .client()
+        .set_window_size(390, 844)
+        .await
+        .unwrap();
+    recipient.browser.client().goto(&link).await.unwrap();
+    recipient
+        .browser
+        .wait_for(
+            "[data-testid=shared-file][data-name=\"contract.pdf\"]",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let summary = recipient.text("[data-testid=share-summary]").await;
+    assert!(summary.contains("admin shared a file"), "{summary}");
+    assert_eq!(
+        recipient.text("[data-testid=share-note]").await,
+        "Signed copy, as agreed"
+    );
+    assert!(
+        recipient
+            .text("[data-testid=shared-status]")
+            .await
+            .contains("1 download left")
+    );
+    recipient.shot("3-recipient-page").await;
+    recipient.click("[data-testid=download-shared]").await;
+    let saved = recipient
+        .browser
+        .wait_for_download("contract.pdf", WAIT)
+        .await
+        .unwrap();
+    assert!(std::fs::read(saved).unwrap() == contract, "identical bytes");
+    // The page asks again and learns the link is used up.
+    recipient
+        .browser
+        .wait_until(
+            "document.querySelector('[data-testid=share-ended]').innerText.includes('download limit')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    recipient.shot("4-limit-reached").await;
+    let no_secret_in_storage = recipient
+        .js(
+            "return JSON.stringify(Object.assign({}, localStorage, sessionStorage));",
+            vec![],
+        )
+        .await;
+    assert!(!no_secret_in_storage.to_string().contains(secret));
+    assert!(
+        !server.logs().contains(secret),
+        "the secret is never logged"
+    );
+    recipient.browser.close().await.unwrap();
+    owner.browser.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn web_app_against_moto_with_the_official_client() {
     if skip() {

@@ -144,6 +144,17 @@ async fn share_downloads_are_counted_once_across_replicas(f: Fixture) {
     assert_eq!(found.downloads_left(&found.objects[1]), Some(3));
     assert!(found.last_access_at.is_some());
 
+    // A disabled owner's links stop working with their account.
+    db.set_disabled("alice", true).await.unwrap();
+    assert!(!db.count_share_download(&issued.id, 1).await.unwrap());
+    let found = db
+        .find_share(&issued.id, &issued.secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.status(), sealdrop_api::ShareStatus::Revoked);
+    db.set_disabled("alice", false).await.unwrap();
+
     // Deleting an object ends its share; revoking ends the rest.
     db.unshare_object("alice/b.txt").await.unwrap();
     assert!(!db.count_share_download(&issued.id, 1).await.unwrap());

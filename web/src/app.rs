@@ -13,6 +13,7 @@ use crate::session;
 use crate::sso;
 use crate::ui::dom::{self, El};
 use crate::ui::objects::Objects;
+use crate::ui::sharing::{ShareDialog, ShareList};
 use crate::ui::shell::Shell;
 use crate::ui::signin::SignIn;
 use crate::ui::uploader::Uploader;
@@ -32,6 +33,7 @@ struct Workspace {
     uploads: Rc<UploadQueue>,
     _uploader: Rc<Uploader>,
     _objects: Rc<Objects>,
+    _shares: Rc<ShareList>,
 }
 
 thread_local! {
@@ -61,6 +63,11 @@ pub async fn start() {
     };
     let shell = Rc::new(Shell::mount(&root));
     let config = config::load().await;
+    // A share link's page needs no account: it is all this tab shows.
+    if let Some(link) = crate::ui::share_page::link_in_address_bar() {
+        crate::ui::share_page::SharePage::show(shell, &config.api_base, link);
+        return;
+    }
     let oidc = Api::new(&config.api_base, "", Rc::new(|| {}))
         .call(calls::public_config())
         .await
@@ -235,7 +242,9 @@ impl App {
 
     fn open_workspace(self: &Rc<Self>, services: Rc<Services>) {
         let uploader = Uploader::new(self.shell.clone());
-        let objects = Objects::new(services.clone(), self.shell.clone());
+        let shares = ShareList::new(services.clone(), self.shell.clone());
+        let share_dialog = ShareDialog::new(services.clone(), self.shell.clone(), shares.clone());
+        let objects = Objects::new(services.clone(), self.shell.clone(), share_dialog);
         let (weak_uploader, weak_objects, shell) = (
             Rc::downgrade(&uploader),
             Rc::downgrade(&objects),
@@ -262,6 +271,7 @@ impl App {
             .class("workspace")
             .child(&uploader.root)
             .child(&objects.root)
+            .child(&shares.root)
             .build();
         dom::clear(&self.shell.main);
         let _ = self.shell.main.append_child(&root);
@@ -271,6 +281,7 @@ impl App {
             uploads,
             _uploader: uploader,
             _objects: objects,
+            _shares: shares,
         });
     }
 

@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 use crate::services::Services;
 use crate::tuning;
-use sealdrop_api::OpenObjectRequest;
+use sealdrop_api::{OpenObjectRequest, OpenObjectResponse};
 use sealdrop_transfer::FailureKind as TransferKind;
 use sealdrop_transfer::calls;
 
@@ -57,16 +57,28 @@ pub async fn download(
             TransferKind::Integrity => INTEGRITY_MESSAGE.to_owned(),
             _ => e.to_string(),
         })?;
+    let pool = services.pool().await?;
+    download_opened(&pool, opened, &object.name, on_progress).await
+}
+
+/// Downloads what the broker opened (an object of the user's, or a file of a
+/// share link) and saves it as `name`: decrypted and verified in a worker,
+/// handed to the browser only once it authenticated.
+pub async fn download_opened(
+    pool: &Rc<WorkerPool>,
+    opened: OpenObjectResponse,
+    name: &str,
+    on_progress: &dyn Fn(u64, u64),
+) -> Result<Delivered, String> {
     let keys = content::for_download(&opened).await.map_err(|e| match e {
         ContentError::Integrity(_) | ContentError::Mismatch(_) => INTEGRITY_MESSAGE.to_owned(),
         other => other.to_string(),
     })?;
     let stored_size = opened.object.stored_size;
     let staging_name = opfs::new_name().map_err(|e| js::describe(&e))?;
-    let pool = services.pool().await?;
     let (events, mut receiver) = pool::channel();
     let jobs = start_open(
-        &pool,
+        pool,
         |job| OpenJob {
             job,
             request: opened.download.clone(),
@@ -108,7 +120,7 @@ pub async fn download(
         }
     };
     drop(jobs);
-    save(&staging_name, &object.name)
+    save(&staging_name, name)
         .await
         .map_err(|e| format!("The browser could not save the file: {e}"))?;
     Ok(delivered)

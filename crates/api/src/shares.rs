@@ -18,7 +18,7 @@ pub struct CreateShareRequest {
     /// The objects to share: full keys under the caller's prefix (1–100, no repeats).
     pub keys: Vec<String>,
     /// Seconds until the link stops working (default 7 days; at most the
-    /// operator's maximum, `SEALDROP_SHARE_MAX_EXPIRY`).
+    /// operator's maximum, `SEALDROP_SHARE_MAX_EXPIRY_SECS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_secs: Option<u64>,
     /// How many times each file may be downloaded (default: no limit).
@@ -41,7 +41,7 @@ pub enum ShareStatus {
     Expired,
     /// Every file was downloaded as often as the link allows.
     Exhausted,
-    /// The owner revoked it.
+    /// The owner revoked it, or their account was disabled.
     Revoked,
     /// Every shared file was deleted or replaced.
     Deleted,
@@ -54,7 +54,9 @@ impl ShareStatus {
             ShareStatus::Active => "this link works",
             ShareStatus::Expired => "this link has expired",
             ShareStatus::Exhausted => "this link's download limit has been reached",
-            ShareStatus::Revoked => "the sender revoked this link",
+            ShareStatus::Revoked => {
+                "the sender revoked this link, or their account is no longer active"
+            }
             ShareStatus::Deleted => "the shared files were deleted or replaced",
         }
     }

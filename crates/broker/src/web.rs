@@ -32,14 +32,18 @@ fn origin_of(url: &str) -> Option<String> {
         .then(|| format!(" {scheme}://{authority}"))
 }
 
-/// The app at `/`, with single-page fallback to `index.html`.
+/// The app at `/` (and at `/s/`, for share links' pages), with single-page
+/// fallback to `index.html`.
 pub fn app(root: &Path, csp: String) -> Router {
     let index = root.join("index.html");
     let files = ServeDir::new(root)
         .append_index_html_on_directories(true)
         .not_found_service(ServeFile::new(index));
     let csp = HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'"));
+    // A share link's page, `/s/<id>`, is the app too; its relative asset URLs
+    // (`./boot.js`, …) resolve under `/s/`, so that folder serves the app's files.
     Router::new()
+        .nest_service("/s", files.clone())
         .fallback_service(files)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let csp = csp.clone();

@@ -86,6 +86,8 @@ pub struct ShareRecord {
     pub last_access_at: Option<i64>,
     /// Revoked by the owner.
     pub revoked_at: Option<i64>,
+    /// The owner's account is disabled: their links stop working with it.
+    pub owner_disabled: bool,
     /// The objects, by position.
     pub objects: Vec<ShareObject>,
 }
@@ -101,7 +103,7 @@ impl ShareRecord {
     /// then expiry, then the files).
     pub fn status(&self) -> ShareStatus {
         let mut available = self.objects.iter().filter(|o| !o.deleted).peekable();
-        if self.revoked_at.is_some() {
+        if self.revoked_at.is_some() || self.owner_disabled {
             ShareStatus::Revoked
         } else if self.expires_at <= now_ms() {
             ShareStatus::Expired
@@ -287,7 +289,14 @@ impl Database {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.unavailable(e))?;
+        let owner: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT disabled_at FROM users WHERE name = $1")
+                .bind(&user)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.unavailable(e))?;
         Ok(ShareRecord {
+            owner_disabled: !matches!(owner, Some((None,))),
             id,
             user,
             note,
@@ -336,8 +345,9 @@ impl Database {
             "UPDATE share_objects SET downloads = downloads + 1 \
              WHERE share_id = $1 AND position = $2 AND deleted_at IS NULL \
                AND (max_downloads IS NULL OR downloads < max_downloads) \
-               AND EXISTS (SELECT 1 FROM shares s WHERE s.id = $1 \
-                           AND s.revoked_at IS NULL AND s.expires_at > $3)",
+               AND EXISTS (SELECT 1 FROM shares s JOIN users u ON u.name = s.user_name \
+                           WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $3 \
+                           AND u.disabled_at IS NULL)",
         )
         .bind(id)
         .bind(i64::from(position))

@@ -6,6 +6,8 @@ pub mod details;
 pub mod dom;
 pub mod format;
 pub mod objects;
+pub mod share_page;
+pub mod sharing;
 pub mod shell;
 pub mod signin;
 pub mod uploader;

@@ -13,6 +13,7 @@ use super::badge;
 use super::details::Details;
 use super::dom::{self, El};
 use super::format;
+use super::sharing::ShareDialog;
 use super::shell::Shell;
 use crate::download::{self, Delivered};
 use crate::services::Services;
@@ -36,6 +37,7 @@ pub struct Objects {
     load_more: HtmlButtonElement,
     details: Details,
     confirm: Confirm,
+    share: Rc<ShareDialog>,
     services: Rc<Services>,
     shell: Rc<Shell>,
     objects: RefCell<Vec<ObjectInfo>>,
@@ -47,7 +49,7 @@ pub struct Objects {
 
 impl Objects {
     /// Builds the card and loads the first page.
-    pub fn new(services: Rc<Services>, shell: Rc<Shell>) -> Rc<Objects> {
+    pub fn new(services: Rc<Services>, shell: Rc<Shell>, share: Rc<ShareDialog>) -> Rc<Objects> {
         let refresh = El::new("button")
             .attr("type", "button")
             .class("button small")
@@ -108,6 +110,7 @@ impl Objects {
             .child(&load_more)
             .child(&details.dialog)
             .child(&confirm.dialog)
+            .child(&share.dialog)
             .build();
         let view = Rc::new(Objects {
             root,
@@ -117,6 +120,7 @@ impl Objects {
             load_more,
             details,
             confirm,
+            share,
             services,
             shell,
             objects: RefCell::new(Vec::new()),
@@ -155,6 +159,11 @@ impl Objects {
                 match action.as_str() {
                     "download" => view.download(&key),
                     "details" => view.show_details(&key),
+                    "share" => {
+                        if let Some(object) = view.find(&key) {
+                            view.share.show(&[object]);
+                        }
+                    }
                     "delete" => view.ask_delete(&key),
                     _ => {}
                 }
@@ -266,6 +275,7 @@ impl Objects {
             El::new("div")
                 .class("actions")
                 .child(download)
+                .child(button("share", "Share"))
                 .child(button("details", "Details"))
                 .child(button("delete", "Delete")),
         );
