@@ -42,6 +42,16 @@ impl Run {
         assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
         self
     }
+
+    /// Asserts failure with `code` after what the command said on the way:
+    /// the last line of stderr is the one reason.
+    fn fails_last(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "stderr: {}", self.stderr);
+        let last = self.stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("sealdrop: "), "{}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
 }
 
 /// A user at a terminal-less shell: a working directory, a broker and a token.
@@ -456,7 +466,7 @@ async fn share_links_reach_people_without_an_account() {
     // The audit log names the share, never its secret; no log holds a secret.
     let audit = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
     assert!(audit.contains("\"action\":\"open_shared\""), "{audit}");
-    assert!(audit.contains(&format!("\"share\":\"{id}\"")), "{audit}");
+    assert!(audit.contains(&format!("\"link\":\"{id}\"")), "{audit}");
     assert!(!audit.contains(secret));
     assert!(!server.logs().contains(secret));
 }
@@ -517,6 +527,234 @@ async fn against_aws_apis_the_official_client_reads_what_put_writes() {
         assert_eq!(std::fs::read(&out).unwrap(), bytes);
         assert!(run.stderr.contains("SSE-KMS"), "{}", run.stderr);
     }
+
+    // A file that came in through a file request (multipart, client-side
+    // encrypted by an outsider's CLI) is one the official client decrypts.
+    let link = user
+        .run(&["request", "create", "contracts"])
+        .await
+        .ok()
+        .stdout;
+    let outsider = User::outsider();
+    let signed = content(17 * MIB + 3, 8);
+    let file = outsider.write("signed.pdf", &signed);
+    let run = outsider
+        .run(&["put", file.to_str().unwrap(), "--to", link.trim()])
+        .await
+        .ok();
+    let key = run.stdout.trim();
+    assert_eq!(key, "admin/inbox/contracts/signed.pdf");
+    let official = peer
+        .get("cli-bucket", key, &kms_key, &user.path("peer-inbox"))
+        .unwrap();
+    assert!(
+        official == signed,
+        "the official S3EC decrypts an inbox file"
+    );
+}
+
+/// File requests end to end: the owner asks, someone with no account sends
+/// files (one of them multipart) with `put --to`, gets a receipt, cannot read,
+/// list or replace anything, and is held to the limits; the owner gets the
+/// files.
+#[tokio::test]
+async fn file_requests_collect_files_from_people_without_an_account() {
+    let server = Server::embedded(ServerOptions {
+        env: vec![
+            ("SEALDROP_PART_SIZE".into(), (5 * MIB).to_string()),
+            ("SEALDROP_MULTIPART_THRESHOLD".into(), (5 * MIB).to_string()),
+        ],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let owner = User::new(&server.url, &server.admin_token);
+    let run = owner
+        .run(&[
+            "request",
+            "create",
+            "tax-2026",
+            "--max-files",
+            "3",
+            "--max-bytes",
+            "20M",
+            "--note",
+            "Scans of last year's receipts",
+        ])
+        .await
+        .ok();
+    let link = run.stdout.trim().to_owned();
+    assert!(link.starts_with(&format!("{}/r/", server.url)), "{link}");
+    assert!(
+        run.stderr.contains("admin/inbox/tax-2026/"),
+        "{}",
+        run.stderr
+    );
+    let (_, secret) = link.split_once('#').unwrap();
+
+    let outsider = User::outsider();
+    let letter = content(1234, 21);
+    let scans = content(11 * MIB + 7, 22);
+    let letter_path = outsider.write("letter.txt", &letter);
+    let scans_path = outsider.write("scans.zip", &scans);
+    let run = outsider
+        .run(&[
+            "put",
+            letter_path.to_str().unwrap(),
+            scans_path.to_str().unwrap(),
+            "--to",
+            &link,
+        ])
+        .await
+        .ok();
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "admin/inbox/tax-2026/letter.txt",
+            "admin/inbox/tax-2026/scans.zip"
+        ]
+    );
+    assert!(
+        run.stderr.contains("Scans of last year's receipts"),
+        "{}",
+        run.stderr
+    );
+    let digest = |bytes: &[u8]| {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(bytes))
+    };
+    for (name, bytes) in [("letter.txt", &letter), ("scans.zip", &scans)] {
+        let line = format!(
+            "sent {name} ({} bytes) sha256 {}",
+            bytes.len(),
+            digest(bytes)
+        );
+        assert!(run.stderr.contains(&line), "receipt {line}: {}", run.stderr);
+    }
+
+    // The owner has them, client-side encrypted, byte for byte.
+    let listing = owner.run(&["ls", "inbox/"]).await.ok().stdout;
+    assert_eq!(listing.matches("CSE V3").count(), 2, "{listing}");
+    for (name, bytes) in [("letter.txt", &letter), ("scans.zip", &scans)] {
+        let out = owner.path(&format!("got-{name}"));
+        owner
+            .run(&[
+                "get",
+                &format!("admin/inbox/tax-2026/{name}"),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .await
+            .ok();
+        assert!(std::fs::read(&out).unwrap() == *bytes, "{name}");
+    }
+
+    // The same name again never replaces the first: it arrives beside it.
+    let again = outsider.write("letter.txt", b"a second letter");
+    let run = outsider
+        .run(&["put", again.to_str().unwrap(), "--to", &link])
+        .await
+        .ok();
+    assert_eq!(run.stdout.trim(), "admin/inbox/tax-2026/letter (2).txt");
+    let out = owner.path("first-letter");
+    owner
+        .run(&[
+            "get",
+            "admin/inbox/tax-2026/letter.txt",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .await
+        .ok();
+    assert!(
+        std::fs::read(&out).unwrap() == letter,
+        "the first letter is intact"
+    );
+
+    // The link's credential reads, lists and deletes nothing, and cannot
+    // write outside the request's folder or replace a file.
+    let bearer = format!(
+        "sdr_{}.{secret}",
+        link.rsplit_once("/r/")
+            .unwrap()
+            .1
+            .split('#')
+            .next()
+            .unwrap()
+    );
+    let snooper = User::new(&server.url, &bearer);
+    snooper.run(&["ls"]).await.fails(3);
+    snooper
+        .run(&["get", "admin/inbox/tax-2026/letter.txt"])
+        .await
+        .fails(3);
+    snooper
+        .run(&["rm", "admin/inbox/tax-2026/letter.txt"])
+        .await
+        .fails(3);
+    let elsewhere = snooper.write("x.txt", b"x");
+    let run = snooper
+        .run(&["put", elsewhere.to_str().unwrap(), "--name", "../../x.txt"])
+        .await;
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    snooper
+        .run(&["put", elsewhere.to_str().unwrap(), "--overwrite"])
+        .await
+        .fails(3);
+
+    // Three files sent: the fourth is refused, with the reason.
+    let run = outsider
+        .run(&["put", elsewhere.to_str().unwrap(), "--to", &link])
+        .await
+        .fails_last(1);
+    assert!(run.stderr.contains("no more files"), "{}", run.stderr);
+
+    // Bytes are limited too: a fresh request of 1 KiB refuses 2 KiB, and
+    // storage would not take more than was signed anyway.
+    let small = owner
+        .run(&["request", "create", "small", "--max-bytes", "1K"])
+        .await
+        .ok()
+        .stdout;
+    let big = outsider.write("big.bin", &content(2048, 5));
+    let run = outsider
+        .run(&["put", big.to_str().unwrap(), "--to", small.trim()])
+        .await
+        .fails_last(1);
+    assert!(
+        run.stderr.contains("larger than the 1024 bytes"),
+        "{}",
+        run.stderr
+    );
+
+    // The owner's list counts what came in; closing ends the link (exit 3).
+    let listed: serde_json::Value =
+        serde_json::from_str(&owner.run(&["request", "ls", "--json"]).await.ok().stdout).unwrap();
+    let tax = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "tax-2026")
+        .unwrap();
+    assert_eq!(tax["files"], 3);
+    assert_eq!(tax["status"], "open");
+    let id = tax["id"].as_str().unwrap();
+    owner.run(&["request", "close", id]).await.ok();
+    let run = outsider
+        .run(&["put", elsewhere.to_str().unwrap(), "--to", &link])
+        .await
+        .fails_last(3);
+    assert!(run.stderr.contains("closed"), "{}", run.stderr);
+    // A wrong secret is an unknown link (exit 4).
+    let wrong = format!("{}#{}", link.split_once('#').unwrap().0, "A".repeat(43));
+    outsider
+        .run(&["put", elsewhere.to_str().unwrap(), "--to", &wrong])
+        .await
+        .fails(4);
+
+    let audit = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    assert!(audit.contains(&format!("\"link\":\"{id}\"")), "{audit}");
+    assert!(!audit.contains(secret));
+    assert!(!server.logs().contains(secret));
 }
 
 /// Configuration a deployment cannot use stops `serve` with one line naming

@@ -73,7 +73,110 @@ on_both_engines!(
     identities_link_provision_and_race,
     upload_plans_are_shared_until_forgotten,
     share_downloads_are_counted_once_across_replicas,
+    file_request_limits_hold_across_replicas,
 );
+
+async fn file_request_limits_hold_across_replicas(f: Fixture) {
+    use sealdrop_state::{NewFileRequest, ReservationRefusal};
+    let db = &f.db;
+    db.add_user("alice", None).await.unwrap();
+    let request = NewFileRequest {
+        user: "alice",
+        name: "scans",
+        expires_in: Duration::from_secs(3600),
+        max_files: 3,
+        max_bytes: 1000,
+        note: None,
+    };
+    let issued = db.create_file_request(&request).await.unwrap();
+    assert_eq!(
+        db.find_file_request(&issued.id, "wrong").await.unwrap(),
+        None
+    );
+    let found = db
+        .find_file_request(&issued.id, &issued.secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.prefix(), "alice/inbox/scans/");
+
+    // 12 uploads race for 3 files through two replicas: exactly 3 win.
+    let other = Database::open(&f.location).await.unwrap();
+    let races = (0..12).map(|i| {
+        let db = if i % 2 == 0 {
+            db.clone()
+        } else {
+            other.clone()
+        };
+        let id = issued.id.clone();
+        tokio::spawn(async move {
+            db.reserve_request_upload(&id, &format!("alice/inbox/scans/{i}"), 10)
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for race in races {
+        match race.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(refused) => assert_eq!(refused, ReservationRefusal::NoFilesLeft),
+        }
+    }
+    assert_eq!(won, 3);
+    // One key is one upload; an abort gives its file and bytes back.
+    let winner = (0..12)
+        .map(|i| format!("alice/inbox/scans/{i}"))
+        .collect::<Vec<_>>();
+    let record = db.file_requests_of("alice").await.unwrap().remove(0);
+    assert_eq!((record.files, record.bytes), (3, 30));
+    for key in &winner {
+        db.release_request_upload(key).await.unwrap();
+    }
+    let record = db.file_requests_of("alice").await.unwrap().remove(0);
+    assert_eq!((record.files, record.bytes), (0, 0));
+    db.reserve_request_upload(&issued.id, "alice/inbox/scans/a", 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        db.reserve_request_upload(&issued.id, "alice/inbox/scans/a", 10)
+            .await
+            .unwrap(),
+        Err(ReservationRefusal::NameTaken)
+    );
+    assert_eq!(
+        db.reserve_request_upload(&issued.id, "alice/inbox/scans/b", 991)
+            .await
+            .unwrap(),
+        Err(ReservationRefusal::TooLarge(990))
+    );
+    let record = db.file_requests_of("alice").await.unwrap().remove(0);
+    assert_eq!(
+        (record.files, record.bytes),
+        (1, 10),
+        "refusals take nothing"
+    );
+
+    // Closed, or its owner disabled: no more uploads.
+    db.set_disabled("alice", true).await.unwrap();
+    assert!(matches!(
+        db.reserve_request_upload(&issued.id, "alice/inbox/scans/c", 1)
+            .await
+            .unwrap(),
+        Err(ReservationRefusal::Ended(_))
+    ));
+    db.set_disabled("alice", false).await.unwrap();
+    assert!(db.close_file_request("alice", &issued.id).await.unwrap());
+    assert!(!db.close_file_request("bob", &issued.id).await.unwrap());
+    assert!(matches!(
+        db.reserve_request_upload(&issued.id, "alice/inbox/scans/c", 1)
+            .await
+            .unwrap(),
+        Err(ReservationRefusal::Ended(
+            sealdrop_api::FileRequestStatus::Closed
+        ))
+    ));
+}
 
 async fn share_downloads_are_counted_once_across_replicas(f: Fixture) {
     use sealdrop_state::NewShare;
@@ -559,7 +662,7 @@ async fn newer_schema_is_refused(f: Fixture) {
             refused,
             StateError::NewerSchema {
                 found: 999,
-                known: 3,
+                known: 4,
                 ..
             }
         ),
@@ -589,8 +692,8 @@ async fn concurrent_first_starts_migrate_once() {
             .unwrap();
     assert_eq!(
         (rows, versions),
-        (3, 3),
-        "each migration (accounts, uploads, shares) applied once"
+        (4, 4),
+        "each migration (accounts, uploads, shares, file requests) applied once"
     );
 }
 

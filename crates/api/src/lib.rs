@@ -23,12 +23,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod requests;
 mod shares;
 
+pub use requests::{
+    CloseFileRequest, CreateFileRequest, CreateFileRequestResponse, FileRequestStatus,
+    FileRequestSummary, ListFileRequestsResponse, PublicFileRequest, REQUEST_BEARER_PREFIX,
+    request_bearer,
+};
 pub use shares::{
-    CreateShareRequest, CreateShareResponse, ListSharesResponse, OpenShareRequest, PublicShare,
-    PublicSharedFile, RevokeShareRequest, ShareCredentials, ShareStatus, ShareSummary,
-    SharedObject,
+    CreateShareRequest, CreateShareResponse, LinkCredentials, ListSharesResponse, OpenShareRequest,
+    PublicShare, PublicSharedFile, RevokeShareRequest, ShareStatus, ShareSummary, SharedObject,
 };
 
 /// Most part URLs one `POST /api/v1/uploads/parts` call presigns.
@@ -101,13 +106,22 @@ pub mod routes {
     pub const SHARES: &str = "/api/v1/shares";
     /// `POST` [`crate::RevokeShareRequest`] → `204`.
     pub const SHARE_REVOKE: &str = "/api/v1/shares/revoke";
-    /// Public: `POST` [`crate::ShareCredentials`] → [`crate::PublicShare`].
+    /// Public: `POST` [`crate::LinkCredentials`] → [`crate::PublicShare`].
     pub const PUBLIC_SHARE: &str = "/api/v1/public/share";
     /// Public: `POST` [`crate::OpenShareRequest`] → [`crate::OpenObjectResponse`];
     /// counts one download of the file.
     pub const PUBLIC_SHARE_OPEN: &str = "/api/v1/public/share/open";
     /// The recipient's page: `/s/<id>#<secret>` (served by the web app).
     pub const SHARE_PAGE: &str = "/s/";
+    /// `GET` → [`crate::ListFileRequestsResponse`]; `POST`
+    /// [`crate::CreateFileRequest`] → [`crate::CreateFileRequestResponse`].
+    pub const REQUESTS: &str = "/api/v1/requests";
+    /// `POST` [`crate::CloseFileRequest`] → `204`.
+    pub const REQUEST_CLOSE: &str = "/api/v1/requests/close";
+    /// Public: `POST` [`crate::LinkCredentials`] → [`crate::PublicFileRequest`].
+    pub const PUBLIC_REQUEST: &str = "/api/v1/public/request";
+    /// The uploader's page: `/r/<id>#<secret>` (served by the web app).
+    pub const REQUEST_PAGE: &str = "/r/";
 }
 
 /// How an upload is encrypted.

@@ -131,11 +131,12 @@ pub struct RevokeShareRequest {
     pub id: String,
 }
 
-/// The body of `POST /api/v1/public/share`: the link's two parts.
+/// The body of `POST /api/v1/public/share` and `POST /api/v1/public/request`:
+/// a link's two parts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct ShareCredentials {
+pub struct LinkCredentials {
     /// The id (the link's path).
     pub id: String,
     /// The secret (the link's fragment).

@@ -38,6 +38,10 @@ pub enum Action {
     /// A recipient opened a shared object through its link: a data key was
     /// unwrapped (or a download presigned) and one download counted.
     OpenShared,
+    /// A file request was made; `key` is the folder it delivers to.
+    CreateFileRequest,
+    /// A file request was closed; `key` is its folder.
+    CloseFileRequest,
 }
 
 /// The outcome.
@@ -61,9 +65,10 @@ struct Line<'a> {
     outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
-    /// The share link's id (never its secret) for share actions.
+    /// The id (never the secret) of the share link or file request acted
+    /// through.
     #[serde(skip_serializing_if = "Option::is_none")]
-    share: Option<&'a str>,
+    link: Option<&'a str>,
 }
 
 /// The audit sink.
@@ -135,16 +140,17 @@ impl Audit {
             kms_key_id,
             outcome,
             reason,
-            share: None,
+            link: None,
         });
     }
 
-    /// Records an action on share link `share` of `owner`'s object `key`:
+    /// Records an action through share link or file request `link` on
+    /// `owner`'s object `key`:
     /// allowed if `result` is a success, denied with its message if not.
-    pub fn record_share<T, E: std::fmt::Display>(
+    pub fn record_link<T, E: std::fmt::Display>(
         &self,
         owner: &str,
-        share: &str,
+        link: &str,
         action: Action,
         key: &str,
         kms_key_id: Option<&str>,
@@ -163,7 +169,7 @@ impl Audit {
                 Outcome::Denied
             },
             reason: reason.as_deref(),
-            share: Some(share),
+            link: Some(link),
         });
     }
 
@@ -173,7 +179,7 @@ impl Audit {
             target: "sealdrop::audit",
             user = line.user, action = ?line.action, key = line.key,
             kms_key_id = line.kms_key_id, outcome = ?line.outcome, reason = line.reason,
-            share = line.share,
+            link = line.link,
             "key operation"
         );
         let Some(file) = &self.file else { return };

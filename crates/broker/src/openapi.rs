@@ -35,6 +35,7 @@ use crate::state::AppState;
         (name = "uploads", description = "Client- or server-side encrypted uploads"),
         (name = "objects", description = "Listing, downloading, deleting"),
         (name = "shares", description = "Share links: create, list, revoke"),
+        (name = "requests", description = "File requests: links that let outsiders upload into your inbox"),
         (name = "public", description = "What a share link's recipient calls: no account needed; the link's id and secret travel in the body, never in a URL"),
         (name = "system", description = "Health, readiness, metrics, configuration"),
     )
@@ -53,7 +54,8 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A sealdrop API token (sdt_…) or, when configured, an OIDC JWT",
+                        "A sealdrop API token (sdt_…), when configured an OIDC JWT, or on the upload \
+                         routes a file request link's credential (sdr_<id>.<secret>)",
                     ))
                     .build(),
             ),
@@ -168,11 +170,18 @@ mod tests {
             routes::SHARE_REVOKE,
             routes::PUBLIC_SHARE,
             routes::PUBLIC_SHARE_OPEN,
+            routes::REQUESTS,
+            routes::REQUEST_CLOSE,
+            routes::PUBLIC_REQUEST,
         ] {
             assert!(doc["paths"][route].is_object(), "{route} is not documented");
         }
         // The recipient's calls are public; the owner's are not.
-        for public in [routes::PUBLIC_SHARE, routes::PUBLIC_SHARE_OPEN] {
+        for public in [
+            routes::PUBLIC_SHARE,
+            routes::PUBLIC_SHARE_OPEN,
+            routes::PUBLIC_REQUEST,
+        ] {
             assert!(
                 doc["paths"][public]["post"]["security"].is_null(),
                 "{public}"

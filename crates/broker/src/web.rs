@@ -40,10 +40,12 @@ pub fn app(root: &Path, csp: String) -> Router {
         .append_index_html_on_directories(true)
         .not_found_service(ServeFile::new(index));
     let csp = HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'"));
-    // A share link's page, `/s/<id>`, is the app too; its relative asset URLs
-    // (`./boot.js`, …) resolve under `/s/`, so that folder serves the app's files.
+    // A share link's page, `/s/<id>`, and a file request's, `/r/<id>`, are the
+    // app too; their relative asset URLs (`./boot.js`, …) resolve under `/s/`
+    // and `/r/`, so those folders serve the app's files.
     Router::new()
         .nest_service("/s", files.clone())
+        .nest_service("/r", files.clone())
         .fallback_service(files)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let csp = csp.clone();

@@ -13,11 +13,13 @@ use sealdrop_api::{
     OpenObjectResponse, SignPartsRequest, SignPartsResponse,
 };
 use sealdrop_api::{
-    CreateShareRequest, CreateShareResponse, ListSharesResponse, PublicShare, RevokeShareRequest,
+    CloseFileRequest, CreateFileRequest, CreateFileRequestResponse, CreateShareRequest,
+    CreateShareResponse, ListFileRequestsResponse, ListSharesResponse, PublicFileRequest,
+    PublicShare, RevokeShareRequest,
 };
-use sealdrop_transfer::ShareLink;
 use sealdrop_transfer::calls::{self, Answer, Call};
 use sealdrop_transfer::{Failure, RetryPolicy};
+use sealdrop_transfer::{RequestLink, ShareLink};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use zeroize::Zeroizing;
@@ -184,6 +186,30 @@ impl Client {
 
         /// `POST /api/v1/shares/revoke`: ends a share link.
         revoke_share(request: &RevokeShareRequest) -> ();
+
+        /// `POST /api/v1/requests`: makes a file request link.
+        create_file_request(request: &CreateFileRequest) -> CreateFileRequestResponse;
+
+        /// `GET /api/v1/requests`: the caller's file requests.
+        list_file_requests() -> ListFileRequestsResponse;
+
+        /// `POST /api/v1/requests/close`: stops a file request taking files.
+        close_file_request(request: &CloseFileRequest) -> ();
+    }
+
+    /// A client that uploads through the file request `link` (no token
+    /// needed): the upload methods put new files into the request's folder.
+    pub fn for_file_request(link: &RequestLink) -> Result<Client, Error> {
+        Client::new(link.base(), &link.bearer())
+    }
+
+    /// `POST /api/v1/public/request`: what a file request link still takes.
+    pub async fn describe_file_request(
+        &self,
+        link: &RequestLink,
+    ) -> Result<PublicFileRequest, Error> {
+        self.call(calls::describe_file_request(&link.credentials()))
+            .await
     }
 
     /// `POST /api/v1/public/share`: what a share link holds (no token needed).

@@ -14,7 +14,8 @@
 //!   downloads that publish a file only after it authenticated.
 //! - [`Client::create_share`], [`Client::describe_share`],
 //!   [`Client::download_shared`]: share links ([`ShareLink`]); a recipient's
-//!   client needs no token ([`Client::anonymous`]).
+//!   client needs no token ([`Client::anonymous`]); file requests
+//!   ([`RequestLink`], [`Client::for_file_request`]).
 //! - [`Error`] / [`ErrorKind`]: typed failures (API error codes, network,
 //!   storage, integrity), [`Progress`] for progress bars.
 #![forbid(unsafe_code)]
@@ -33,7 +34,7 @@ pub use client::{Client, TransferConfig};
 pub use download::DownloadReport;
 pub use error::{Endpoint, Error, ErrorKind};
 pub use progress::{NoProgress, Progress};
-pub use sealdrop_transfer::{LinkError, RetryPolicy, ShareLink};
+pub use sealdrop_transfer::{LinkError, RequestLink, RetryPolicy, ShareLink};
 
 /// The API types, re-exported so callers need no second dependency.
 pub use sealdrop_api as api;

@@ -2,9 +2,11 @@
 //! presigned transfers through `sealdrop-client`, as the browser app uses them.
 
 mod format;
+mod request;
 mod share;
 mod terminal;
 
+pub use request::{RequestArgs, request};
 pub use share::{ShareArgs, share};
 
 use std::future::Future;
@@ -59,7 +61,12 @@ impl BrokerArgs {
     }
 }
 
-/// Upload a file. Prints the object key on stdout.
+/// Upload files. Prints each object key on stdout.
+///
+/// With --to LINK the files go to a file request (https://<server>/r/<id>#<secret>)
+/// instead: no URL or token needed; they land in the requester's inbox, never
+/// replace a file already sent, and a receipt (name, size, SHA-256 of what was
+/// sent) is printed for each.
 ///
 /// By default the file is encrypted here, before it leaves the machine, in the
 /// S3 Encryption Client V3 format with a fresh KMS data key; storage only sees
@@ -69,12 +76,16 @@ impl BrokerArgs {
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXIT_CODES)]
 pub struct PutArgs {
-    /// The file to upload.
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
-    /// Object name under your prefix (may contain `/`); default: the file's name.
+    /// The files to upload.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// Object name under your prefix (may contain `/`); default: the file's
+    /// name. Only with one file.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// Send the files to this file request link instead of your own storage.
+    #[arg(long, value_name = "LINK", conflicts_with = "overwrite")]
+    to: Option<String>,
     /// Let storage encrypt (SSE-KMS) instead of encrypting on this machine.
     #[arg(long)]
     sse: bool,
@@ -149,32 +160,42 @@ struct Interrupted;
 
 pub async fn put(args: PutArgs) -> Result<()> {
     init_logging();
-    let client = args.broker.connect()?;
-    let name = match args.name {
-        Some(name) => name,
-        None => args
-            .file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_owned)
-            .with_context(|| {
-                format!(
-                    "{} has no usable file name; give one with --name",
-                    args.file.display()
-                )
-            })?,
+    if args.name.is_some() && args.files.len() > 1 {
+        return Err(UsageError("--name names one file; upload several without it").into());
+    }
+    let client = match &args.to {
+        Some(link) => request::connect(link).await?,
+        None => args.broker.connect()?,
     };
     let mode = if args.sse { Mode::Sse } else { Mode::Cse };
-    let bar = Bar::new(&name);
-    let upload = client.upload_file(&args.file, &name, mode, args.overwrite, bar.clone());
-    let result = until_interrupted(upload).await;
-    bar.clear();
-    if result.is_err() {
-        // A multipart upload dropped by Ctrl-C scheduled its abort: let it run.
-        client.finish_pending_aborts().await;
+    for file in &args.files {
+        let name = match &args.name {
+            Some(name) => name.clone(),
+            None => file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_owned)
+                .with_context(|| {
+                    format!(
+                        "{} has no usable file name; give one with --name",
+                        file.display()
+                    )
+                })?,
+        };
+        let bar = Bar::new(&name);
+        let upload = client.upload_file(file, &name, mode, args.overwrite, bar.clone());
+        let result = until_interrupted(upload).await;
+        bar.clear();
+        if result.is_err() {
+            // A multipart upload dropped by Ctrl-C scheduled its abort: let it run.
+            client.finish_pending_aborts().await;
+        }
+        let key = result??;
+        println!("{key}");
+        if args.to.is_some() {
+            eprintln!("{}", request::receipt(file, &key).await?);
+        }
     }
-    let key = result??;
-    println!("{key}");
     Ok(())
 }
 

@@ -36,7 +36,8 @@ enum Command {
     /// Run the key broker, the web app and (with no AWS configuration) the
     /// embedded keyring and S3-compatible store.
     Serve(serve::ServeArgs),
-    /// Upload a file: client-side encrypted (S3EC V3) by default, or for SSE-KMS.
+    /// Upload files: client-side encrypted (S3EC V3) by default, or for
+    /// SSE-KMS; or send them to a file request link.
     Put(client_cmds::PutArgs),
     /// Download an object; client-side encrypted objects are decrypted and
     /// written only after they authenticate.
@@ -47,6 +48,8 @@ enum Command {
     Rm(client_cmds::RmArgs),
     /// Share objects through a link that needs no account; list and revoke links.
     Share(client_cmds::ShareArgs),
+    /// Ask outsiders for files: a link that uploads into your inbox; list and close them.
+    Request(client_cmds::RequestArgs),
     /// Operator commands (users, bucket encryption, in-place encryption, key rotation, CORS).
     Admin(admin::AdminArgs),
 }
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
             Command::Ls(args) => client_cmds::ls(args).await,
             Command::Rm(args) => client_cmds::rm(args).await,
             Command::Share(args) => client_cmds::share(args).await,
+            Command::Request(args) => client_cmds::request(args).await,
             Command::Admin(args) => admin::run(args).await,
         }
     });

@@ -1,6 +1,6 @@
 //! sealdrop's shared state: users, API tokens and OIDC identities (see
 //! [`Identity`]: `(issuer, subject)`, linked or provisioned, never a user name),
-//! multipart uploads in flight and share links, in one database that every
+//! multipart uploads in flight, share links and file requests, in one database that every
 //! broker replica reads.
 //!
 //! - The embedded default keeps a SQLite file in the data directory
@@ -20,6 +20,7 @@
 mod accounts;
 mod database;
 mod error;
+mod file_requests;
 mod identities;
 mod import;
 mod names;
@@ -33,6 +34,7 @@ pub use accounts::{
 };
 pub use database::{Backend, Database, DatabaseUrl, Location};
 pub use error::StateError;
+pub use file_requests::{FileRequestRecord, INBOX, NewFileRequest, ReservationRefusal};
 pub use identities::{
     Identity, IdentityRefusal, IdentitySummary, PROVISIONED_PREFIX, SignedIn,
     provisioned_user_name, validate_local_user_name,
@@ -40,7 +42,7 @@ pub use identities::{
 pub use import::ImportReport;
 pub use names::{UserName, validate_user_name};
 pub use shares::{
-    IssuedShare, MAX_SHARE_NOTE_CHARS, MAX_SHARED_OBJECTS, NewShare, ShareObject, ShareRecord,
+    IssuedLink, MAX_SHARE_NOTE_CHARS, MAX_SHARED_OBJECTS, NewShare, ShareObject, ShareRecord,
 };
 pub use time::parse_lifetime;
 pub use uploads::UploadPlan;

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (2, "uploads", include_str!("../migrations/0002_uploads.sql")),
     (3, "shares", include_str!("../migrations/0003_shares.sql")),
+    (
+        4,
+        "file_requests",
+        include_str!("../migrations/0004_file_requests.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -43,8 +43,9 @@ pub struct NewShare<'a> {
     pub note: Option<&'a str>,
 }
 
-/// A share just created: the secret is shown once, then only its hash remains.
-pub struct IssuedShare {
+/// A share or file request just created: the secret is shown once, then
+/// only its hash remains.
+pub struct IssuedLink {
     /// The public id.
     pub id: String,
     /// The link's secret (base64url).
@@ -165,7 +166,8 @@ fn count(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
 }
 
-fn check_note(note: Option<&str>) -> Result<(), StateError> {
+/// Checks a note for whoever opens a link (a share's or a file request's).
+pub(crate) fn check_note(note: Option<&str>) -> Result<(), StateError> {
     match note {
         Some(note)
             if note.chars().count() > MAX_SHARE_NOTE_CHARS
@@ -179,9 +181,29 @@ fn check_note(note: Option<&str>) -> Result<(), StateError> {
     }
 }
 
+/// `now + lifetime` in database time, for a link's expiry (never zero).
+pub(crate) fn expiry_from(now: i64, lifetime: Duration) -> Result<i64, StateError> {
+    i64::try_from(lifetime.as_millis())
+        .ok()
+        .and_then(|ms| now.checked_add(ms))
+        .filter(|_| !lifetime.is_zero())
+        .ok_or_else(|| StateError::InvalidInput("the expiry is out of range".into()))
+}
+
 impl Database {
+    /// Whether `user` is disabled or gone: their links stop working with them.
+    pub(crate) async fn owner_disabled(&self, user: &str) -> Result<bool, StateError> {
+        let owner: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT disabled_at FROM users WHERE name = $1")
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.unavailable(e))?;
+        Ok(!matches!(owner, Some((None,))))
+    }
+
     /// Creates a share and returns its id and secret.
-    pub async fn create_share(&self, share: &NewShare<'_>) -> Result<IssuedShare, StateError> {
+    pub async fn create_share(&self, share: &NewShare<'_>) -> Result<IssuedLink, StateError> {
         check_note(share.note)?;
         if share.objects.is_empty() || share.objects.len() > MAX_SHARED_OBJECTS {
             return Err(StateError::InvalidInput(format!(
@@ -194,11 +216,7 @@ impl Database {
             ));
         }
         let now = now_ms();
-        let expires_at = i64::try_from(share.expires_in.as_millis())
-            .ok()
-            .and_then(|ms| now.checked_add(ms))
-            .filter(|_| !share.expires_in.is_zero())
-            .ok_or_else(|| StateError::InvalidInput("the expiry is out of range".into()))?;
+        let expires_at = expiry_from(now, share.expires_in)?;
         let id = random_base64url::<16>()?.to_string();
         let secret = random_base64url::<32>()?;
         let max_downloads = share.max_downloads.map(i64::from);
@@ -233,7 +251,7 @@ impl Database {
             .map_err(|e| self.unavailable(e))?;
         }
         tx.commit().await.map_err(|e| self.unavailable(e))?;
-        Ok(IssuedShare { id, secret })
+        Ok(IssuedLink { id, secret })
     }
 
     /// The share `id`, if it exists and `secret` is its secret. A wrong secret
@@ -289,14 +307,8 @@ impl Database {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.unavailable(e))?;
-        let owner: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT disabled_at FROM users WHERE name = $1")
-                .bind(&user)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| self.unavailable(e))?;
         Ok(ShareRecord {
-            owner_disabled: !matches!(owner, Some((None,))),
+            owner_disabled: self.owner_disabled(&user).await?,
             id,
             user,
             note,

@@ -16,8 +16,9 @@ use sealdrop_api::{
     OpenObjectResponse, PublicConfig, SignPartsRequest, SignPartsResponse, routes,
 };
 use sealdrop_api::{
-    CreateShareRequest, CreateShareResponse, ListSharesResponse, OpenShareRequest, PublicShare,
-    RevokeShareRequest, ShareCredentials,
+    CloseFileRequest, CreateFileRequest, CreateFileRequestResponse, CreateShareRequest,
+    CreateShareResponse, LinkCredentials, ListFileRequestsResponse, ListSharesResponse,
+    OpenShareRequest, PublicFileRequest, PublicShare, RevokeShareRequest,
 };
 use serde::Serialize;
 
@@ -107,6 +108,9 @@ json_answers!(
     CreateShareResponse,
     ListSharesResponse,
     PublicShare,
+    CreateFileRequestResponse,
+    ListFileRequestsResponse,
+    PublicFileRequest,
 );
 
 /// `204 No Content`: whatever body came is ignored.
@@ -272,7 +276,7 @@ pub fn revoke_share(request: &RevokeShareRequest) -> Call<'_, RevokeShareRequest
 }
 
 /// `POST /public/share` (no credentials): what a share link holds.
-pub fn describe_share(link: &ShareCredentials) -> Call<'_, ShareCredentials, PublicShare> {
+pub fn describe_share(link: &LinkCredentials) -> Call<'_, LinkCredentials, PublicShare> {
     Call::new(Method::Post, routes::PUBLIC_SHARE, Idempotence::Idempotent).json(link)
 }
 
@@ -281,6 +285,36 @@ pub fn describe_share(link: &ShareCredentials) -> Call<'_, ShareCredentials, Pub
 /// download, and a limited link would lose another.
 pub fn open_share(request: &OpenShareRequest) -> Call<'_, OpenShareRequest, OpenObjectResponse> {
     Call::new(Method::Post, routes::PUBLIC_SHARE_OPEN, Idempotence::Unsafe).json(request)
+}
+
+/// `POST /requests`: makes a file request link. Not repeated after an
+/// ambiguous failure: each call makes another link.
+pub fn create_file_request(
+    request: &CreateFileRequest,
+) -> Call<'_, CreateFileRequest, CreateFileRequestResponse> {
+    Call::new(Method::Post, routes::REQUESTS, Idempotence::Unsafe).json(request)
+}
+
+/// `GET /requests`: the caller's file requests.
+pub fn list_file_requests() -> Call<'static, (), ListFileRequestsResponse> {
+    Call::new(Method::Get, routes::REQUESTS, Idempotence::Idempotent)
+}
+
+/// `POST /requests/close`: closing twice is the same as once.
+pub fn close_file_request(request: &CloseFileRequest) -> Call<'_, CloseFileRequest, ()> {
+    Call::new(Method::Post, routes::REQUEST_CLOSE, Idempotence::Idempotent).json(request)
+}
+
+/// `POST /public/request` (no credentials): what a file request link takes.
+pub fn describe_file_request(
+    link: &LinkCredentials,
+) -> Call<'_, LinkCredentials, PublicFileRequest> {
+    Call::new(
+        Method::Post,
+        routes::PUBLIC_REQUEST,
+        Idempotence::Idempotent,
+    )
+    .json(link)
 }
 
 #[cfg(test)]

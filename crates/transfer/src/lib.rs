@@ -20,7 +20,8 @@
 //! - [`retry`]: the retry policy with its idempotence classes.
 //! - [`sign_in`]: single sign-on in the browser — the Authorization Code +
 //!   PKCE flow's requests and the checks on what comes back.
-//! - [`share_link`]: share links, `<broker>/s/<id>#<secret>`, written and read.
+//! - [`links`]: share links and file request links, `<broker>/s/<id>#<secret>`
+//!   and `<broker>/r/<id>#<secret>`, written and read.
 //! - [`ledger`]: resume bookkeeping — which parts are stored, with which
 //!   ETags, which part URLs are still fresh, what to sign next.
 //!
@@ -45,16 +46,16 @@
 pub mod calls;
 pub mod failure;
 pub mod ledger;
+pub mod links;
 pub mod materials;
 pub mod plan;
 pub mod retry;
-pub mod share_link;
 pub mod sign_in;
 
 pub use calls::{Call, CallError};
 pub use failure::{Classify, Endpoint, Failure, FailureKind};
 pub use ledger::{Fingerprints, PartLedger, PartUrls};
+pub use links::{LinkError, RequestLink, ShareLink};
 pub use materials::{DownloadKeys, MaterialsError, UploadKeys};
 pub use plan::{Part, PlanError, UploadPlan};
 pub use retry::{Idempotence, RetryPolicy};
-pub use share_link::{LinkError, ShareLink};

@@ -8,6 +8,7 @@
 pub mod describe;
 mod me;
 mod objects;
+mod requests;
 mod shares;
 mod system;
 mod uploads;
@@ -58,6 +59,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(shares::revoke))
         .routes(routes!(shares::describe))
         .routes(routes!(shares::open))
+        .routes(routes!(requests::list, requests::create))
+        .routes(routes!(requests::close))
+        .routes(routes!(requests::describe))
         .routes(routes!(system::health))
         .routes(routes!(system::ready))
         .routes(routes!(system::metrics))

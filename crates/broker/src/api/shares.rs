@@ -22,9 +22,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sealdrop_api::{
-    CreateShareRequest, CreateShareResponse, ListSharesResponse, OpenObjectResponse,
-    OpenShareRequest, PublicShare, PublicSharedFile, RevokeShareRequest, SecretString,
-    ShareCredentials, ShareStatus, routes,
+    CreateShareRequest, CreateShareResponse, LinkCredentials, ListSharesResponse,
+    OpenObjectResponse, OpenShareRequest, PublicShare, PublicSharedFile, RevokeShareRequest,
+    SecretString, ShareStatus, routes,
 };
 use sealdrop_state::{MAX_SHARED_OBJECTS, NewShare, ShareObject, ShareRecord};
 
@@ -105,7 +105,7 @@ pub async fn create(
         })
         .await?;
     for (key, _) in &objects {
-        state.audit.record_share::<(), ApiError>(
+        state.audit.record_link::<(), ApiError>(
             &user.name,
             &issued.id,
             Action::Share,
@@ -157,7 +157,7 @@ pub async fn revoke(
     if !state.db.revoke_share(&user.name, &request.id).await? {
         return Err(ApiError::NotFound("you have no such share".into()));
     }
-    state.audit.record_share::<(), ApiError>(
+    state.audit.record_link::<(), ApiError>(
         &user.name,
         &request.id,
         Action::RevokeShare,
@@ -188,13 +188,13 @@ async fn live_share(
 
 /// `POST /api/v1/public/share` (no account needed)
 #[utoipa::path(post, path = routes::PUBLIC_SHARE, tag = "public",
-    request_body = ShareCredentials,
+    request_body = LinkCredentials,
     responses((status = 200, description = "Who shared what, until when", body = PublicShare),
         Failures))]
 pub async fn describe(
     State(state): State<AppState>,
     _caller: PublicCaller,
-    ApiJson(link): ApiJson<ShareCredentials>,
+    ApiJson(link): ApiJson<LinkCredentials>,
 ) -> Result<Json<PublicShare>, ApiError> {
     let record = live_share(&state, &link.id, &link.secret).await?;
     state.db.note_share_access(&record.id).await?;
@@ -257,7 +257,7 @@ pub async fn open(
         .ok_or_else(|| ApiError::NotFound("this link has no such file".into()))?;
     let result = open_shared(&state, &record, object).await;
     let kms_key_id = result.as_ref().ok().and_then(|(_, id)| id.as_deref());
-    state.audit.record_share(
+    state.audit.record_link(
         &record.user,
         &record.id,
         Action::OpenShared,

@@ -23,14 +23,105 @@ use sealdrop_envelope::{
 };
 
 use crate::audit::{Action, Outcome};
-use crate::auth::AuthUser;
+use crate::auth::{RequestCaller, Uploader};
 use crate::error::{ApiError, ApiJson, Failures};
 use crate::keys::KMS_KEY_HINT;
 use crate::keys::NewDataKey;
 use crate::policy;
 use crate::state::AppState;
 use crate::storage::{SseKms, UploadHeaders};
-use sealdrop_state::UploadPlan;
+use sealdrop_state::{ReservationRefusal, UploadPlan};
+
+/// The folder a name is relative to: the user's prefix, or the request's.
+fn upload_prefix(uploader: &Uploader) -> String {
+    match uploader {
+        Uploader::User(user) => policy::user_prefix(&user.name),
+        Uploader::Request(request) => request.prefix.clone(),
+    }
+}
+
+/// [`super::authorize`] for users; a file request's uploader may only touch
+/// keys under the request's folder. Refusals are audited either way.
+fn authorize_upload(
+    state: &AppState,
+    uploader: &Uploader,
+    action: Action,
+    key: &str,
+) -> Result<(), ApiError> {
+    match uploader {
+        Uploader::User(user) => super::authorize(state, &user.name, action, key).map(drop),
+        Uploader::Request(request) if key.starts_with(&request.prefix) => Ok(()),
+        Uploader::Request(_) => {
+            let refused =
+                ApiError::Forbidden("a file request link only uploads into its own folder".into());
+            audit::<(), _>(state, uploader, action, key, None, &Err(&refused));
+            Err(refused)
+        }
+    }
+}
+
+/// One audit line for an upload action, naming the file request it came
+/// through, if any.
+fn audit<T, E: std::fmt::Display>(
+    state: &AppState,
+    uploader: &Uploader,
+    action: Action,
+    key: &str,
+    kms_key_id: Option<&str>,
+    result: &Result<T, E>,
+) {
+    match uploader.link() {
+        Some(link) => {
+            state
+                .audit
+                .record_link(uploader.owner(), link, action, key, kms_key_id, result)
+        }
+        None => state
+            .audit
+            .record_result(uploader.owner(), action, key, kms_key_id, result),
+    }
+}
+
+/// Files sent through a request never replace one another: the first free
+/// name of `name`, `name (2)`, … is reserved (with one file and `size` bytes
+/// of the request's limits) in the shared database.
+async fn reserve_in_request(
+    state: &AppState,
+    caller: &RequestCaller,
+    key: &str,
+    size: u64,
+) -> Result<String, ApiError> {
+    const TRIES: u32 = 50;
+    let name = &key[caller.prefix.len()..];
+    let (stem, extension) = match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => (stem, format!(".{extension}")),
+        _ => (name, String::new()),
+    };
+    for attempt in 1..=TRIES {
+        let candidate = match attempt {
+            1 => key.to_owned(),
+            n => format!("{}{stem} ({n}){extension}", caller.prefix),
+        };
+        if state.storage.head(&candidate).await?.is_some() {
+            continue;
+        }
+        match state
+            .db
+            .reserve_request_upload(&caller.id, &candidate, size)
+            .await?
+        {
+            Ok(()) => return Ok(candidate),
+            Err(ReservationRefusal::NameTaken) => continue,
+            Err(ReservationRefusal::Ended(status)) => {
+                return Err(ApiError::Gone(status.explanation().into()));
+            }
+            Err(refused) => return Err(ApiError::TooLarge(refused.to_string())),
+        }
+    }
+    Err(ApiError::Conflict(format!(
+        "{TRIES} files named like {name} were already sent; rename the file"
+    )))
+}
 
 /// Parts presigned with the create response; more come from `/uploads/parts`.
 const FIRST_PARTS: u32 = 8;
@@ -44,14 +135,29 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
+    uploader: Uploader,
     ApiJson(request): ApiJson<CreateUploadRequest>,
 ) -> Result<Json<CreateUploadResponse>, ApiError> {
-    let key = match &request.target {
-        UploadTarget::Name(name) => format!("{}{name}", policy::user_prefix(&user.name)),
-        UploadTarget::Key(key) => key.clone(),
+    let owner = uploader.owner().to_owned();
+    let key = match (&uploader, &request.target) {
+        (Uploader::Request(_), UploadTarget::Name(name)) if name.contains('/') => {
+            return Err(ApiError::InvalidName(
+                "a file sent through a file request is named without folders".into(),
+            ));
+        }
+        (_, UploadTarget::Name(name)) => format!("{}{name}", upload_prefix(&uploader)),
+        (Uploader::User(_), UploadTarget::Key(key)) => key.clone(),
+        (Uploader::Request(_), UploadTarget::Key(_)) => {
+            return Err(ApiError::Forbidden(
+                "a file request link uploads by name, into its own folder".into(),
+            ));
+        }
     };
-    let name = super::authorize(&state, &user.name, Action::CreateUpload, &key)?.to_owned();
+    authorize_upload(&state, &uploader, Action::CreateUpload, &key)?;
+    let name = key
+        .strip_prefix(&policy::user_prefix(&owner))
+        .unwrap_or(&key)
+        .to_owned();
     policy::validate_new_name(&name, key.len() - name.len())?;
     let content_type = request
         .content_type
@@ -65,9 +171,9 @@ pub async fn create(
             request.size, state.config.max_object_size
         )));
     }
-    if let Err(retry_after) = state.rate.check(&user.name) {
+    if let Err(retry_after) = state.rate.check(&owner) {
         state.audit.record(
-            &user.name,
+            &owner,
             Action::CreateUpload,
             &key,
             None,
@@ -76,18 +182,35 @@ pub async fn create(
         );
         return Err(ApiError::RateLimited(retry_after));
     }
-    if !request.overwrite && state.storage.head(&key).await?.is_some() {
-        return Err(ApiError::Conflict(format!(
-            "{name} already exists; upload with overwrite to replace it"
-        )));
-    }
+    let key = match &uploader {
+        Uploader::Request(caller) => {
+            if request.overwrite {
+                return Err(ApiError::Forbidden(
+                    "a file request link cannot replace files".into(),
+                ));
+            }
+            reserve_in_request(&state, caller, &key, request.size).await?
+        }
+        Uploader::User(_) => {
+            if !request.overwrite && state.storage.head(&key).await?.is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "{name} already exists; upload with overwrite to replace it"
+                )));
+            }
+            key
+        }
+    };
 
     let result = match request.mode {
-        Mode::Cse => create_cse(&state, &user.name, &key, &request, content_type).await,
-        Mode::Sse => create_sse(&state, &user.name, &key, &request, content_type).await,
+        Mode::Cse => create_cse(&state, &owner, &key, &request, content_type).await,
+        Mode::Sse => create_sse(&state, &owner, &key, &request, content_type).await,
     };
-    state.audit.record_result(
-        &user.name,
+    if result.is_err() && uploader.link().is_some() {
+        state.db.release_request_upload(&key).await?;
+    }
+    audit(
+        &state,
+        &uploader,
         Action::CreateUpload,
         &key,
         Some(state.keys.key_id()),
@@ -237,10 +360,10 @@ fn plan(state: &AppState, size: u64) -> Result<PartPlan, ApiError> {
     security(("bearer" = [])))]
 pub async fn sign_parts(
     State(state): State<AppState>,
-    user: AuthUser,
+    uploader: Uploader,
     ApiJson(request): ApiJson<SignPartsRequest>,
 ) -> Result<Json<SignPartsResponse>, ApiError> {
-    super::authorize(&state, &user.name, Action::SignParts, &request.key)?;
+    authorize_upload(&state, &uploader, Action::SignParts, &request.key)?;
     validate_upload_id(&request.upload_id)?;
     if request.part_numbers.is_empty() || request.part_numbers.len() > MAX_SIGN_BATCH as usize {
         return Err(ApiError::BadRequest(format!(
@@ -310,10 +433,10 @@ async fn signed_part(
     security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
-    user: AuthUser,
+    uploader: Uploader,
     ApiJson(request): ApiJson<CompleteUploadRequest>,
 ) -> Result<Json<CompleteUploadResponse>, ApiError> {
-    super::authorize(&state, &user.name, Action::Complete, &request.key)?;
+    authorize_upload(&state, &uploader, Action::Complete, &request.key)?;
     validate_upload_id(&request.upload_id)?;
     if request.parts.is_empty() || request.parts.len() > sealdrop_envelope::MAX_PARTS as usize {
         return Err(ApiError::BadRequest(
@@ -338,9 +461,14 @@ pub async fn complete(
     if result.is_ok() {
         state.db.forget_upload(&request.upload_id).await?;
     }
-    state
-        .audit
-        .record_result(&user.name, Action::Complete, &request.key, None, &result);
+    audit(
+        &state,
+        &uploader,
+        Action::Complete,
+        &request.key,
+        None,
+        &result,
+    );
     Ok(Json(CompleteUploadResponse {
         key: request.key,
         etag: result?,
@@ -380,20 +508,27 @@ async fn complete_within_limit(
     security(("bearer" = [])))]
 pub async fn abort(
     State(state): State<AppState>,
-    user: AuthUser,
+    uploader: Uploader,
     ApiJson(request): ApiJson<AbortUploadRequest>,
 ) -> Result<StatusCode, ApiError> {
-    super::authorize(&state, &user.name, Action::Abort, &request.key)?;
+    authorize_upload(&state, &uploader, Action::Abort, &request.key)?;
     validate_upload_id(&request.upload_id)?;
     let result = state
         .storage
         .abort_multipart(&request.key, &request.upload_id)
         .await;
-    state
-        .audit
-        .record_result(&user.name, Action::Abort, &request.key, None, &result);
+    audit(
+        &state,
+        &uploader,
+        Action::Abort,
+        &request.key,
+        None,
+        &result,
+    );
     result?;
     state.db.forget_upload(&request.upload_id).await?;
+    // A file request's reservation is given back: the file was never stored.
+    state.db.release_request_upload(&request.key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

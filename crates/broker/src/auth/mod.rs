@@ -64,6 +64,89 @@ impl FromRequestParts<AppState> for PublicCaller {
     }
 }
 
+/// Whoever may upload: a signed-in user, or the holder of a file request
+/// link (`Authorization: Bearer sdr_<id>.<secret>`), who may only create new
+/// objects under the request's folder, within its limits, and sees nothing.
+#[derive(Clone, Debug)]
+pub enum Uploader {
+    /// A user, anywhere under their prefix.
+    User(AuthUser),
+    /// Through a file request.
+    Request(RequestCaller),
+}
+
+/// The holder of a file request link.
+#[derive(Clone, Debug)]
+pub struct RequestCaller {
+    /// The request's id (for the audit log).
+    pub id: String,
+    /// Its owner, whose prefix and key budget uploads use.
+    pub owner: String,
+    /// The folder uploads land in: `<owner>/inbox/<name>/`.
+    pub prefix: String,
+}
+
+impl Uploader {
+    /// Whose prefix, budget and audit lines the upload is under.
+    pub fn owner(&self) -> &str {
+        match self {
+            Uploader::User(user) => &user.name,
+            Uploader::Request(request) => &request.owner,
+        }
+    }
+
+    /// The file request acted through, if any.
+    pub fn link(&self) -> Option<&str> {
+        match self {
+            Uploader::User(_) => None,
+            Uploader::Request(request) => Some(&request.id),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Uploader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some((id, secret)) = bearer(parts)
+            .and_then(|token| token.strip_prefix(sealdrop_api::REQUEST_BEARER_PREFIX))
+            .map(|rest| rest.split_once('.').unwrap_or((rest, "")))
+            .map(|(id, secret)| (id.to_owned(), zeroize::Zeroizing::new(secret.to_owned())))
+        else {
+            return AuthUser::from_request_parts(parts, state)
+                .await
+                .map(Uploader::User);
+        };
+        PublicCaller::from_request_parts(parts, state).await?;
+        let request = state
+            .db
+            .find_file_request(&id, &secret)
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(
+                    "no such file request link: check that the whole link was copied".into(),
+                )
+            })?;
+        match request.status() {
+            sealdrop_api::FileRequestStatus::Open => Ok(Uploader::Request(RequestCaller {
+                prefix: request.prefix(),
+                id: request.id,
+                owner: request.user,
+            })),
+            ended => Err(ApiError::Gone(ended.explanation().into())),
+        }
+    }
+}
+
+/// The bearer token of the request, if it has one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
 /// Who the bearer token names.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiError> {
     let unauthenticated = |why: &str| ApiError::Unauthenticated(why.to_owned());
