@@ -725,6 +725,139 @@ async fn a_share_link_reaches_a_browser_without_an_account() {
     owner.browser.close().await.unwrap();
 }
 
+/// File requests in the browser, with two profiles: the owner makes a
+/// request link in "Request files"; someone with no session opens it on a
+/// phone-sized window, sends two files (one multipart) with per-file progress
+/// and gets a receipt with their SHA-256; the owner downloads both.
+#[tokio::test]
+async fn a_file_request_collects_files_from_a_browser_without_an_account() {
+    if skip() {
+        return;
+    }
+    let server = Server::embedded(serving_the_app()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let owner = App::open(&server, "file-requests").await;
+    owner.sign_in_with_link(&server.admin_token).await;
+    owner
+        .browser
+        .wait_for("[data-testid=request-name]", WAIT)
+        .await
+        .unwrap()
+        .send_keys("contracts")
+        .await
+        .unwrap();
+    owner
+        .browser
+        .wait_for("[data-testid=request-note]", WAIT)
+        .await
+        .unwrap()
+        .send_keys("The signed contract and the scans, please")
+        .await
+        .unwrap();
+    owner.click("[data-testid=create-request]").await;
+    owner
+        .browser
+        .wait_until(
+            "!document.querySelector('[data-testid=request-result]').hidden",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let link = owner
+        .js(
+            "return document.querySelector('[data-testid=request-link]').value;",
+            vec![],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(link.starts_with(&format!("{}/r/", server.url)), "{link}");
+    let (_, secret) = link.split_once('#').unwrap();
+    owner
+        .wait_attr("[data-testid=request-row]", "data-status", "open", WAIT)
+        .await
+        .unwrap();
+    owner
+        .js(
+            "document.querySelector('[data-testid=requests]').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    owner.shot("1-request-link").await;
+
+    let sender = App::open(&server, "file-requests").await;
+    sender
+        .browser
+        .client()
+        .set_window_size(390, 844)
+        .await
+        .unwrap();
+    sender.browser.client().goto(&link).await.unwrap();
+    sender
+        .browser
+        .wait_for("[data-testid=file-input]", WAIT)
+        .await
+        .unwrap();
+    let summary = sender.text("[data-testid=request-summary]").await;
+    assert!(
+        summary.contains("admin asks you for files (contracts)"),
+        "{summary}"
+    );
+    assert_eq!(
+        sender.text("[data-testid=request-note]").await,
+        "The signed contract and the scans, please"
+    );
+    sender.shot("2-uploader-page").await;
+    let contract = content(40_000, 51);
+    let scans = content(17 * MIB + 5, 52);
+    sender
+        .choose(&[
+            write(work.path(), "contract.pdf", &contract),
+            write(work.path(), "scans.zip", &scans),
+        ])
+        .await;
+    sender.wait_uploaded("contract.pdf", WAIT).await;
+    sender.wait_uploaded("scans.zip", WAIT).await;
+    let digest = |bytes: &[u8]| {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(bytes))
+    };
+    for (name, bytes) in [("contract.pdf", &contract), ("scans.zip", &scans)] {
+        let row = format!("[data-testid=receipt-row][data-name=\"{name}\"]");
+        sender
+            .wait_attr(&row, "data-sha256", &digest(bytes), WAIT)
+            .await
+            .unwrap();
+    }
+    sender
+        .js(
+            "document.querySelector('[data-testid=receipt]').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    sender.shot("3-receipt").await;
+
+    // The owner has both, client-side encrypted; the request counts them.
+    owner.click("[data-testid=refresh]").await;
+    for (name, bytes) in [("contract.pdf", &contract), ("scans.zip", &scans)] {
+        let key = format!("admin/inbox/contracts/{name}");
+        owner
+            .wait_attr(&App::object_row(&key), "data-mode", "cse-v3", WAIT)
+            .await
+            .unwrap();
+        owner.download(&key, WAIT).await.unwrap();
+        let saved = owner.browser.wait_for_download(name, WAIT).await.unwrap();
+        assert!(std::fs::read(saved).unwrap() == *bytes, "{name}");
+    }
+    assert!(
+        !server.logs().contains(secret),
+        "the secret is never logged"
+    );
+    sender.browser.close().await.unwrap();
+    owner.browser.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn web_app_against_moto_with_the_official_client() {
     if skip() {

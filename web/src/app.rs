@@ -13,6 +13,7 @@ use crate::session;
 use crate::sso;
 use crate::ui::dom::{self, El};
 use crate::ui::objects::Objects;
+use crate::ui::requests::Requests;
 use crate::ui::sharing::{ShareDialog, ShareList};
 use crate::ui::shell::Shell;
 use crate::ui::signin::SignIn;
@@ -34,6 +35,7 @@ struct Workspace {
     _uploader: Rc<Uploader>,
     _objects: Rc<Objects>,
     _shares: Rc<ShareList>,
+    _requests: Rc<Requests>,
 }
 
 thread_local! {
@@ -66,6 +68,11 @@ pub async fn start() {
     // A share link's page needs no account: it is all this tab shows.
     if let Some(link) = crate::ui::share_page::link_in_address_bar() {
         crate::ui::share_page::SharePage::show(shell, &config.api_base, link);
+        return;
+    }
+    // So does a file request's.
+    if let Some(link) = crate::ui::request_page::link_in_address_bar() {
+        crate::ui::request_page::show(shell, &config.api_base, link);
         return;
     }
     let oidc = Api::new(&config.api_base, "", Rc::new(|| {}))
@@ -216,7 +223,7 @@ impl App {
                 Ok(me) => {
                     session::store(&token);
                     app.shell.clear_error();
-                    app.open_workspace(Services::new(api, me));
+                    app.open_workspace(Services::new(api, me.user, me.limits));
                 }
                 Err(error) => {
                     session::clear();
@@ -243,6 +250,7 @@ impl App {
     fn open_workspace(self: &Rc<Self>, services: Rc<Services>) {
         let uploader = Uploader::new(self.shell.clone());
         let shares = ShareList::new(services.clone(), self.shell.clone());
+        let requests = Requests::new(services.clone(), self.shell.clone());
         let share_dialog = ShareDialog::new(services.clone(), self.shell.clone(), shares.clone());
         let objects = Objects::new(services.clone(), self.shell.clone(), share_dialog);
         let (weak_uploader, weak_objects, shell) = (
@@ -272,16 +280,18 @@ impl App {
             .child(&uploader.root)
             .child(&objects.root)
             .child(&shares.root)
+            .child(&requests.root)
             .build();
         dom::clear(&self.shell.main);
         let _ = self.shell.main.append_child(&root);
-        self.shell.set_user(Some(&services.me.user));
+        self.shell.set_user(Some(&services.user));
         *self.workspace.borrow_mut() = Some(Workspace {
             root,
             uploads,
             _uploader: uploader,
             _objects: objects,
             _shares: shares,
+            _requests: requests,
         });
     }
 

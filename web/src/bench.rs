@@ -672,7 +672,7 @@ async fn end_to_end(
     let config = crate::config::load().await;
     let api = crate::api::Api::new(&config.api_base, &token, Rc::new(|| {}));
     let me = api.call(calls::me()).await.map_err(|e| e.to_string())?;
-    let services = crate::services::Services::new(api, me);
+    let services = crate::services::Services::new(api, me.user, me.limits);
     let pool = services.pool().await?;
     let file = chosen_file().ok_or("no file was chosen")?;
     let bytes = file.size() as u64;

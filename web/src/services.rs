@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
-use sealdrop_api::Me;
+use sealdrop_api::Limits;
 
 use crate::api::Api;
 use crate::pool::WorkerPool;
@@ -19,8 +19,10 @@ type PoolFuture = Shared<LocalBoxFuture<'static, Result<Rc<WorkerPool>, String>>
 pub struct Services {
     /// The API client.
     pub api: Api,
-    /// Who is signed in, with their limits.
-    pub me: Me,
+    /// Who is signed in (for a file request: who asked for the files).
+    pub user: String,
+    /// What the broker accepts.
+    pub limits: Limits,
     /// The byte budget of parts in flight over all uploads.
     pub slots: Rc<Slots>,
     pool: PoolFuture,
@@ -28,13 +30,14 @@ pub struct Services {
 
 impl Services {
     /// Starts the worker pool and returns the session's services.
-    pub fn new(api: Api, me: Me) -> Rc<Services> {
+    pub fn new(api: Api, user: String, limits: Limits) -> Rc<Services> {
         let pool = WorkerPool::start(tuning::WORKERS).boxed_local().shared();
         // Start the workers now, so the first transfer does not wait for them.
         wasm_bindgen_futures::spawn_local(pool.clone().map(drop));
         Rc::new(Services {
             api,
-            me,
+            user,
+            limits,
             slots: Slots::new(tuning::BYTES_IN_FLIGHT),
             pool,
         })
@@ -42,7 +45,7 @@ impl Services {
 
     /// How long presigned URLs live, in ms (the broker's setting).
     pub fn presign_ttl_ms(&self) -> f64 {
-        self.me.limits.presign_ttl_secs as f64 * 1000.0
+        self.limits.presign_ttl_secs as f64 * 1000.0
     }
 
     /// The worker pool, once started.

@@ -143,4 +143,6 @@ pub struct PublicFileRequest {
     pub files_left: u32,
     /// Plaintext bytes it still takes.
     pub bytes_left: u64,
+    /// What the broker accepts of any upload.
+    pub limits: crate::Limits,
 }

@@ -13,6 +13,7 @@ use web_sys::{
     HtmlSelectElement, HtmlTextAreaElement,
 };
 
+use super::copy_link::CopyLink;
 use super::dom::{self, El};
 use super::format;
 use super::shell::Shell;
@@ -29,7 +30,7 @@ const DEFAULT_EXPIRY_SECS: u64 = 7 * 86_400;
 
 /// The base of links made here: this page's address without file, query or
 /// fragment (the app may live under a path prefix).
-fn link_base() -> String {
+pub(super) fn link_base() -> String {
     let Some(location) = web_sys::window().map(|w| w.location()) else {
         return String::new();
     };
@@ -50,8 +51,7 @@ pub struct ShareDialog {
     note: HtmlTextAreaElement,
     create: HtmlButtonElement,
     result: Element,
-    link: HtmlInputElement,
-    copy: HtmlButtonElement,
+    link: CopyLink,
     explained: Element,
     error: Element,
     keys: RefCell<Vec<String>>,
@@ -119,34 +119,13 @@ impl ShareDialog {
             ))
             .child(&create)
             .cast();
-        let link: HtmlInputElement = El::new("input")
-            .attr("id", "share-link")
-            .attr("type", "text")
-            .attr("readonly", "")
-            .attr("spellcheck", "false")
-            .testid("share-link")
-            .cast();
-        let copy: HtmlButtonElement = El::new("button")
-            .attr("type", "button")
-            .class("button primary")
-            .testid("copy-share-link")
-            .text("Copy link")
-            .cast();
+        let link = CopyLink::new("share-link", "Share link", "share-link");
         let explained = El::new("p").class("hint").build();
         let result = El::new("div")
             .class("share-result")
             .testid("share-result")
             .attr("hidden", "")
-            .child(
-                El::new("div")
-                    .class("field")
-                    .child(
-                        El::new("label")
-                            .attr("for", "share-link")
-                            .text("Share link"),
-                    )
-                    .child(El::new("div").class("copy-row").child(&link).child(&copy)),
-            )
+            .child(&link.root)
             .child(&explained)
             .build();
         let error = El::new("p")
@@ -184,7 +163,6 @@ impl ShareDialog {
             create,
             result,
             link,
-            copy,
             explained,
             error,
             keys: RefCell::new(Vec::new()),
@@ -204,22 +182,6 @@ impl ShareDialog {
                 view.submit();
             }
         });
-        let view = Rc::downgrade(self);
-        dom::listen(&self.copy, "click", move |_| {
-            let Some(view) = view.upgrade() else { return };
-            view.link.select();
-            let copied = web_sys::window()
-                .map(|w| w.navigator().clipboard())
-                .map(|clipboard| clipboard.write_text(&view.link.value()));
-            dom::set_text(
-                &view.copy,
-                if copied.is_some() {
-                    "Copied"
-                } else {
-                    "Select and copy"
-                },
-            );
-        });
     }
 
     /// Opens the dialog for `objects`.
@@ -234,8 +196,7 @@ impl ShareDialog {
         dom::set_hidden(&self.form, false);
         dom::set_hidden(&self.result, true);
         dom::set_hidden(&self.error, true);
-        self.link.set_value("");
-        dom::set_text(&self.copy, "Copy link");
+        self.link.clear();
         self.create.set_disabled(false);
         let _ = self.dialog.show_modal();
     }
@@ -268,11 +229,10 @@ impl ShareDialog {
             match created {
                 Ok(created) => {
                     let link = ShareLink::new(&link_base(), &created.share.id, &created.secret);
-                    view.link.set_value(&link.to_url());
                     dom::set_text(&view.explained, &explain(&created.share));
                     dom::set_hidden(&view.form, true);
                     dom::set_hidden(&view.result, false);
-                    view.link.select();
+                    view.link.set(&link.to_url());
                     view.shell.announce("Share link created.");
                     view.list.refresh();
                 }

@@ -48,7 +48,7 @@ pub async fn run(
     notify: &dyn Fn(),
 ) -> Result<String, Failure> {
     let size = upload.size();
-    let limit = services.me.limits.max_object_size;
+    let limit = services.limits.max_object_size;
     if size > limit {
         return Err(Failure::new(
             format!(

@@ -20,12 +20,17 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> Json<Me> {
         auth: user.method,
         user: user.name,
         kms_key_id: state.keys.key_id().to_owned(),
-        limits: Limits {
-            max_object_size: state.config.max_object_size,
-            multipart_threshold: state.config.multipart_threshold,
-            presign_ttl_secs: state.config.presign_ttl_secs,
-        },
+        limits: limits(&state),
     })
+}
+
+/// What this broker accepts of any upload.
+pub(super) fn limits(state: &AppState) -> Limits {
+    Limits {
+        max_object_size: state.config.max_object_size,
+        multipart_threshold: state.config.multipart_threshold,
+        presign_ttl_secs: state.config.presign_ttl_secs,
+    }
 }
 
 /// What the browser app needs before sign-in.

@@ -171,5 +171,6 @@ pub async fn describe(
         expires_at: summary.expires_at,
         files_left: record.max_files.saturating_sub(record.files),
         bytes_left: record.max_bytes.saturating_sub(record.bytes),
+        limits: super::me::limits(&state),
     }))
 }
