@@ -601,15 +601,51 @@ async fn a_share_link_reaches_a_browser_without_an_account() {
         return;
     }
     let server = Server::embedded(serving_the_app()).unwrap();
+    share_in_two_profiles(&server, &server, "admin", &server.admin_token, "sharing").await;
+}
+
+/// The same with two replicas on PostgreSQL and moto: the owner shares
+/// through one, the recipient opens the link on the other.
+#[tokio::test]
+async fn a_share_link_works_across_replicas_on_postgres_and_moto() {
+    if skip() {
+        return;
+    }
+    let pg = sealdrop_tests::postgres::Postgres::start().unwrap();
+    let moto = Moto::start().unwrap();
+    let kms_key = moto.bucket_and_key("shared").await.unwrap();
+    let replica = || {
+        let mut options = serving_the_app();
+        options.env = vec![("SEALDROP_DATABASE_URL".into(), pg.url())];
+        options.no_first_login = true;
+        Server::aws(&moto, "shared", &kms_key, options).unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    a.admin(&["cors", "set", "--origin", &a.url, "--origin", &b.url])
+        .unwrap();
+    let alice = a.add_user("alice").unwrap();
+    share_in_two_profiles(&a, &b, "alice", &alice, "sharing-replicas").await;
+}
+
+/// Owner `user` (signed in with `token`) shares on `owner_side`; a second
+/// profile opens the link on `recipient_side`.
+async fn share_in_two_profiles(
+    owner_side: &Server,
+    recipient_side: &Server,
+    user: &str,
+    token: &str,
+    deployment: &str,
+) {
+    let server = owner_side;
     let work = tempfile::tempdir().unwrap();
-    let owner = App::open(&server, "sharing").await;
-    owner.sign_in_with_link(&server.admin_token).await;
+    let owner = App::open(server, deployment).await;
+    owner.sign_in_with_link(token).await;
     let contract = content(2 * MIB + 11, 41);
     owner
         .choose(&[write(work.path(), "contract.pdf", &contract)])
         .await;
     owner.wait_uploaded("contract.pdf", WAIT).await;
-    let row = App::object_row("admin/contract.pdf");
+    let row = App::object_row(&format!("{user}/contract.pdf"));
     owner
         .wait_attr(&row, "data-mode", "cse-v3", WAIT)
         .await
@@ -664,13 +700,14 @@ async fn a_share_link_reaches_a_browser_without_an_account() {
         .unwrap();
 
     // Another profile, no session, a phone-sized window.
-    let recipient = App::open(&server, "sharing").await;
+    let recipient = App::open(recipient_side, deployment).await;
     recipient
         .browser
         .client()
         .set_window_size(390, 844)
         .await
         .unwrap();
+    let link = link.replacen(&server.url, &recipient_side.url, 1);
     recipient.browser.client().goto(&link).await.unwrap();
     recipient
         .browser
@@ -681,7 +718,10 @@ async fn a_share_link_reaches_a_browser_without_an_account() {
         .await
         .unwrap();
     let summary = recipient.text("[data-testid=share-summary]").await;
-    assert!(summary.contains("admin shared a file"), "{summary}");
+    assert!(
+        summary.contains(&format!("{user} shared a file")),
+        "{summary}"
+    );
     assert_eq!(
         recipient.text("[data-testid=share-note]").await,
         "Signed copy, as agreed"
