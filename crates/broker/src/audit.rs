@@ -40,7 +40,7 @@ pub enum Action {
     OpenShared,
     /// A file request was made; `key` is the folder it delivers to.
     CreateFileRequest,
-    /// A file request was closed; `key` is its folder.
+    /// A file request was closed; `key` is the owner's inbox.
     CloseFileRequest,
 }
 

@@ -22,8 +22,8 @@ use terminal::Bar;
 /// Shown after every client command's options.
 const EXIT_CODES: &str = "\
 Exit codes: 0 success, 1 other failure, 2 usage error, 3 authentication or permission
-denied (401/403) or a share link that expired, was used up or revoked (410), 4 not
-found (an unknown share link too), 5 integrity failure (the object was modified or
+denied (401/403) or a share link or file request that expired, was used up, revoked
+or closed (410), 4 not found (an unknown link too), 5 integrity failure (the object was modified or
 corrupted), 6 broker or storage unreachable (connection failure, 502/503), 130 interrupted.";
 
 /// The broker to talk to and the user to act as.

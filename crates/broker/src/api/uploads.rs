@@ -513,6 +513,13 @@ pub async fn abort(
 ) -> Result<StatusCode, ApiError> {
     authorize_upload(&state, &uploader, Action::Abort, &request.key)?;
     validate_upload_id(&request.upload_id)?;
+    // Only an upload still in progress gives its file request reservation
+    // back; a completed one (its plan forgotten) keeps counting.
+    let in_progress = state
+        .db
+        .upload_plan(&request.upload_id)
+        .await?
+        .is_some_and(|plan| plan.key == request.key);
     let result = state
         .storage
         .abort_multipart(&request.key, &request.upload_id)
@@ -528,7 +535,9 @@ pub async fn abort(
     result?;
     state.db.forget_upload(&request.upload_id).await?;
     // A file request's reservation is given back: the file was never stored.
-    state.db.release_request_upload(&request.key).await?;
+    if in_progress {
+        state.db.release_request_upload(&request.key).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
