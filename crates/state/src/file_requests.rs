@@ -11,14 +11,12 @@
 
 use std::time::Duration;
 
-use sealdrop_api::{FileRequestStatus, FileRequestSummary};
-use subtle::ConstantTimeEq as _;
-
-use crate::accounts::{hash_hex, random_base64url};
+use crate::accounts::hash_hex;
 use crate::database::Database;
 use crate::error::StateError;
-use crate::shares::{IssuedLink, check_note, expiry_from};
+use crate::shares::{IssuedLink, check_note, expiry_from, secret_matches};
 use crate::time::{now_ms, rfc3339};
+use sealdrop_api::{FileRequestStatus, FileRequestSummary};
 
 /// The folder under a user's prefix where file requests deliver.
 pub const INBOX: &str = "inbox/";
@@ -169,8 +167,7 @@ impl Database {
             .map_err(|_| invalid("the byte limit is out of range"))?;
         let now = now_ms();
         let expires_at = expiry_from(now, request.expires_in)?;
-        let id = random_base64url::<16>()?.to_string();
-        let secret = random_base64url::<32>()?;
+        let IssuedLink { id, secret } = IssuedLink::generate()?;
         sqlx::query(concat!(
             "INSERT INTO file_requests (",
             request_columns!(),
@@ -198,7 +195,6 @@ impl Database {
         id: &str,
         secret: &str,
     ) -> Result<Option<FileRequestRecord>, StateError> {
-        let presented = hash_hex(secret);
         let row: Option<RequestRow> = sqlx::query_as(concat!(
             "SELECT ",
             request_columns!(),
@@ -209,7 +205,7 @@ impl Database {
         .await
         .map_err(|e| self.unavailable(e))?;
         let Some(row) = row else { return Ok(None) };
-        if !bool::from(presented.as_bytes().ct_eq(row.1.as_bytes())) {
+        if !secret_matches(secret, &row.1) {
             return Ok(None);
         }
         self.request_record(row).await.map(Some)

@@ -52,6 +52,22 @@ pub struct IssuedLink {
     pub secret: Zeroizing<String>,
 }
 
+impl IssuedLink {
+    /// A fresh id (128 random bits) and secret (256 random bits).
+    pub(crate) fn generate() -> Result<IssuedLink, StateError> {
+        Ok(IssuedLink {
+            id: random_base64url::<16>()?.to_string(),
+            secret: random_base64url::<32>()?,
+        })
+    }
+}
+
+/// Whether `presented` is the secret whose SHA-256 (hex) is `stored`, in
+/// constant time.
+pub(crate) fn secret_matches(presented: &str, stored: &str) -> bool {
+    bool::from(hash_hex(presented).as_bytes().ct_eq(stored.as_bytes()))
+}
+
 /// One shared object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShareObject {
@@ -217,8 +233,7 @@ impl Database {
         }
         let now = now_ms();
         let expires_at = expiry_from(now, share.expires_in)?;
-        let id = random_base64url::<16>()?.to_string();
-        let secret = random_base64url::<32>()?;
+        let IssuedLink { id, secret } = IssuedLink::generate()?;
         let max_downloads = share.max_downloads.map(i64::from);
         let mut tx = self.pool.begin().await.map_err(|e| self.unavailable(e))?;
         sqlx::query(concat!(
@@ -261,7 +276,6 @@ impl Database {
         id: &str,
         secret: &str,
     ) -> Result<Option<ShareRecord>, StateError> {
-        let presented = hash_hex(secret);
         let row: Option<ShareRow> = sqlx::query_as(concat!(
             "SELECT ",
             share_columns!(),
@@ -272,7 +286,7 @@ impl Database {
         .await
         .map_err(|e| self.unavailable(e))?;
         let Some(row) = row else { return Ok(None) };
-        if !bool::from(presented.as_bytes().ct_eq(row.1.as_bytes())) {
+        if !secret_matches(secret, &row.1) {
             return Ok(None);
         }
         self.with_objects(row).await.map(Some)

@@ -3,8 +3,6 @@
 //! through the ordinary upload routes with the link's credential (see
 //! [`crate::auth::Uploader`] and `super::uploads`).
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,8 +18,6 @@ use crate::error::{ApiError, ApiJson, Failures};
 use crate::policy;
 use crate::state::AppState;
 
-const DEFAULT_EXPIRY_SECS: u64 = 7 * 86_400;
-const MIN_EXPIRY_SECS: u64 = 60;
 const DEFAULT_MAX_FILES: u32 = 10;
 const MAX_FILES: u32 = 1000;
 const DEFAULT_MAX_BYTES: u64 = 1 << 30;
@@ -37,15 +33,7 @@ pub async fn create(
     user: AuthUser,
     ApiJson(request): ApiJson<CreateFileRequest>,
 ) -> Result<(StatusCode, Json<CreateFileRequestResponse>), ApiError> {
-    let max = state.config.share_max_expiry_secs;
-    let expires_in = request
-        .expires_in_secs
-        .unwrap_or(DEFAULT_EXPIRY_SECS.min(max));
-    if !(MIN_EXPIRY_SECS..=max).contains(&expires_in) {
-        return Err(ApiError::BadRequest(format!(
-            "expires_in_secs must be between {MIN_EXPIRY_SECS} and {max} (this server's maximum)"
-        )));
-    }
+    let expires_in = super::shares::link_lifetime(&state, request.expires_in_secs)?;
     let max_files = request.max_files.unwrap_or(DEFAULT_MAX_FILES);
     if !(1..=MAX_FILES).contains(&max_files) {
         return Err(ApiError::BadRequest(format!(
@@ -69,7 +57,7 @@ pub async fn create(
         .create_file_request(&NewFileRequest {
             user: &user.name,
             name,
-            expires_in: Duration::from_secs(expires_in),
+            expires_in,
             max_files,
             max_bytes,
             note: request

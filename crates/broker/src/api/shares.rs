@@ -45,6 +45,22 @@ const MIN_EXPIRY_SECS: u64 = 60;
 /// HEAD requests in flight while describing a share.
 const HEAD_CONCURRENCY: usize = 16;
 
+/// How long a new link (a share or a file request) works: what was asked
+/// for, else 7 days, within this server's maximum.
+pub(super) fn link_lifetime(
+    state: &AppState,
+    requested: Option<u64>,
+) -> Result<Duration, ApiError> {
+    let max = state.config.share_max_expiry_secs;
+    let secs = requested.unwrap_or(DEFAULT_EXPIRY_SECS.min(max));
+    if !(MIN_EXPIRY_SECS..=max).contains(&secs) {
+        return Err(ApiError::BadRequest(format!(
+            "expires_in_secs must be between {MIN_EXPIRY_SECS} and {max} (this server's maximum)"
+        )));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
 /// The one answer to an unknown id and to a wrong secret.
 fn no_such_link() -> ApiError {
     ApiError::NotFound("no such share link: check that the whole link was copied".into())
@@ -61,15 +77,7 @@ pub async fn create(
     user: AuthUser,
     ApiJson(request): ApiJson<CreateShareRequest>,
 ) -> Result<(StatusCode, Json<CreateShareResponse>), ApiError> {
-    let max = state.config.share_max_expiry_secs;
-    let expires_in = request
-        .expires_in_secs
-        .unwrap_or(DEFAULT_EXPIRY_SECS.min(max));
-    if !(MIN_EXPIRY_SECS..=max).contains(&expires_in) {
-        return Err(ApiError::BadRequest(format!(
-            "expires_in_secs must be between {MIN_EXPIRY_SECS} and {max} (this server's maximum)"
-        )));
-    }
+    let expires_in = link_lifetime(&state, request.expires_in_secs)?;
     if request.keys.is_empty() || request.keys.len() > MAX_SHARED_OBJECTS {
         return Err(ApiError::BadRequest(format!(
             "share 1 to {MAX_SHARED_OBJECTS} objects"
@@ -96,7 +104,7 @@ pub async fn create(
         .create_share(&NewShare {
             user: &user.name,
             objects: &objects,
-            expires_in: Duration::from_secs(expires_in),
+            expires_in,
             max_downloads: request.max_downloads,
             note: request
                 .note
