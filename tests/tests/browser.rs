@@ -886,6 +886,14 @@ async fn a_file_request_collects_files_from_a_browser_without_an_account() {
             .wait_attr(&App::object_row(&key), "data-mode", "cse-v3", WAIT)
             .await
             .unwrap();
+        assert_eq!(
+            owner
+                .attr(&App::object_row(&key), "data-new")
+                .await
+                .as_deref(),
+            Some("true"),
+            "{name} is marked as new in the owner's list"
+        );
         owner.download(&key, WAIT).await.unwrap();
         let saved = owner.browser.wait_for_download(name, WAIT).await.unwrap();
         assert!(std::fs::read(saved).unwrap() == *bytes, "{name}");

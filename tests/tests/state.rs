@@ -157,7 +157,23 @@ async fn file_request_limits_hold_across_replicas(f: Fixture) {
         "refusals take nothing"
     );
 
-    // Closed, or its owner disabled: no more uploads.
+    // Expired, closed, or its owner disabled: no more uploads.
+    let brief = db
+        .create_file_request(&NewFileRequest {
+            expires_in: Duration::from_millis(1),
+            ..request
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        db.reserve_request_upload(&brief.id, "alice/inbox/scans/late", 1)
+            .await
+            .unwrap(),
+        Err(ReservationRefusal::Ended(
+            sealdrop_api::FileRequestStatus::Expired
+        ))
+    );
     db.set_disabled("alice", true).await.unwrap();
     assert!(matches!(
         db.reserve_request_upload(&issued.id, "alice/inbox/scans/c", 1)
@@ -247,6 +263,23 @@ async fn share_downloads_are_counted_once_across_replicas(f: Fixture) {
     assert_eq!(found.downloads_left(&found.objects[1]), Some(3));
     assert!(found.last_access_at.is_some());
 
+    // An expired link opens nothing.
+    let brief = db
+        .create_share(&NewShare {
+            expires_in: Duration::from_millis(1),
+            ..share
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!db.count_share_download(&brief.id, 0).await.unwrap());
+    let found = db
+        .find_share(&brief.id, &brief.secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.status(), sealdrop_api::ShareStatus::Expired);
+
     // A disabled owner's links stop working with their account.
     db.set_disabled("alice", true).await.unwrap();
     assert!(!db.count_share_download(&issued.id, 1).await.unwrap());
@@ -287,7 +320,7 @@ async fn share_downloads_are_counted_once_across_replicas(f: Fixture) {
     );
     assert!(!db.count_share_download(&unlimited.id, 0).await.unwrap());
     let listed = db.shares_of("alice").await.unwrap();
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
     assert!(
         listed
             .iter()

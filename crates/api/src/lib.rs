@@ -28,8 +28,8 @@ mod shares;
 
 pub use requests::{
     CloseFileRequest, CreateFileRequest, CreateFileRequestResponse, FileRequestStatus,
-    FileRequestSummary, ListFileRequestsResponse, PublicFileRequest, REQUEST_BEARER_PREFIX,
-    request_bearer,
+    FileRequestSummary, INBOX_FOLDER, ListFileRequestsResponse, PublicFileRequest,
+    REQUEST_BEARER_PREFIX, request_bearer,
 };
 pub use shares::{
     CreateShareRequest, CreateShareResponse, LinkCredentials, ListSharesResponse, OpenShareRequest,

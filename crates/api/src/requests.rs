@@ -11,6 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The folder under a user's prefix where file requests deliver
+/// (`<user>/inbox/<request name>/`).
+pub const INBOX_FOLDER: &str = "inbox/";
+
 /// Prefix of the bearer credential a file request link carries.
 pub const REQUEST_BEARER_PREFIX: &str = "sdr_";
 

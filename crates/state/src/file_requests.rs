@@ -19,7 +19,7 @@ use crate::time::{now_ms, rfc3339};
 use sealdrop_api::{FileRequestStatus, FileRequestSummary};
 
 /// The folder under a user's prefix where file requests deliver.
-pub const INBOX: &str = "inbox/";
+pub use sealdrop_api::INBOX_FOLDER as INBOX;
 
 /// A file request about to be created.
 #[derive(Clone, Debug)]

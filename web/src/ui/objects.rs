@@ -45,6 +45,30 @@ pub struct Objects {
     transfers: RefCell<HashMap<String, Transfer>>,
     delivered: RefCell<HashMap<String, Delivered>>,
     loading: Cell<bool>,
+    /// Files that came in through a file request after this time (ms since
+    /// the epoch) are marked new.
+    inbox_seen: f64,
+}
+
+/// How far back a tab's first list marks inbox files as new.
+const NEW_FOR_MS: f64 = 7.0 * 86_400_000.0;
+
+/// When this tab last showed the list (its first time: a week ago), and
+/// records now. In `sessionStorage`, like the session itself: the app keeps
+/// nothing in persistent browser storage.
+fn take_inbox_seen() -> f64 {
+    const KEY: &str = "sealdrop.inbox-seen";
+    let now = js_sys::Date::now();
+    let storage = crate::session::storage();
+    let seen = storage
+        .as_ref()
+        .and_then(|s| s.get_item(KEY).ok().flatten())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(now - NEW_FOR_MS);
+    if let Some(storage) = storage {
+        let _ = storage.set_item(KEY, &now.to_string());
+    }
+    seen
 }
 
 impl Objects {
@@ -112,6 +136,7 @@ impl Objects {
             .child(&confirm.dialog)
             .child(&share.dialog)
             .build();
+        let inbox_seen = take_inbox_seen();
         let view = Rc::new(Objects {
             root,
             tbody,
@@ -128,6 +153,7 @@ impl Objects {
             transfers: RefCell::new(HashMap::new()),
             delivered: RefCell::new(HashMap::new()),
             loading: Cell::new(false),
+            inbox_seen,
         });
         view.wire(refresh.as_ref().unchecked_ref());
         view.refresh();
@@ -283,10 +309,25 @@ impl Objects {
             .attr("scope", "row")
             .class("name")
             .child(El::new("span").class("object-name").text(&object.name));
+        let new = object.name.starts_with(sealdrop_api::INBOX_FOLDER)
+            && js_sys::Date::parse(&object.last_modified) > self.inbox_seen;
+        if new {
+            name = name.child(
+                El::new("span")
+                    .class("tag")
+                    .testid("new-file")
+                    .attr(
+                        "title",
+                        "Arrived through a file request since your last visit",
+                    )
+                    .text("New"),
+            );
+        }
         if let Some(transfer) = &transfer {
             name = name.child(transfer_status(transfer, object.encryption.mode()));
         }
         El::new("tr")
+            .attr("data-new", if new { "true" } else { "false" })
             .testid("object-row")
             .attr("data-key", &object.key)
             .attr("data-mode", object.encryption.mode().as_str())
