@@ -650,8 +650,26 @@ async fn share_in_two_profiles(
         .wait_attr(&row, "data-mode", "cse-v3", WAIT)
         .await
         .unwrap();
+    // A second file, encrypted by storage (SSE-KMS): the recipient gets it
+    // through a presigned GET.
+    owner.click("[data-testid=mode-sse]").await;
+    let annex = content(70_000, 42);
+    owner
+        .choose(&[write(work.path(), "annex.txt", &annex)])
+        .await;
+    owner.wait_uploaded("annex.txt", WAIT).await;
+    let annex_row = App::object_row(&format!("{user}/annex.txt"));
+    owner
+        .wait_attr(&annex_row, "data-mode", "sse-kms", WAIT)
+        .await
+        .unwrap();
 
-    owner.click(&format!("{row} [data-testid=share]")).await;
+    // Both ticked, then "Share selected".
+    owner.click(&format!("{row} [data-testid=select]")).await;
+    owner
+        .click(&format!("{annex_row} [data-testid=select]"))
+        .await;
+    owner.click("[data-testid=share-selected]").await;
     owner
         .browser
         .wait_for("[data-testid=share-dialog][open]", WAIT)
@@ -709,17 +727,17 @@ async fn share_in_two_profiles(
         .unwrap();
     let link = link.replacen(&server.url, &recipient_side.url, 1);
     recipient.browser.client().goto(&link).await.unwrap();
+    let shared = |name: &str, part: &str| {
+        format!("[data-testid=shared-file][data-name=\"{name}\"] [data-testid={part}]")
+    };
     recipient
         .browser
-        .wait_for(
-            "[data-testid=shared-file][data-name=\"contract.pdf\"]",
-            WAIT,
-        )
+        .wait_for(&shared("annex.txt", "download-shared"), WAIT)
         .await
         .unwrap();
     let summary = recipient.text("[data-testid=share-summary]").await;
     assert!(
-        summary.contains(&format!("{user} shared a file")),
+        summary.contains(&format!("{user} shared 2 files")),
         "{summary}"
     );
     assert_eq!(
@@ -728,18 +746,44 @@ async fn share_in_two_profiles(
     );
     assert!(
         recipient
-            .text("[data-testid=shared-status]")
+            .text(&shared("contract.pdf", "shared-status"))
             .await
             .contains("1 download left")
     );
     recipient.shot("3-recipient-page").await;
-    recipient.click("[data-testid=download-shared]").await;
+    recipient
+        .click(&shared("contract.pdf", "download-shared"))
+        .await;
     let saved = recipient
         .browser
         .wait_for_download("contract.pdf", WAIT)
         .await
         .unwrap();
     assert!(std::fs::read(saved).unwrap() == contract, "identical bytes");
+    // The page asks again: that file is used up, the other is not.
+    recipient
+        .browser
+        .wait_until(
+            &format!(
+                "(document.querySelector('{}') || {{}}).innerText === 'Download limit reached'",
+                shared("contract.pdf", "shared-status").replace('\'', "\\'")
+            ),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    recipient
+        .click(&shared("annex.txt", "download-shared"))
+        .await;
+    let saved = recipient
+        .browser
+        .wait_for_download("annex.txt", WAIT)
+        .await
+        .unwrap();
+    assert!(
+        std::fs::read(saved).unwrap() == annex,
+        "identical SSE bytes"
+    );
     // The page asks again and learns the link is used up.
     recipient
         .browser
@@ -757,10 +801,9 @@ async fn share_in_two_profiles(
         )
         .await;
     assert!(!no_secret_in_storage.to_string().contains(secret));
-    assert!(
-        !server.logs().contains(secret),
-        "the secret is never logged"
-    );
+    for side in [owner_side, recipient_side] {
+        assert!(!side.logs().contains(secret), "the secret is never logged");
+    }
     recipient.browser.close().await.unwrap();
     owner.browser.close().await.unwrap();
 }
@@ -775,9 +818,52 @@ async fn a_file_request_collects_files_from_a_browser_without_an_account() {
         return;
     }
     let server = Server::embedded(serving_the_app()).unwrap();
+    request_in_two_profiles(
+        &server,
+        &server,
+        "admin",
+        &server.admin_token,
+        "file-requests",
+    )
+    .await;
+}
+
+/// The same with two replicas on PostgreSQL and moto: the owner asks through
+/// one, the files are sent through the other.
+#[tokio::test]
+async fn a_file_request_works_across_replicas_on_postgres_and_moto() {
+    if skip() {
+        return;
+    }
+    let pg = sealdrop_tests::postgres::Postgres::start().unwrap();
+    let moto = Moto::start().unwrap();
+    let kms_key = moto.bucket_and_key("inbox").await.unwrap();
+    let replica = || {
+        let mut options = serving_the_app();
+        options.env = vec![("SEALDROP_DATABASE_URL".into(), pg.url())];
+        options.no_first_login = true;
+        Server::aws(&moto, "inbox", &kms_key, options).unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    a.admin(&["cors", "set", "--origin", &a.url, "--origin", &b.url])
+        .unwrap();
+    let alice = a.add_user("alice").unwrap();
+    request_in_two_profiles(&a, &b, "alice", &alice, "file-requests-replicas").await;
+}
+
+/// Owner `user` (signed in with `token`) asks for files on `owner_side`; a
+/// second profile sends them through `sender_side`.
+async fn request_in_two_profiles(
+    owner_side: &Server,
+    sender_side: &Server,
+    user: &str,
+    token: &str,
+    deployment: &str,
+) {
+    let server = owner_side;
     let work = tempfile::tempdir().unwrap();
-    let owner = App::open(&server, "file-requests").await;
-    owner.sign_in_with_link(&server.admin_token).await;
+    let owner = App::open(server, deployment).await;
+    owner.sign_in_with_link(token).await;
     owner
         .browser
         .wait_for("[data-testid=request-name]", WAIT)
@@ -826,13 +912,14 @@ async fn a_file_request_collects_files_from_a_browser_without_an_account() {
         .await;
     owner.shot("1-request-link").await;
 
-    let sender = App::open(&server, "file-requests").await;
+    let sender = App::open(sender_side, deployment).await;
     sender
         .browser
         .client()
         .set_window_size(390, 844)
         .await
         .unwrap();
+    let link = link.replacen(&server.url, &sender_side.url, 1);
     sender.browser.client().goto(&link).await.unwrap();
     sender
         .browser
@@ -841,7 +928,7 @@ async fn a_file_request_collects_files_from_a_browser_without_an_account() {
         .unwrap();
     let summary = sender.text("[data-testid=request-summary]").await;
     assert!(
-        summary.contains("admin asks you for files (contracts)"),
+        summary.contains(&format!("{user} asks you for files (contracts)")),
         "{summary}"
     );
     assert_eq!(
@@ -881,7 +968,7 @@ async fn a_file_request_collects_files_from_a_browser_without_an_account() {
     // The owner has both, client-side encrypted; the request counts them.
     owner.click("[data-testid=refresh]").await;
     for (name, bytes) in [("contract.pdf", &contract), ("scans.zip", &scans)] {
-        let key = format!("admin/inbox/contracts/{name}");
+        let key = format!("{user}/inbox/contracts/{name}");
         owner
             .wait_attr(&App::object_row(&key), "data-mode", "cse-v3", WAIT)
             .await
@@ -898,10 +985,9 @@ async fn a_file_request_collects_files_from_a_browser_without_an_account() {
         let saved = owner.browser.wait_for_download(name, WAIT).await.unwrap();
         assert!(std::fs::read(saved).unwrap() == *bytes, "{name}");
     }
-    assert!(
-        !server.logs().contains(secret),
-        "the secret is never logged"
-    );
+    for side in [owner_side, sender_side] {
+        assert!(!side.logs().contains(secret), "the secret is never logged");
+    }
     sender.browser.close().await.unwrap();
     owner.browser.close().await.unwrap();
 }

@@ -2,7 +2,7 @@
 //! progress and a clear failure message), details and delete with confirmation.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use sealdrop_api::{ObjectInfo, ObjectMode};
@@ -43,6 +43,9 @@ pub struct Objects {
     objects: RefCell<Vec<ObjectInfo>>,
     cursor: RefCell<Option<String>>,
     transfers: RefCell<HashMap<String, Transfer>>,
+    /// Keys ticked for "Share selected".
+    selected: RefCell<HashSet<String>>,
+    share_selected: HtmlButtonElement,
     delivered: RefCell<HashMap<String, Delivered>>,
     loading: Cell<bool>,
     /// Files that came in through a file request after this time (ms since
@@ -79,6 +82,13 @@ impl Objects {
             .class("button small")
             .testid("refresh")
             .text("Refresh");
+        let share_selected: HtmlButtonElement = El::new("button")
+            .attr("type", "button")
+            .class("button small")
+            .testid("share-selected")
+            .attr("disabled", "")
+            .text("Share selected")
+            .cast();
         let tbody = El::new("tbody").build();
         let table = El::new("table")
             .class("objects")
@@ -127,7 +137,12 @@ impl Objects {
                 El::new("div")
                     .class("section-head")
                     .child(El::new("h2").attr("id", "objects-title").text("Your files"))
-                    .child(&refresh),
+                    .child(
+                        El::new("div")
+                            .class("actions")
+                            .child(&share_selected)
+                            .child(&refresh),
+                    ),
             )
             .child(&empty)
             .child(El::new("div").class("table-scroll").child(&table))
@@ -151,6 +166,8 @@ impl Objects {
             objects: RefCell::new(Vec::new()),
             cursor: RefCell::new(None),
             transfers: RefCell::new(HashMap::new()),
+            selected: RefCell::new(HashSet::new()),
+            share_selected,
             delivered: RefCell::new(HashMap::new()),
             loading: Cell::new(false),
             inbox_seen,
@@ -171,6 +188,41 @@ impl Objects {
         dom::listen(&self.load_more, "click", move |_| {
             if let Some(view) = view.upgrade() {
                 view.load(false);
+            }
+        });
+        let view = Rc::downgrade(self);
+        dom::listen(&self.tbody, "change", move |event| {
+            let (Some(tick), Some(view)) =
+                (dom::closest(&event, "input[data-select]"), view.upgrade())
+            else {
+                return;
+            };
+            let key = dom::closest(&event, "tr[data-key]").and_then(|row| dom::data(&row, "key"));
+            let checked = tick
+                .dyn_ref::<web_sys::HtmlInputElement>()
+                .is_some_and(web_sys::HtmlInputElement::checked);
+            if let Some(key) = key {
+                let mut selected = view.selected.borrow_mut();
+                if checked {
+                    selected.insert(key);
+                } else {
+                    selected.remove(&key);
+                }
+                view.share_selected.set_disabled(selected.is_empty());
+            }
+        });
+        let view = Rc::downgrade(self);
+        dom::listen(&self.share_selected, "click", move |_| {
+            let Some(view) = view.upgrade() else { return };
+            let objects: Vec<ObjectInfo> = view
+                .objects
+                .borrow()
+                .iter()
+                .filter(|o| view.selected.borrow().contains(&o.key))
+                .cloned()
+                .collect();
+            if !objects.is_empty() {
+                view.share.show(&objects);
             }
         });
         let view = Rc::downgrade(self);
@@ -273,6 +325,12 @@ impl Objects {
         for stale in existing.values() {
             stale.remove();
         }
+        // A ticked object that is gone (deleted, or another page) is not shared.
+        self.selected
+            .borrow_mut()
+            .retain(|key| objects.iter().any(|o| &o.key == key));
+        self.share_selected
+            .set_disabled(self.selected.borrow().is_empty());
         dom::set_hidden(&self.table, objects.is_empty());
         dom::set_hidden(&self.empty, !objects.is_empty());
         dom::set_hidden(&self.load_more, self.cursor.borrow().is_none());
@@ -305,9 +363,19 @@ impl Objects {
                 .child(button("details", "Details"))
                 .child(button("delete", "Delete")),
         );
+        let mut tick = El::new("input")
+            .attr("type", "checkbox")
+            .attr("data-select", "")
+            .class("select")
+            .testid("select")
+            .attr("aria-label", &format!("Select {}", object.name));
+        if self.selected.borrow().contains(&object.key) {
+            tick = tick.attr("checked", "");
+        }
         let mut name = El::new("th")
             .attr("scope", "row")
             .class("name")
+            .child(tick)
             .child(El::new("span").class("object-name").text(&object.name));
         let new = object.name.starts_with(sealdrop_api::INBOX_FOLDER)
             && js_sys::Date::parse(&object.last_modified) > self.inbox_seen;

@@ -295,6 +295,7 @@ impl ShareList {
                         .child(head("Status"))
                         .child(head("Expires"))
                         .child(head("Downloads"))
+                        .child(head("Last opened"))
                         .child(
                             El::new("th")
                                 .attr("scope", "col")
@@ -404,6 +405,14 @@ impl ShareList {
                         .text(&format::date(&share.expires_at)),
                 )
                 .child(El::new("td").class("num").text(&downloads.join(", ")))
+                .child(
+                    El::new("td").class("date").text(
+                        &share
+                            .last_access_at
+                            .as_deref()
+                            .map_or_else(|| "never".to_owned(), format::date),
+                    ),
+                )
                 .child(actions)
                 .build();
             let _ = self.tbody.append_child(&row);
