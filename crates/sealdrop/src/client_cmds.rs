@@ -23,8 +23,9 @@ use terminal::Bar;
 const EXIT_CODES: &str = "\
 Exit codes: 0 success, 1 other failure, 2 usage error, 3 authentication or permission
 denied (401/403) or a share link or file request that expired, was used up, revoked
-or closed (410), 4 not found (an unknown link too), 5 integrity failure (the object was modified or
-corrupted), 6 broker or storage unreachable (connection failure, 502/503), 130 interrupted.";
+or closed (410), 4 not found (an unknown link too), 5 integrity failure (the object
+was modified or corrupted), 6 broker or storage unreachable (connection failure,
+502/503), 130 interrupted.";
 
 /// The broker to talk to and the user to act as.
 #[derive(clap::Args, Debug)]

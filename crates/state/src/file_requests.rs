@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::accounts::hash_hex;
 use crate::database::Database;
 use crate::error::StateError;
-use crate::shares::{IssuedLink, check_note, expiry_from, secret_matches};
+use crate::shares::{IssuedLink, PresentedSecret, check_note, expiry_from};
 use crate::time::{now_ms, rfc3339};
 use sealdrop_api::{FileRequestStatus, FileRequestSummary};
 
@@ -195,6 +195,7 @@ impl Database {
         id: &str,
         secret: &str,
     ) -> Result<Option<FileRequestRecord>, StateError> {
+        let presented = PresentedSecret::new(secret);
         let row: Option<RequestRow> = sqlx::query_as(concat!(
             "SELECT ",
             request_columns!(),
@@ -205,7 +206,7 @@ impl Database {
         .await
         .map_err(|e| self.unavailable(e))?;
         let Some(row) = row else { return Ok(None) };
-        if !secret_matches(secret, &row.1) {
+        if !presented.matches(&row.1) {
             return Ok(None);
         }
         self.request_record(row).await.map(Some)

@@ -62,10 +62,19 @@ impl IssuedLink {
     }
 }
 
-/// Whether `presented` is the secret whose SHA-256 (hex) is `stored`, in
-/// constant time.
-pub(crate) fn secret_matches(presented: &str, stored: &str) -> bool {
-    bool::from(hash_hex(presented).as_bytes().ct_eq(stored.as_bytes()))
+/// A secret presented with a link, hashed as soon as it arrives: before the
+/// lookup, so an unknown id costs the same hash as a wrong secret.
+pub(crate) struct PresentedSecret(String);
+
+impl PresentedSecret {
+    pub(crate) fn new(secret: &str) -> PresentedSecret {
+        PresentedSecret(hash_hex(secret))
+    }
+
+    /// Whether it is the secret whose SHA-256 (hex) is `stored`, in constant time.
+    pub(crate) fn matches(&self, stored: &str) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(stored.as_bytes()))
+    }
 }
 
 /// One shared object.
@@ -276,6 +285,7 @@ impl Database {
         id: &str,
         secret: &str,
     ) -> Result<Option<ShareRecord>, StateError> {
+        let presented = PresentedSecret::new(secret);
         let row: Option<ShareRow> = sqlx::query_as(concat!(
             "SELECT ",
             share_columns!(),
@@ -286,7 +296,7 @@ impl Database {
         .await
         .map_err(|e| self.unavailable(e))?;
         let Some(row) = row else { return Ok(None) };
-        if !secret_matches(secret, &row.1) {
+        if !presented.matches(&row.1) {
             return Ok(None);
         }
         self.with_objects(row).await.map(Some)

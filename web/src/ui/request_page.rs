@@ -29,13 +29,7 @@ const HASH_SLICE: f64 = 4.0 * 1024.0 * 1024.0;
 
 /// The file request link in this page's address, if the page is one.
 pub fn link_in_address_bar() -> Option<Result<RequestLink, String>> {
-    let location = web_sys::window()?.location();
-    let path = location.pathname().ok()?;
-    if !path.contains(sealdrop_api::routes::REQUEST_PAGE) {
-        return None;
-    }
-    let href = location.href().ok()?;
-    Some(RequestLink::parse(&href).map_err(|e| e.to_string()))
+    super::share_page::link_at(sealdrop_api::routes::REQUEST_PAGE, RequestLink::parse)
 }
 
 /// The page: what the request is, the upload card, the receipt.

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use sealdrop_api::{PublicShare, PublicSharedFile};
-use sealdrop_transfer::{FailureKind, ShareLink, calls};
+use sealdrop_transfer::{FailureKind, LinkError, ShareLink, calls};
 use web_sys::{Element, HtmlButtonElement, HtmlProgressElement};
 
 use super::badge;
@@ -23,13 +23,21 @@ use crate::tuning;
 
 /// The share link in this page's address, if the page is one.
 pub fn link_in_address_bar() -> Option<Result<ShareLink, String>> {
+    link_at(sealdrop_api::routes::SHARE_PAGE, ShareLink::parse)
+}
+
+/// The link in this page's address read with `parse`, if the page's path is
+/// under `page` (`/s/`, `/r/`); what is wrong with it otherwise.
+pub(super) fn link_at<T>(
+    page: &str,
+    parse: impl Fn(&str) -> Result<T, LinkError>,
+) -> Option<Result<T, String>> {
     let location = web_sys::window()?.location();
-    let path = location.pathname().ok()?;
-    if !path.contains(sealdrop_api::routes::SHARE_PAGE) {
+    if !location.pathname().ok()?.contains(page) {
         return None;
     }
     let href = location.href().ok()?;
-    Some(ShareLink::parse(&href).map_err(|e| e.to_string()))
+    Some(parse(&href).map_err(|e| e.to_string()))
 }
 
 /// The page.
