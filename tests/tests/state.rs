@@ -72,6 +72,7 @@ on_both_engines!(
     newer_schema_is_refused,
     identities_link_provision_and_race,
     upload_plans_are_shared_until_forgotten,
+    uploads_in_flight_are_counted_until_they_end,
     share_downloads_are_counted_once_across_replicas,
     file_request_limits_hold_across_replicas,
 );
@@ -156,6 +157,32 @@ async fn file_request_limits_hold_across_replicas(f: Fixture) {
         (1, 10),
         "refusals take nothing"
     );
+    // Replicas sweeping at once give a reservation back once.
+    let releases = (0..4).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move { db.release_request_upload("alice/inbox/scans/a").await })
+    });
+    for release in releases {
+        release.await.unwrap().unwrap();
+    }
+    let record = db.file_requests_of("alice").await.unwrap().remove(0);
+    assert_eq!((record.files, record.bytes), (0, 0), "released once");
+    // A file seen stored is settled and never offered for release.
+    for key in ["alice/inbox/scans/c", "alice/inbox/scans/d"] {
+        db.reserve_request_upload(&issued.id, key, 1)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    db.settle_request_upload("alice/inbox/scans/c")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let unsettled = db
+        .unsettled_request_uploads(Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(unsettled, ["alice/inbox/scans/d"]);
 
     // Expired, closed, or its owner disabled: no more uploads.
     let brief = db
@@ -369,8 +396,68 @@ async fn upload_plans_are_shared_until_forgotten(f: Fixture) {
     assert_eq!(read.part_len(1280), Some((8 << 20) + 16));
     assert_eq!(read.part_len(1281), None);
     assert_eq!(db.upload_plan("upload-2").await.unwrap(), None);
-    db.forget_upload("upload-1").await.unwrap();
+    assert_eq!(
+        db.in_flight_of("alice").await.unwrap().multipart_bytes,
+        stored
+    );
+    assert!(db.forget_upload("upload-1").await.unwrap());
+    assert!(
+        !db.forget_upload("upload-1").await.unwrap(),
+        "forgotten once"
+    );
     assert_eq!(db.upload_plan("upload-1").await.unwrap(), None);
+}
+
+/// What uploads in flight hold, as quotas count it: multipart plans until
+/// forgotten, single PUTs until their URL expires; idle uploads are found by
+/// their last activity.
+async fn uploads_in_flight_are_counted_until_they_end(f: Fixture) {
+    use sealdrop_state::UploadPlan;
+    let db = &f.db;
+    db.add_user("alice", None).await.unwrap();
+    db.add_user("bob", None).await.unwrap();
+    let plan = UploadPlan::new("alice/a", "alice", 20 << 20, 8 << 20, 3).unwrap();
+    db.record_upload("mp-a", &plan).await.unwrap();
+    let bob = UploadPlan::new("bob/b", "bob", 9 << 20, 8 << 20, 2).unwrap();
+    db.record_upload("mp-b", &bob).await.unwrap();
+    let lasting = db
+        .record_pending_put("alice/s", "alice", 1000, Duration::from_secs(600))
+        .await
+        .unwrap();
+    db.record_pending_put("alice/t", "alice", 7, Duration::from_millis(300))
+        .await
+        .unwrap();
+    let in_flight = db.in_flight_of("alice").await.unwrap();
+    assert_eq!(in_flight.multipart_uploads, 1);
+    assert_eq!(in_flight.multipart_bytes, 20 << 20);
+    let mut keys: Vec<_> = in_flight
+        .pending_puts
+        .iter()
+        .map(|p| p.key.as_str())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["alice/s", "alice/t"]);
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The expired PUT no longer counts, and is then forgotten; an idle
+    // search with a short limit finds both plans, the touched one not.
+    let in_flight = db.in_flight_of("alice").await.unwrap();
+    assert_eq!(in_flight.pending_puts.len(), 1);
+    assert_eq!(in_flight.pending_puts[0].id, lasting);
+    assert_eq!(db.forget_expired_puts().await.unwrap(), 1);
+    db.touch_upload("mp-b").await.unwrap();
+    let idle = db
+        .idle_uploads(Duration::from_millis(500), 10)
+        .await
+        .unwrap();
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    assert_eq!(
+        (idle[0].upload_id.as_str(), idle[0].user.as_str()),
+        ("mp-a", "alice")
+    );
+    db.forget_pending_puts(&[lasting]).await.unwrap();
+    assert!(db.forget_upload("mp-a").await.unwrap());
+    assert_eq!(db.in_flight_of("alice").await.unwrap(), Default::default());
 }
 
 async fn identities_link_provision_and_race(f: Fixture) {
@@ -695,7 +782,7 @@ async fn newer_schema_is_refused(f: Fixture) {
             refused,
             StateError::NewerSchema {
                 found: 999,
-                known: 4,
+                known: 5,
                 ..
             }
         ),
@@ -725,8 +812,8 @@ async fn concurrent_first_starts_migrate_once() {
             .unwrap();
     assert_eq!(
         (rows, versions),
-        (4, 4),
-        "each migration (accounts, uploads, shares, file requests) applied once"
+        (5, 5),
+        "each migration (accounts, uploads, shares, file requests, upload lifecycle) applied once"
     );
 }
 

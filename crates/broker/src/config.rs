@@ -69,6 +69,18 @@ pub struct Config {
     /// upload that goes quiet) before the request fails and its connection
     /// closes; steady slow uploads are never cut off. `SEALDROP_BODY_TIMEOUT_SECS`.
     pub body_timeout_secs: u64,
+    /// Bytes each user may keep in storage, counting uploads in progress (and
+    /// files sent to them through file requests); none = no limit. Bytes or a
+    /// size such as `20G`. `SEALDROP_QUOTA_BYTES`.
+    #[serde(deserialize_with = "size_or_bytes")]
+    pub quota_bytes: Option<u64>,
+    /// Multipart uploads each user may have in progress at once (their parts
+    /// take storage that no listing shows). `SEALDROP_MAX_UPLOADS_IN_FLIGHT`.
+    pub max_uploads_in_flight: u32,
+    /// Seconds a multipart upload may go without activity (no part URLs
+    /// signed) before the broker aborts it and its parts are deleted.
+    /// `SEALDROP_UPLOAD_MAX_IDLE_SECS`.
+    pub upload_max_idle_secs: u64,
     /// Accept OIDC JWTs as bearer tokens.
     pub oidc: Option<OidcConfig>,
     /// Audit log file (JSON lines). Default `<data_dir>/audit.log`. `SEALDROP_AUDIT_LOG`.
@@ -169,6 +181,49 @@ const MIB: u64 = 1024 * 1024;
 /// The longest an operator may let share links work: a year.
 const MAX_SHARE_EXPIRY_SECS: u64 = 366 * 86_400;
 
+/// The longest a multipart upload may sit idle before it is aborted.
+const MAX_UPLOAD_IDLE_SECS: u64 = 30 * 86_400;
+
+/// A TOML size: a number of bytes or a string [`parse_size`] reads.
+fn size_or_bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(bytes) => Ok(Some(bytes)),
+        Size::Text(text) => parse_size(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// A size as operators write it: bytes, or a number with `K`, `M`, `G` or `T`
+/// (powers of 1024; `KiB`, `MiB`, … and a trailing `B` are accepted too).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (bytes, or a number with K, M, G or T)"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        other => return Err(format!("unknown size unit {other:?}: use K, M, G or T")),
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -199,6 +254,9 @@ impl Default for Config {
             max_connections: 1024,
             header_timeout_secs: 20,
             body_timeout_secs: 60,
+            quota_bytes: None,
+            max_uploads_in_flight: 32,
+            upload_max_idle_secs: 86_400,
             oidc: None,
             audit_log: None,
             store: EmbeddedStoreConfig::default(),
@@ -418,6 +476,32 @@ impl Config {
             parse
         );
         set!("SEALDROP_BODY_TIMEOUT_SECS", self.body_timeout_secs, parse);
+        set!(
+            "SEALDROP_QUOTA_BYTES",
+            self.quota_bytes,
+            |name, value: String| {
+                if value.trim().is_empty() {
+                    return Ok(None);
+                }
+                parse_size(&value)
+                    .map(Some)
+                    .map_err(|reason| ConfigError::Env {
+                        name,
+                        value,
+                        reason,
+                    })
+            }
+        );
+        set!(
+            "SEALDROP_MAX_UPLOADS_IN_FLIGHT",
+            self.max_uploads_in_flight,
+            parse
+        );
+        set!(
+            "SEALDROP_UPLOAD_MAX_IDLE_SECS",
+            self.upload_max_idle_secs,
+            parse
+        );
         set!("SEALDROP_AUDIT_LOG", self.audit_log, some_path);
         set!("SEALDROP_BOOTSTRAP_ADMIN", self.bootstrap_admin, bool_value);
         if let Some(url) = var("SEALDROP_DATABASE_URL").filter(|v| !v.trim().is_empty()) {
@@ -548,6 +632,24 @@ impl Config {
                     "{name} must be between 1 and 3600"
                 )));
             }
+        }
+        if self.quota_bytes == Some(0) {
+            return Err(ConfigError::Invalid(
+                "quota_bytes (SEALDROP_QUOTA_BYTES) must be positive; leave it unset for no quota"
+                    .into(),
+            ));
+        }
+        if self.max_uploads_in_flight == 0 {
+            return Err(ConfigError::Invalid(
+                "max_uploads_in_flight (SEALDROP_MAX_UPLOADS_IN_FLIGHT) must be at least 1".into(),
+            ));
+        }
+        if !(self.presign_ttl_secs..=MAX_UPLOAD_IDLE_SECS).contains(&self.upload_max_idle_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "upload_max_idle_secs (SEALDROP_UPLOAD_MAX_IDLE_SECS) must be between \
+                 presign_ttl_secs ({}) and {MAX_UPLOAD_IDLE_SECS} (30 days)",
+                self.presign_ttl_secs
+            )));
         }
         for origin in &self.cors_origins {
             check_origin(origin).map_err(|why| {
@@ -709,6 +811,59 @@ mod tests {
                 .apply_env(env(&[("SEALDROP_OIDC_ISSUER", "https://idp")]))
                 .is_err()
         );
+        let mut config = Config::default();
+        let err = config
+            .apply_env(env(&[("SEALDROP_QUOTA_BYTES", "lots")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SEALDROP_QUOTA_BYTES"), "{err}");
+        for (name, config) in [
+            (
+                "quota_bytes",
+                Config {
+                    quota_bytes: Some(0),
+                    ..Config::default()
+                },
+            ),
+            (
+                "max_uploads_in_flight",
+                Config {
+                    max_uploads_in_flight: 0,
+                    ..Config::default()
+                },
+            ),
+            (
+                "upload_max_idle_secs",
+                Config {
+                    upload_max_idle_secs: 10,
+                    ..Config::default()
+                },
+            ),
+        ] {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn sizes_read_as_operators_write_them() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("20G"), Ok(20 << 30));
+        assert_eq!(parse_size(" 512 MiB "), Ok(512 << 20));
+        assert_eq!(parse_size("3kb"), Ok(3 << 10));
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("20 parsecs").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        let config: Config = toml::from_str("quota_bytes = \"2T\"").unwrap();
+        assert_eq!(config.quota_bytes, Some(2 << 40));
+        let config: Config = toml::from_str("quota_bytes = 4096").unwrap();
+        assert_eq!(config.quota_bytes, Some(4096));
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[("SEALDROP_QUOTA_BYTES", "10M")]))
+            .unwrap();
+        assert_eq!(config.quota_bytes, Some(10 << 20));
     }
 
     #[test]

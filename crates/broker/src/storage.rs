@@ -54,6 +54,15 @@ fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> StorageError {
     }
 }
 
+/// What a prefix holds, from [`Storage::usage`].
+#[derive(Clone, Debug, Default)]
+pub struct Usage {
+    /// Stored bytes.
+    pub bytes: u64,
+    /// Last modification of the watched keys that exist, in seconds.
+    pub modified: HashMap<String, i64>,
+}
+
 /// How a stored object looks from a HEAD request.
 #[derive(Clone, Debug, Default)]
 pub struct ObjectHead {
@@ -235,6 +244,65 @@ impl Storage {
             .then(|| out.next_continuation_token().map(str::to_owned))
             .flatten();
         Ok((objects, next))
+    }
+
+    /// What is stored under `prefix`: the bytes, and when each of the
+    /// `watched` keys that exists was last modified (seconds since the Unix
+    /// epoch). One LIST per 1,000 objects.
+    pub async fn usage(&self, prefix: &str, watched: &[&str]) -> Result<Usage, StorageError> {
+        let mut usage = Usage::default();
+        let mut cursor = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(cursor)
+                .send()
+                .await
+                .map_err(classify)?;
+            for object in out.contents() {
+                usage.bytes = usage
+                    .bytes
+                    .saturating_add(object.size().unwrap_or(0).max(0) as u64);
+                if let (Some(key), Some(modified)) = (object.key(), object.last_modified())
+                    && watched.contains(&key)
+                {
+                    usage.modified.insert(key.to_owned(), modified.secs());
+                }
+            }
+            cursor = out.next_continuation_token().map(str::to_owned);
+            if !out.is_truncated().unwrap_or(false) || cursor.is_none() {
+                return Ok(usage);
+            }
+        }
+    }
+
+    /// Multipart uploads in the bucket started more than `age` ago (at most a
+    /// thousand, oldest listing order), as `(key, upload id)`.
+    pub async fn multipart_uploads_older_than(
+        &self,
+        age: Duration,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let out = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(classify)?;
+        let cutoff = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_sub(age)
+            .as_secs() as i64;
+        Ok(out
+            .uploads()
+            .iter()
+            .filter(|u| u.initiated().is_some_and(|t| t.secs() < cutoff))
+            .filter_map(|u| Some((u.key()?.to_owned(), u.upload_id()?.to_owned())))
+            .collect())
     }
 
     /// Deletes an object.

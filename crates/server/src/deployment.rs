@@ -139,6 +139,7 @@ impl Deployment {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), DeploymentError> {
         let limits = limits(&self.config);
+        let sweeper = tokio::spawn(sealdrop_broker::lifecycle::run(self.state.clone()));
         let app = sealdrop_broker::router(self.state, web_root);
         let store = spawn_store(self.store, limits);
         let service = hyper_util::service::TowerToHyperService::new(app);
@@ -146,6 +147,7 @@ impl Deployment {
             .await
             .map_err(io("serving HTTP"));
         store.abort();
+        sweeper.abort();
         served
     }
 

@@ -817,3 +817,288 @@ async fn storage_takes_no_more_than_the_size_limit() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Multipart uploads storage holds for the deployment's bucket.
+async fn multipart_uploads_in_storage(api: &Api) -> Vec<String> {
+    let listed = api
+        .state
+        .storage
+        .client()
+        .list_multipart_uploads()
+        .bucket(api.state.storage.bucket())
+        .send()
+        .await
+        .unwrap();
+    listed
+        .uploads()
+        .iter()
+        .map(|u| u.key().unwrap().to_owned())
+        .collect()
+}
+
+/// An outsider's upload into `admin`'s file request: creates a file request
+/// and returns its bearer credential.
+async fn file_request_bearer(api: &Api, name: &str) -> (String, String) {
+    let (status, created) = api
+        .post(
+            "/api/v1/requests",
+            &api.admin_token,
+            json!({"name": name, "max_files": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["request"]["id"].as_str().unwrap().to_owned();
+    let bearer = sealdrop_api::request_bearer(&id, created["secret"].as_str().unwrap());
+    (id, bearer)
+}
+
+/// Files the request with `id` has taken (reserved or stored).
+async fn request_files(api: &Api, id: &str) -> u64 {
+    let (status, _, listed) = api
+        .call(
+            Method::GET,
+            "/api/v1/requests",
+            Some(&api.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    listed["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap()["files"]
+        .as_u64()
+        .unwrap()
+}
+
+/// A user cannot hold more than their quota by any route: stored objects,
+/// single PUTs and multipart uploads in flight all count, a file request
+/// counts against its owner, and nothing is left behind by a refusal. No API
+/// route copies objects, and storage refuses a presigned PUT turned into a
+/// copy by an unsigned header.
+#[tokio::test]
+async fn quotas_hold_on_every_route() {
+    const MIB: u64 = 1024 * 1024;
+    let part = (5 * MIB).to_string();
+    let api = Api::start(&[
+        ("SEALDROP_QUOTA_BYTES", "12M"),
+        ("SEALDROP_MAX_UPLOADS_IN_FLIGHT", "1"),
+        ("SEALDROP_MULTIPART_THRESHOLD", &part),
+        ("SEALDROP_PART_SIZE", &part),
+    ])
+    .await;
+    let token = api.admin_token.clone();
+    let create = |name: &str, size: u64| json!({"name": name, "size": size, "mode": "sse"});
+
+    // 3 MiB stored, then a 4 MiB single PUT signed and not sent yet: 7 MiB.
+    let (status, a) = api
+        .post("/api/v1/uploads", &token, create("a.bin", 3 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    let (status, _) = send_presigned(&a["transfer"]["request"], vec![1; 3 * MIB as usize]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, b) = api
+        .post("/api/v1/uploads", &token, create("b.bin", 4 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+
+    // A 6 MiB multipart upload would make 13 MiB: refused, and the upload the
+    // broker had created in storage is gone again.
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, create("c.bin", 6 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(code(&body), "too_large");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("quota") && message.contains("3.0 MiB stored"),
+        "{message}"
+    );
+    assert_eq!(multipart_uploads_in_storage(&api).await, [""; 0]);
+    let (status, c) = api
+        .post("/api/v1/uploads", &token, create("c.bin", 5 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::OK, "exactly the quota fits: {c}");
+    assert_eq!(c["transfer"]["kind"], "multipart");
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, create("d.bin", 1))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "a byte over: {body}");
+
+    // One multipart upload in flight is the most; the refusal says so.
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, create("e.bin", 5 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in progress"),
+        "{body}"
+    );
+    assert_eq!(multipart_uploads_in_storage(&api).await, ["admin/c.bin"]);
+
+    // Files sent through a file request count against its owner.
+    let (request_id, bearer) = file_request_bearer(&api, "scans").await;
+    let (status, body) = api
+        .post("/api/v1/uploads", &bearer, create("scan.pdf", 1000))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("recipient"),
+        "{body}"
+    );
+    assert_eq!(request_files(&api, &request_id).await, 0, "given back");
+
+    // A presigned PUT cannot be turned into a copy of a stored object.
+    let mut copy = b["transfer"]["request"].clone();
+    copy["headers"]["x-amz-copy-source"] = json!("sealdrop/admin/a.bin");
+    let (status, _) = send_presigned(&copy, vec![3; 4 * MIB as usize]).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(!api.exists("admin/b.bin").await);
+
+    // Completing the multipart upload stores exactly its plan; deleting the
+    // 3 MiB file makes room again.
+    let upload_id = c["transfer"]["upload_id"].as_str().unwrap();
+    let signed = &c["transfer"]["parts"][0];
+    let (status, etag) = send_presigned(&signed["request"], vec![2; 5 * MIB as usize]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads/complete",
+            &token,
+            json!({"key": "admin/c.bin", "upload_id": upload_id,
+                   "parts": [{"part_number": 1, "etag": etag.unwrap()}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, create("d.bin", 1))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "still full: {body}");
+    let (status, _, _) = api
+        .call(
+            Method::DELETE,
+            "/api/v1/objects?key=admin/a.bin",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, create("d.bin", 3 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Abandoned uploads stop holding storage and quota: an idle multipart upload
+/// is aborted (one still being signed is not), one storage has but the state
+/// never recorded too, an expired single PUT stops counting, and a file
+/// request's file that never arrived is given back to the request.
+#[tokio::test]
+async fn abandoned_uploads_are_cleaned_up() {
+    use std::time::Duration;
+    const MIB: u64 = 1024 * 1024;
+    let part = (5 * MIB).to_string();
+    let api = Api::start(&[
+        ("SEALDROP_QUOTA_BYTES", "16M"),
+        ("SEALDROP_PRESIGN_TTL_SECS", "3"),
+        ("SEALDROP_UPLOAD_MAX_IDLE_SECS", "3"),
+        ("SEALDROP_MULTIPART_THRESHOLD", &part),
+        ("SEALDROP_PART_SIZE", &part),
+    ])
+    .await;
+    let token = api.admin_token.clone();
+    let create = |name: &str, size: u64| json!({"name": name, "size": size, "mode": "sse"});
+    let (status, idle) = api
+        .post("/api/v1/uploads", &token, create("idle.bin", 6 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{idle}");
+    let (status, busy) = api
+        .post("/api/v1/uploads", &token, create("busy.bin", 6 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{busy}");
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, create("more.bin", 5 * MIB))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "12 MiB in flight: {body}"
+    );
+    // An upload storage has that no broker recorded.
+    let unrecorded = api
+        .state
+        .storage
+        .create_multipart(
+            "admin/unrecorded.bin",
+            &sealdrop_broker::storage::UploadHeaders {
+                content_type: "application/octet-stream".into(),
+                metadata: Default::default(),
+                sse: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (request_id, bearer) = file_request_bearer(&api, "late").await;
+    let (status, body) = api
+        .post("/api/v1/uploads", &bearer, create("never.pdf", 1000))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(request_files(&api, &request_id).await, 1);
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sign = |created: &Value, key: &str| json!({"key": key, "upload_id": created["transfer"]["upload_id"], "part_numbers": [2]});
+    let (status, body) = api
+        .post(
+            "/api/v1/uploads/parts",
+            &token,
+            sign(&busy, "admin/busy.bin"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // (Storage dates uploads in whole seconds: a second more than the limit.)
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let swept = sealdrop_broker::lifecycle::sweep(&api.state).await.unwrap();
+    assert_eq!(swept.aborted, 1, "{swept:?}");
+    assert_eq!(swept.orphans, 1, "{swept:?}");
+    assert!(swept.expired_puts >= 1, "{swept:?}");
+    assert_eq!(swept.released, 0, "the file may still arrive: {swept:?}");
+    let (status, _) = api
+        .post(
+            "/api/v1/uploads/parts",
+            &token,
+            sign(&idle, "admin/idle.bin"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the idle upload is gone");
+    assert_eq!(
+        multipart_uploads_in_storage(&api).await,
+        ["admin/busy.bin"],
+        "{unrecorded} is gone too"
+    );
+    // Room again for 5 MiB: 6 (busy) + 5 ≤ 16.
+    let (status, body) = api
+        .post("/api/v1/uploads", &token, create("more.bin", 5 * MIB))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Twice the URL's lifetime after it was signed, the file request's file
+    // that never came is given back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let swept = sealdrop_broker::lifecycle::sweep(&api.state).await.unwrap();
+    assert_eq!(swept.released, 1, "{swept:?}");
+    assert_eq!(request_files(&api, &request_id).await, 0);
+    let audit = std::fs::read_to_string(api.data_dir.path().join("audit.log")).unwrap();
+    assert!(
+        audit.contains("idle upload cancelled by the broker") && audit.contains("idle.bin"),
+        "{audit}"
+    );
+}

@@ -347,11 +347,13 @@ impl Database {
     }
 
     /// Gives back the reservation of an upload through a file request that
-    /// was aborted; nothing happens for a key no request reserved.
+    /// was aborted or never arrived; nothing happens for a key no request
+    /// reserved, or one another replica already gave back.
     pub async fn release_request_upload(&self, key: &str) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.unavailable(e))?;
+        // Deleting first decides which of two racing releases gives it back.
         let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT request_id, size FROM file_request_uploads WHERE object_key = $1",
+            "DELETE FROM file_request_uploads WHERE object_key = $1 RETURNING request_id, size",
         )
         .bind(key)
         .fetch_optional(&mut *tx)
@@ -360,11 +362,6 @@ impl Database {
         let Some((request_id, size)) = row else {
             return Ok(());
         };
-        sqlx::query("DELETE FROM file_request_uploads WHERE object_key = $1")
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.unavailable(e))?;
         sqlx::query("UPDATE file_requests SET files = files - 1, bytes = bytes - $1 WHERE id = $2")
             .bind(size)
             .bind(&request_id)
@@ -373,5 +370,42 @@ impl Database {
             .map_err(|e| self.unavailable(e))?;
         tx.commit().await.map_err(|e| self.unavailable(e))?;
         Ok(())
+    }
+
+    /// Notes that the file reserved under `key` was stored: it keeps its
+    /// place in the request for good.
+    pub async fn settle_request_upload(&self, key: &str) -> Result<(), StateError> {
+        sqlx::query(
+            "UPDATE file_request_uploads SET settled_at = $1 \
+             WHERE object_key = $2 AND settled_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.unavailable(e))?;
+        Ok(())
+    }
+
+    /// Keys reserved through file requests more than `age` ago that were never
+    /// seen stored and have no multipart upload in progress (at most `limit`).
+    pub async fn unsettled_request_uploads(
+        &self,
+        age: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<String>, StateError> {
+        let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        let keys: Vec<(String,)> = sqlx::query_as(
+            "SELECT f.object_key FROM file_request_uploads f \
+             WHERE f.settled_at IS NULL AND f.created_at < $1 \
+               AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.object_key = f.object_key) \
+             ORDER BY f.created_at LIMIT $2",
+        )
+        .bind(now_ms().saturating_sub(age_ms))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.unavailable(e))?;
+        Ok(keys.into_iter().map(|(key,)| key).collect())
     }
 }

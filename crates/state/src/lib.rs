@@ -45,4 +45,4 @@ pub use shares::{
     IssuedLink, MAX_SHARE_NOTE_CHARS, MAX_SHARED_OBJECTS, NewShare, ShareObject, ShareRecord,
 };
 pub use time::parse_lifetime;
-pub use uploads::UploadPlan;
+pub use uploads::{IdleUpload, InFlight, PendingPut, UploadPlan};

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "file_requests",
         include_str!("../migrations/0004_file_requests.sql"),
     ),
+    (
+        5,
+        "upload_lifecycle",
+        include_str!("../migrations/0005_upload_lifecycle.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -28,6 +28,7 @@ use crate::error::{ApiError, ApiJson, Failures};
 use crate::keys::KMS_KEY_HINT;
 use crate::keys::NewDataKey;
 use crate::policy;
+use crate::quota::{self, Whose};
 use crate::state::AppState;
 use crate::storage::{SseKms, UploadHeaders};
 use sealdrop_state::{ReservationRefusal, UploadPlan};
@@ -202,8 +203,8 @@ pub async fn create(
     };
 
     let result = match request.mode {
-        Mode::Cse => create_cse(&state, &owner, &key, &request, content_type).await,
-        Mode::Sse => create_sse(&state, &owner, &key, &request, content_type).await,
+        Mode::Cse => create_cse(&state, &uploader, &key, &request, content_type).await,
+        Mode::Sse => create_sse(&state, &uploader, &key, &request, content_type).await,
     };
     if result.is_err() && uploader.link().is_some() {
         state.db.release_request_upload(&key).await?;
@@ -227,7 +228,7 @@ pub async fn create(
 
 async fn create_cse(
     state: &AppState,
-    user: &str,
+    uploader: &Uploader,
     key: &str,
     request: &CreateUploadRequest,
     content_type: String,
@@ -262,7 +263,7 @@ async fn create_cse(
         metadata: metadata.clone(),
         sse: None,
     };
-    let transfer = transfer(state, user, key, request.size, stored_size, &headers).await?;
+    let transfer = transfer(state, uploader, key, request.size, stored_size, &headers).await?;
     let encryption_context: BTreeMap<String, String> = EncryptionContext::for_object(key)
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -285,7 +286,7 @@ async fn create_cse(
 
 async fn create_sse(
     state: &AppState,
-    user: &str,
+    uploader: &Uploader,
     key: &str,
     request: &CreateUploadRequest,
     content_type: String,
@@ -298,7 +299,7 @@ async fn create_sse(
             key_id: kms_key_id.clone(),
         }),
     };
-    let transfer = transfer(state, user, key, request.size, request.size, &headers).await?;
+    let transfer = transfer(state, uploader, key, request.size, request.size, &headers).await?;
     Ok(CreateUploadResponse {
         key: key.to_owned(),
         size: request.size,
@@ -310,15 +311,30 @@ async fn create_sse(
 
 /// A single presigned PUT below the threshold; otherwise a multipart upload the
 /// broker creates itself (so its headers are fixed), with the first parts signed.
+/// Either is recorded against the owner's quotas before anything is signed,
+/// and withdrawn if it does not fit.
 async fn transfer(
     state: &AppState,
-    user: &str,
+    uploader: &Uploader,
     key: &str,
     size: u64,
     stored_size: u64,
     headers: &UploadHeaders,
 ) -> Result<Transfer, ApiError> {
+    let user = uploader.owner();
+    let whose = match uploader {
+        Uploader::User(_) => Whose::Own,
+        Uploader::Request(_) => Whose::Recipient,
+    };
     if stored_size < state.config.multipart_threshold {
+        let put = state
+            .db
+            .record_pending_put(key, user, stored_size, state.config.presign_ttl())
+            .await?;
+        if let Err(refused) = quota::verify(state, user, whose).await {
+            state.db.forget_pending_puts(&[put]).await?;
+            return Err(refused);
+        }
         return Ok(Transfer::Single {
             request: state.storage.presign_put(key, stored_size, headers).await?,
         });
@@ -329,9 +345,14 @@ async fn transfer(
     let upload_id = state.storage.create_multipart(key, headers).await?;
     // Remembered before any part is signed: every later part URL, on any
     // replica, is signed from this record.
-    if let Err(e) = state.db.record_upload(&upload_id, &stored).await {
+    let recorded = match state.db.record_upload(&upload_id, &stored).await {
+        Ok(()) => quota::verify(state, user, whose).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Err(refused) = recorded {
         let _ = state.storage.abort_multipart(key, &upload_id).await;
-        return Err(e.into());
+        state.db.forget_upload(&upload_id).await?;
+        return Err(refused);
     }
     let first = plan.part_count().min(FIRST_PARTS);
     let mut parts = Vec::with_capacity(first as usize);
@@ -371,6 +392,7 @@ pub async fn sign_parts(
         )));
     }
     let plan = planned_upload(&state, &request.key, &request.upload_id).await?;
+    state.db.touch_upload(&request.upload_id).await?;
     if let Some(bad) = request
         .part_numbers
         .iter()
@@ -460,6 +482,7 @@ pub async fn complete(
     let result = complete_within_limit(&state, &request.key, &request.upload_id, &parts).await;
     if result.is_ok() {
         state.db.forget_upload(&request.upload_id).await?;
+        state.db.settle_request_upload(&request.key).await?;
     }
     audit(
         &state,
