@@ -110,6 +110,25 @@ async fn default_encryption_and_encrypt_existing(server: &Server, bucket: &Bucke
         assert_eq!(metadata.get("origin"), Some(key));
         assert_eq!(content_type.as_deref(), Some("text/x-report"));
     }
+    // Put into the bucket directly, they carried no binding; now they do,
+    // and sealdrop opens them.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    client
+        .download_to(&plain[0].0, &out, NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), plain[0].1);
+    // SSE by the bucket default, but never through sealdrop: refused until
+    // encrypt-existing adopts it below.
+    let refused = client
+        .download_to("admin/new.txt", &out, NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("no sealdrop binding"),
+        "{refused}"
+    );
     let before = state(bucket, &cse).await;
     let out = server.admin(&["encrypt-existing"]).unwrap();
     assert!(
@@ -117,10 +136,17 @@ async fn default_encryption_and_encrypt_existing(server: &Server, bucket: &Bucke
         "second run changes nothing: {out}"
     );
     assert!(out.contains("already SSE-KMS"), "{out}");
+    assert!(out.contains("1  bound to its key (SSE-KMS)"), "{out}");
     assert!(
         out.contains("1  client-side encrypted (left as is)"),
         "{out}"
     );
+    let adopted = dir.path().join("new");
+    client
+        .download_to("admin/new.txt", &adopted, NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&adopted).unwrap(), b"after default");
     assert_eq!(
         state(bucket, &cse).await,
         before,

@@ -15,6 +15,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod binding;
 pub mod config;
 pub mod error;
 pub mod keys;

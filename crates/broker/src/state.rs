@@ -24,6 +24,9 @@ pub struct Inner {
     pub storage: Storage,
     /// Where data keys come from.
     pub keys: Arc<dyn KeyProvider>,
+    /// The MAC key that binds SSE objects to their key: opened at start, or
+    /// on first use if the key provider was unreachable then (see [`AppState::binding`]).
+    pub binding: tokio::sync::OnceCell<crate::binding::BindingKey>,
     /// Users and tokens, shared by every replica.
     pub db: Database,
     /// OIDC, if configured.
@@ -48,6 +51,26 @@ impl AppState {
     /// Wraps the parts.
     pub fn new(inner: Inner) -> AppState {
         AppState(Arc::new(inner))
+    }
+
+    /// The deployment's binding key, opened through the key provider the
+    /// first time it is needed (and tried again next time if that failed:
+    /// a broker started while KMS was away serves once KMS is back).
+    pub async fn binding(&self) -> Result<&crate::binding::BindingKey, crate::ApiError> {
+        self.binding
+            .get_or_try_init(|| {
+                crate::binding::BindingKey::load_or_create(&self.db, self.keys.as_ref())
+            })
+            .await
+            .map_err(|e| match e {
+                crate::binding::BindingError::State(e) => e.into(),
+                crate::binding::BindingError::Key(why) => {
+                    tracing::warn!(%why, "the object binding key is not available");
+                    crate::ApiError::Unavailable(
+                        "the key service is unavailable; try again shortly".into(),
+                    )
+                }
+            })
     }
 }
 

@@ -70,6 +70,8 @@ pub struct ObjectHead {
     pub size: u64,
     /// RFC 3339.
     pub last_modified: Option<String>,
+    /// The same, in seconds since the Unix epoch.
+    pub last_modified_secs: Option<i64>,
     /// Stored content type.
     pub content_type: Option<String>,
     /// ETag.
@@ -195,6 +197,7 @@ impl Storage {
         Ok(Some(ObjectHead {
             size: out.content_length().unwrap_or(0).max(0) as u64,
             last_modified: out.last_modified().and_then(rfc3339),
+            last_modified_secs: out.last_modified().map(|t| t.secs()),
             content_type: out.content_type().map(str::to_owned),
             etag: out.e_tag().map(str::to_owned),
             metadata: out

@@ -86,6 +86,7 @@ impl Deployment {
             api_rate: RateLimiter::new(config.api_rate_limit),
             public_rate: RateLimiter::new(config.public_rate_limit),
             db,
+            binding: Default::default(),
             audit,
             metrics: Metrics::default(),
             storage: started.stack.storage,
@@ -94,6 +95,11 @@ impl Deployment {
             readiness: Default::default(),
             config: config.clone(),
         });
+        // Opened now so that a broken key provider shows at start; if it is
+        // only unreachable, SSE uploads and downloads answer 503 until it is back.
+        if let Err(e) = state.binding().await {
+            tracing::warn!(error = %e, "the object binding key could not be opened yet");
+        }
         Ok(Deployment {
             config,
             state,

@@ -1102,3 +1102,99 @@ async fn abandoned_uploads_are_cleaned_up() {
         "{audit}"
     );
 }
+
+/// SSE objects are bound to their key by the broker's MAC: one copied into
+/// another user's prefix by someone with bucket access (keeping its metadata,
+/// or replacing it with its original binding) does not open there, nor does
+/// one put into the bucket directly; the owner's own opens, and the refusal
+/// says what is wrong.
+#[tokio::test]
+async fn sse_objects_open_only_at_the_key_they_were_uploaded_to() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption};
+    let api = Api::start(&[]).await;
+    let alice = api.add_user("alice").await;
+    let bob = api.add_user("bob").await;
+    let body = b"alice's payroll".to_vec();
+    let (status, created) = api
+        .post(
+            "/api/v1/uploads",
+            &alice,
+            json!({"name": "payroll.csv", "size": body.len(), "mode": "sse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let request = &created["transfer"]["request"];
+    assert!(
+        request["headers"]["x-amz-meta-sealdrop-binding"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("1.")),
+        "the binding is a signed header: {request}"
+    );
+    let (status, _) = send_presigned(request, body.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, opened) = api
+        .post(
+            "/api/v1/objects/open",
+            &alice,
+            json!({"key": "alice/payroll.csv"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{opened}");
+
+    // Someone with write access to the bucket copies it into bob's prefix.
+    let s3 = api.state.storage.client();
+    let bucket = api.state.storage.bucket();
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key("alice/payroll.csv")
+        .send()
+        .await
+        .unwrap();
+    for (to, directive) in [
+        ("bob/kept.csv", MetadataDirective::Copy),
+        ("bob/replaced.csv", MetadataDirective::Replace),
+    ] {
+        s3.copy_object()
+            .bucket(bucket)
+            .key(to)
+            .copy_source(format!("{bucket}/alice/payroll.csv"))
+            .metadata_directive(directive)
+            .set_metadata(head.metadata().cloned())
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = api
+            .post("/api/v1/objects/open", &bob, json!({"key": to}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{to}: {body}");
+        assert_eq!(code(&body), "integrity_error");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("copied or moved"), "{message}");
+        assert!(!body.to_string().contains("url"), "no download: {body}");
+    }
+    // Put into the bucket directly: no binding.
+    s3.put_object()
+        .bucket(bucket)
+        .key("bob/dropped.csv")
+        .body(ByteStream::from(body.clone()))
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = api
+        .post(
+            "/api/v1/objects/open",
+            &bob,
+            json!({"key": "bob/dropped.csv"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no sealdrop binding") && message.contains("encrypt-existing"),
+        "{message}"
+    );
+}

@@ -21,3 +21,12 @@ CREATE INDEX single_uploads_by_user ON single_uploads (user_name);
 -- When a file sent through a file request was seen stored; until then an
 -- upload that never arrives gives its file and bytes back to the request.
 ALTER TABLE file_request_uploads ADD COLUMN settled_at BIGINT;
+-- Secrets of the whole deployment that every replica needs (the key of the
+-- broker's object binding MAC), stored as an S3EC-style envelope: the data
+-- key wrapped by the deployment's KMS key or local keyring, never in the
+-- clear. The first replica to start writes it; the others read it.
+CREATE TABLE deployment_keys (
+    name       TEXT PRIMARY KEY,
+    envelope   TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

@@ -19,6 +19,7 @@
 
 mod accounts;
 mod database;
+mod deployment_keys;
 mod error;
 mod file_requests;
 mod identities;
@@ -33,6 +34,7 @@ pub use accounts::{
     Authenticated, IssuedToken, TOKEN_PREFIX, TokenRefusal, TokenSummary, UserSummary,
 };
 pub use database::{Backend, Database, DatabaseUrl, Location};
+pub use deployment_keys::StoredDeploymentKey;
 pub use error::StateError;
 pub use file_requests::{FileRequestRecord, INBOX, NewFileRequest, ReservationRefusal};
 pub use identities::{

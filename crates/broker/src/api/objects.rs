@@ -171,7 +171,9 @@ pub(super) async fn open_object(
         ))
     })?
     else {
-        // Server-side encrypted or plain: storage decrypts; no key material here.
+        // Server-side encrypted or plain: storage decrypts; no key material
+        // here, so the broker's binding is what ties the object to its key.
+        state.binding().await?.check(key, head)?;
         let kms_key_id = head.sse_kms_key_id.clone();
         let download = state.storage.presign_get(key, filename).await?;
         return Ok((

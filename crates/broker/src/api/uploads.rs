@@ -24,6 +24,7 @@ use sealdrop_envelope::{
 
 use crate::audit::{Action, Outcome};
 use crate::auth::{RequestCaller, Uploader};
+use crate::binding::BINDING_META;
 use crate::error::{ApiError, ApiJson, Failures};
 use crate::keys::KMS_KEY_HINT;
 use crate::keys::NewDataKey;
@@ -292,9 +293,12 @@ async fn create_sse(
     content_type: String,
 ) -> Result<CreateUploadResponse, ApiError> {
     let kms_key_id = state.keys.key_id().to_owned();
+    // Signed into the upload like the SSE headers: the object is bound to
+    // its key and size (see `binding`).
+    let binding = state.binding().await?.tag(key, request.size);
     let headers = UploadHeaders {
         content_type,
-        metadata: BTreeMap::new(),
+        metadata: BTreeMap::from([(BINDING_META.to_owned(), binding)]),
         sse: Some(SseKms {
             key_id: kms_key_id.clone(),
         }),

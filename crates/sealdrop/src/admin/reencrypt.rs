@@ -4,8 +4,9 @@
 
 use std::io::IsTerminal;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use sealdrop_broker::Config;
+use sealdrop_broker::binding::BindingKey;
 use sealdrop_server::ops::{
     self, COPY_LIMIT, CopyOptions, EncryptExisting, Events, MIN_PART, OpError, Report, Rotate,
 };
@@ -65,6 +66,12 @@ impl From<CopyArgs> for CopyOptions {
 /// `sealdrop admin encrypt-existing`
 pub async fn encrypt_existing(config: &Config, args: EncryptExistingArgs) -> Result<()> {
     let stack = stack::connect(config).await?;
+    let db = sealdrop_server::open_state(config)
+        .await
+        .context("opening the state database")?;
+    let binding = BindingKey::load_or_create(&db, stack.keys.as_ref())
+        .await
+        .context("opening the object binding key")?;
     let options = EncryptExisting {
         prefix: args.prefix,
         dry_run: args.dry_run,
@@ -76,7 +83,7 @@ pub async fn encrypt_existing(config: &Config, args: EncryptExistingArgs) -> Res
     } else {
         "encrypting"
     });
-    let report = ops::encrypt_existing(&stack, &options, &printer).await;
+    let report = ops::encrypt_existing(&stack, &binding, &options, &printer).await;
     printer.finish(report)
 }
 

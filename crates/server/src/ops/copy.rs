@@ -10,12 +10,15 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption,
 };
 
-use super::{CopyOptions, OpError, user_metadata};
+use super::{CopyOptions, OpError};
 
 /// What an in-place copy changes.
 pub(crate) enum Change {
-    /// Keep metadata; encrypt at rest with SSE-KMS under this key.
-    Encrypt { kms_key: String },
+    /// Encrypt at rest with SSE-KMS under this key, with this user metadata.
+    Encrypt {
+        kms_key: String,
+        metadata: HashMap<String, String>,
+    },
     /// Replace the user metadata; keep everything else (incl. SSE) as it is.
     Metadata(HashMap<String, String>),
 }
@@ -80,19 +83,20 @@ pub(crate) async fn copy_in_place(
             "storage returned no ETag for {key}; cannot copy it safely"
         )));
     };
-    let (sse, kms_key) = match change {
-        Change::Encrypt { kms_key } => (Some(ServerSideEncryption::AwsKms), Some(kms_key.clone())),
-        Change::Metadata(_) => (
+    let (sse, kms_key, metadata) = match change {
+        Change::Encrypt { kms_key, metadata } => (
+            Some(ServerSideEncryption::AwsKms),
+            Some(kms_key.clone()),
+            metadata.clone(),
+        ),
+        Change::Metadata(metadata) => (
             head.server_side_encryption().cloned(),
             head.ssekms_key_id().map(str::to_owned),
+            metadata.clone(),
         ),
     };
-    let replaced = match change {
-        Change::Metadata(m) => Some(m.clone()),
-        Change::Encrypt { .. } => None,
-    };
     if size <= copy.cutoff {
-        let mut request = client
+        let request = client
             .copy_object()
             .bucket(bucket)
             .key(key)
@@ -101,19 +105,15 @@ pub(crate) async fn copy_in_place(
             .if_match(etag)
             .set_server_side_encryption(sse)
             .set_ssekms_key_id(kms_key)
-            .set_bucket_key_enabled(head.bucket_key_enabled());
-        request = match replaced {
+            .set_bucket_key_enabled(head.bucket_key_enabled())
             // REPLACE drops every stored header not given again: give them again.
-            Some(metadata) => request
-                .metadata_directive(MetadataDirective::Replace)
-                .set_metadata(Some(metadata))
-                .set_content_type(head.content_type().map(str::to_owned))
-                .set_cache_control(head.cache_control().map(str::to_owned))
-                .set_content_disposition(head.content_disposition().map(str::to_owned))
-                .set_content_encoding(head.content_encoding().map(str::to_owned))
-                .set_content_language(head.content_language().map(str::to_owned)),
-            None => request.metadata_directive(MetadataDirective::Copy),
-        };
+            .metadata_directive(MetadataDirective::Replace)
+            .set_metadata(Some(metadata))
+            .set_content_type(head.content_type().map(str::to_owned))
+            .set_cache_control(head.cache_control().map(str::to_owned))
+            .set_content_disposition(head.content_disposition().map(str::to_owned))
+            .set_content_encoding(head.content_encoding().map(str::to_owned))
+            .set_content_language(head.content_language().map(str::to_owned));
         return Ok(match conditional("CopyObject", request.send()).await? {
             Some(_) => Copied::Done,
             None => Copied::Changed,
@@ -122,7 +122,6 @@ pub(crate) async fn copy_in_place(
 
     // Beyond the cutoff: a multipart upload of the same key, parts copied
     // server-side, completed only if the key still holds what was copied.
-    let metadata = replaced.unwrap_or_else(|| user_metadata(head));
     let upload = client
         .create_multipart_upload()
         .bucket(bucket)

@@ -1,7 +1,9 @@
-//! `encrypt-existing`: SSE-KMS for objects stored without KMS encryption.
+//! `encrypt-existing`: SSE-KMS for objects stored without KMS encryption, and
+//! the broker's binding for SSE objects that were put into the bucket directly.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::ServerSideEncryption;
+use sealdrop_broker::binding::{BINDING_META, BindingKey};
 
 use super::copy::{Change, copy_in_place};
 use super::{
@@ -23,10 +25,14 @@ pub struct EncryptExisting {
 }
 
 /// Encrypts every plaintext object under the prefix in place with SSE-KMS,
-/// keeping its metadata and content headers; client-side encrypted and SSE-KMS
-/// objects are left alone.
+/// keeping its metadata and content headers and adding the broker's binding
+/// (so that the broker opens it: see `sealdrop_broker::binding`); SSE-KMS
+/// objects without a binding get one, others and client-side encrypted
+/// objects are left alone. Whatever is found under a user's prefix is adopted
+/// as theirs.
 pub async fn encrypt_existing(
     stack: &Stack,
+    binding: &BindingKey,
     options: &EncryptExisting,
     events: &dyn Events,
 ) -> Result<Report, OpError> {
@@ -37,7 +43,7 @@ pub async fn encrypt_existing(
     let client = stack.storage.client();
     let bucket = stack.storage.bucket();
     for_each_object(client, bucket, &options.prefix, events, |key| {
-        encrypt_one(client, bucket, key, &kms_key, options)
+        encrypt_one(client, bucket, binding, key, &kms_key, options)
     })
     .await
 }
@@ -45,25 +51,40 @@ pub async fn encrypt_existing(
 async fn encrypt_one(
     client: &Client,
     bucket: &str,
+    binding: &BindingKey,
     key: String,
     kms_key: &str,
     options: &EncryptExisting,
 ) -> Result<Step, OpError> {
     let head = head(client, bucket, &key).await?;
-    if head.server_side_encryption() == Some(&ServerSideEncryption::AwsKms) {
-        return Ok(Step::Finished("already SSE-KMS"));
-    }
-    if !matches!(envelope(&user_metadata(&head)), Ok(None)) {
+    let mut metadata = user_metadata(&head);
+    if !matches!(envelope(&metadata), Ok(None)) {
         // Client-side encrypted (or claims to be): storage only ever sees
-        // ciphertext of it; leave it alone.
+        // ciphertext of it, and its data key binds it; leave it alone.
         return Ok(Step::Finished("client-side encrypted (left as is)"));
     }
-    if options.dry_run {
-        return Ok(Step::Finished("would encrypt with SSE-KMS"));
+    let sse = head.server_side_encryption() == Some(&ServerSideEncryption::AwsKms);
+    if sse && metadata.contains_key(BINDING_META) {
+        return Ok(Step::Finished("already SSE-KMS"));
     }
-    let change = Change::Encrypt {
-        kms_key: kms_key.to_owned(),
+    if options.dry_run {
+        return Ok(Step::Finished(if sse {
+            "would bind to its key"
+        } else {
+            "would encrypt with SSE-KMS"
+        }));
+    }
+    let size = head.content_length().unwrap_or(0).max(0) as u64;
+    metadata.insert(BINDING_META.to_owned(), binding.tag(&key, size));
+    let (change, done) = if sse {
+        (Change::Metadata(metadata), "bound to its key (SSE-KMS)")
+    } else {
+        let kms_key = kms_key.to_owned();
+        (
+            Change::Encrypt { kms_key, metadata },
+            "encrypted with SSE-KMS",
+        )
     };
     let copied = copy_in_place(client, bucket, &key, &head, &change, options.copy).await?;
-    Ok(Step::copied(copied, "encrypted with SSE-KMS"))
+    Ok(Step::copied(copied, done))
 }
