@@ -381,6 +381,13 @@ impl Server {
         })
     }
 
+    /// Kills `sealdrop serve` at once, as a crash would (its embedded store
+    /// goes with it); the data directory stays for [`Server::restart`].
+    pub fn kill(&mut self) {
+        let _ = self._child.0.kill();
+        let _ = self._child.0.wait();
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()

@@ -18,6 +18,14 @@ struct Run {
 }
 
 impl Run {
+    fn of(output: std::process::Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
     /// Asserts success and returns the output.
     fn ok(self) -> Run {
         assert_eq!(self.code, 0, "failed: {}", self.stderr);
@@ -85,7 +93,8 @@ impl User {
         User::new("", "")
     }
 
-    async fn run(&self, args: &[&str]) -> Run {
+    /// `sealdrop ARGS` as this user runs it, output captured.
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(sealdrop_bin());
         command
             .args(args)
@@ -93,18 +102,19 @@ impl User {
             .env_remove("SEALDROP_URL")
             .env_remove("SEALDROP_TOKEN")
             .env_remove("SEALDROP_LOG")
-            .stdin(std::process::Stdio::null());
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         if !self.url.is_empty() {
             command
                 .env("SEALDROP_URL", &self.url)
                 .env("SEALDROP_TOKEN", &self.token);
         }
-        let output = command.output().await.unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        Run::of(self.command(args).output().await.unwrap())
     }
 
     /// `put`s `bytes` as `name` and returns the key it printed.
@@ -274,6 +284,94 @@ async fn a_tampered_object_exits_5_and_leaves_no_file() {
             );
         }
     }
+}
+
+/// Storage dies in the middle of a transfer (the embedded store goes down
+/// with its `sealdrop serve`, as in a crash): `put` and `get` fail with exit
+/// code 6 and say so, no partial object becomes visible, and no file —
+/// partial, staged or unverified — is left behind; after a restart the same
+/// commands succeed.
+#[tokio::test]
+async fn a_crash_mid_transfer_leaves_nothing_half_done() {
+    use std::time::{Duration, Instant};
+    let mut server = Server::embedded(ServerOptions::default()).unwrap();
+    let user = User::new(&server.url, &server.admin_token);
+    let big = content(160 * MIB, 11);
+    let path = user.write("big.bin", &big);
+    let bucket = server.store_bucket().await.unwrap();
+    let until = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let what = what.to_owned();
+        move || assert!(Instant::now() < deadline, "waited a minute for {what}")
+    };
+
+    // Killed once the multipart upload is under way.
+    let put = user
+        .command(&["put", path.to_str().unwrap(), "--name", "big.bin"])
+        .spawn()
+        .unwrap();
+    let waited = until("the upload to start");
+    while bucket.pending_uploads("admin/").await == 0 {
+        waited();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+    // With the broker gone too, the client cannot abort the upload: it warns
+    // (the broker cancels it once idle), then gives its one-line reason.
+    let run = Run::of(put.wait_with_output().await.unwrap());
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    let reason = run.stderr.lines().last().unwrap();
+    assert!(
+        reason.starts_with("sealdrop: cannot reach"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+
+    let server = server.restart().unwrap();
+    let user = User::new(&server.url, &server.admin_token);
+    let bucket = server.store_bucket().await.unwrap();
+    assert!(!bucket.exists("admin/big.bin").await, "no partial object");
+    let listed = user.run(&["ls"]).await.ok();
+    assert!(!listed.stdout.contains("big.bin"), "{}", listed.stdout);
+    let path = user.write("big.bin", &big);
+    user.run(&["put", path.to_str().unwrap(), "--name", "big.bin"])
+        .await
+        .ok();
+
+    // Killed once the download is being staged beside its destination.
+    let out_dir = user.path("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("big.bin");
+    let mut server = server;
+    let get = user
+        .command(&["get", "admin/big.bin", "-o", out.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let waited = until("the download to start");
+    while sealdrop_tests::file_names(&out_dir).is_empty() {
+        waited();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    let run = Run::of(get.wait_with_output().await.unwrap()).fails(6);
+    assert!(run.stderr.contains("reach"), "{}", run.stderr);
+    assert_eq!(
+        sealdrop_tests::file_names(&out_dir),
+        Vec::<String>::new(),
+        "nothing left behind"
+    );
+
+    let server = server.restart().unwrap();
+    let user = User {
+        url: server.url.clone(),
+        token: server.admin_token.clone(),
+        ..user
+    };
+    user.run(&["get", "admin/big.bin", "-o", out.to_str().unwrap()])
+        .await
+        .ok();
+    assert!(std::fs::read(&out).unwrap() == big, "the same bytes");
 }
 
 #[tokio::test]

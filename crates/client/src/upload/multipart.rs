@@ -224,7 +224,7 @@ async fn abort(client: Client, request: AbortUploadRequest) {
         Ok(()) => tracing::info!("aborted the multipart upload of {}", request.key),
         Err(err) => tracing::warn!(
             "could not abort the multipart upload of {} ({}); storage keeps its parts \
-             until a lifecycle rule removes them",
+             until the broker cancels the idle upload",
             request.key,
             with_causes(&err)
         ),
