@@ -23,13 +23,13 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use sealdrop_envelope::{ContentMetadata, MessageId, commitment, verify_commitment};
+use sealdrop_envelope::{ContentMetadata, verify_commitment};
 use sealdrop_state::Database;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
-use crate::keys::KeyProvider;
+use crate::keys::{KeyProvider, NewDataKey};
 use crate::storage::ObjectHead;
 
 /// The metadata entry (without `x-amz-meta-`) that holds an object's binding.
@@ -88,20 +88,13 @@ impl BindingKey {
         let stored = match db.deployment_key(SECRET_NAME).await? {
             Some(stored) => stored,
             None => {
-                let new = keys
+                let sealed = keys
                     .generate(SECRET_OBJECT)
                     .await
+                    .and_then(NewDataKey::seal_v3)
                     .map_err(|e| key_failed(&e))?;
-                let message_id = MessageId::generate().map_err(|e| key_failed(&e))?;
-                let commitment = commitment(&new.data_key, &message_id);
-                let envelope = ContentMetadata::v3(
-                    new.encrypted_data_key,
-                    new.wrapping,
-                    message_id,
-                    commitment,
-                )
-                .map_err(|e| key_failed(&e))?;
-                let json = serde_json::to_string(&envelope.to_map()).map_err(|e| key_failed(&e))?;
+                let json =
+                    serde_json::to_string(&sealed.envelope.to_map()).map_err(|e| key_failed(&e))?;
                 db.add_deployment_key(SECRET_NAME, &json).await?
             }
         };

@@ -220,16 +220,7 @@ impl Storage {
         cursor: Option<String>,
         limit: i32,
     ) -> Result<(Vec<Listed>, Option<String>), StorageError> {
-        let out = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .set_continuation_token(cursor)
-            .max_keys(limit)
-            .send()
-            .await
-            .map_err(classify)?;
+        let out = self.list_page(prefix, cursor, Some(limit)).await?;
         let objects = out
             .contents()
             .iter()
@@ -249,6 +240,23 @@ impl Storage {
         Ok((objects, next))
     }
 
+    async fn list_page(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output, StorageError> {
+        self.client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_continuation_token(cursor)
+            .set_max_keys(limit)
+            .send()
+            .await
+            .map_err(classify)
+    }
+
     /// What is stored under `prefix`: the bytes, and when each of the
     /// `watched` keys that exists was last modified (seconds since the Unix
     /// epoch). One LIST per 1,000 objects.
@@ -256,15 +264,7 @@ impl Storage {
         let mut usage = Usage::default();
         let mut cursor = None;
         loop {
-            let out = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(cursor)
-                .send()
-                .await
-                .map_err(classify)?;
+            let out = self.list_page(prefix, cursor, None).await?;
             for object in out.contents() {
                 usage.bytes = usage
                     .bytes

@@ -17,17 +17,14 @@ use sealdrop_api::{
     SecretString, SignPartsRequest, SignPartsResponse, SseInfo, Transfer, UploadEncryption,
     UploadTarget, routes,
 };
-use sealdrop_envelope::{
-    ContentMetadata, EncryptionContext, MessageId, MetadataError, MetadataMap, PartPlan, TAG_LEN,
-    commitment,
-};
+use sealdrop_envelope::{EncryptionContext, MetadataError, MetadataMap, PartPlan, TAG_LEN};
 
 use crate::audit::{Action, Outcome};
 use crate::auth::{RequestCaller, Uploader};
 use crate::binding::BINDING_META;
 use crate::error::{ApiError, ApiJson, Failures};
 use crate::keys::KMS_KEY_HINT;
-use crate::keys::NewDataKey;
+use crate::keys::SealedDataKey;
 use crate::policy;
 use crate::quota::{self, Whose};
 use crate::state::AppState;
@@ -236,19 +233,14 @@ async fn create_cse(
 ) -> Result<CreateUploadResponse, ApiError> {
     let generated = state.keys.generate(key).await;
     state.metrics.key_operation("generate", generated.is_ok());
-    let NewDataKey {
-        data_key,
-        encrypted_data_key,
-        wrapping,
-        key_id,
-    } = generated?;
     // The message ID is move-only: the metadata keeps it, the client gets its
     // encoding and encrypts with the one the metadata commits to.
-    let message_id = MessageId::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let encoded_message_id = message_id.to_base64();
-    let commitment = commitment(&data_key, &message_id);
-    let envelope = ContentMetadata::v3(encrypted_data_key, wrapping, message_id, commitment)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let SealedDataKey {
+        data_key,
+        message_id: encoded_message_id,
+        envelope,
+        key_id,
+    } = generated?.seal_v3()?;
     let mut metadata = MetadataMap::new();
     metadata.insert(KMS_KEY_HINT.to_owned(), key_id.clone());
     envelope.write_into(&mut metadata).map_err(|e| match e {

@@ -19,7 +19,7 @@ pub use local::LocalProvider;
 pub const KMS_KEY_HINT: &str = "sealdrop-kms-key-id";
 
 use async_trait::async_trait;
-use sealdrop_envelope::{ContentMetadata, DataKey, KeyWrapping};
+use sealdrop_envelope::{ContentMetadata, DataKey, KeyWrapping, MessageId, commitment};
 
 /// A new data key for one object.
 pub struct NewDataKey {
@@ -31,6 +31,42 @@ pub struct NewDataKey {
     pub wrapping: KeyWrapping,
     /// The key that wraps it (KMS key ARN, or the local keyring id).
     pub key_id: String,
+}
+
+/// A new data key sealed into its S3EC V3 envelope.
+pub struct SealedDataKey {
+    /// Plaintext data key, for the client that encrypts.
+    pub data_key: DataKey,
+    /// The envelope's message ID, base64, for the client (the envelope keeps
+    /// the move-only ID itself).
+    pub message_id: String,
+    /// The envelope: wrapped key, wrapping, message ID and key commitment.
+    pub envelope: ContentMetadata,
+    /// The key that wraps it.
+    pub key_id: String,
+}
+
+impl NewDataKey {
+    /// Seals the key into a V3 envelope with a fresh message ID and the key
+    /// commitment to both.
+    pub fn seal_v3(self) -> Result<SealedDataKey, KeyError> {
+        let message_id = MessageId::generate().map_err(|e| KeyError::Internal(e.to_string()))?;
+        let encoded = message_id.to_base64();
+        let commitment = commitment(&self.data_key, &message_id);
+        let envelope = ContentMetadata::v3(
+            self.encrypted_data_key,
+            self.wrapping,
+            message_id,
+            commitment,
+        )
+        .map_err(|e| KeyError::Internal(e.to_string()))?;
+        Ok(SealedDataKey {
+            data_key: self.data_key,
+            message_id: encoded,
+            envelope,
+            key_id: self.key_id,
+        })
+    }
 }
 
 /// An unwrapped data key and the key that unwrapped it.
