@@ -126,3 +126,91 @@ async fn slow_request_heads_are_cut_off_on_both_listeners() {
         .unwrap();
     assert!(health.status().is_success());
 }
+
+/// This process's resident memory, in bytes (Linux `/proc/self/statm`).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Strangers with no credential cannot make a deployment grow: rounds of
+/// half-sent heads, oversized heads, oversized bodies and made-up methods
+/// against both listeners leave memory where the first round left it (the
+/// deployment runs in this process, so its resident size is this process's).
+#[tokio::test]
+async fn abuse_without_credentials_leaves_memory_flat() {
+    const MIB: u64 = 1024 * 1024;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: data_dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        header_timeout_secs: 1,
+        body_timeout_secs: 1,
+        ..Config::default()
+    };
+    config.store.listen = "127.0.0.1:0".parse().unwrap();
+    let deployment = Deployment::start(config).await.unwrap();
+    let broker = deployment.config().listen;
+    let store = deployment.config().store.listen;
+    let _serving = deployment.spawn(None);
+
+    let oversized_head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(MIB as usize)
+    );
+    let oversized_body = format!(
+        "POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{}",
+        4 * MIB,
+        " ".repeat(4 * MIB as usize)
+    );
+    let round = || async {
+        for addr in [broker, store] {
+            let mut held = Vec::new();
+            for _ in 0..100 {
+                held.push(half_sent(addr).await);
+            }
+            for request in [&oversized_head, &oversized_body] {
+                for _ in 0..10 {
+                    let mut stream = TcpStream::connect(addr).await.unwrap();
+                    // The server may answer and close before reading it all.
+                    let _ = stream.write_all(request.as_bytes()).await;
+                    held.push(stream);
+                }
+            }
+            for i in 0..100 {
+                let mut stream = TcpStream::connect(addr).await.unwrap();
+                let request = format!("MADEUP{i} /x HTTP/1.1\r\nHost: x\r\n\r\n");
+                stream.write_all(request.as_bytes()).await.unwrap();
+                held.push(stream);
+            }
+            for stream in &mut held {
+                assert!(
+                    closed_within(stream, Duration::from_secs(15)).await,
+                    "{addr}: a connection stayed open"
+                );
+            }
+        }
+    };
+    round().await;
+    let after_first = resident_bytes();
+    for _ in 0..4 {
+        round().await;
+    }
+    let grown = resident_bytes().saturating_sub(after_first);
+    eprintln!(
+        "resident after the first round: {} MiB; grown over four more: {} KiB",
+        after_first / MIB,
+        grown / 1024
+    );
+    assert!(
+        grown < 32 * MIB,
+        "memory grew by {} MiB over four more rounds",
+        grown / MIB
+    );
+    let health = reqwest::get(format!("http://{broker}/healthz"))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+}
