@@ -23,7 +23,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use sealdrop_envelope::{ContentMetadata, verify_commitment};
+use sealdrop_envelope::ContentMetadata;
 use sealdrop_state::Database;
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -106,14 +106,9 @@ impl BindingKey {
             .open(&envelope, SECRET_OBJECT)
             .await
             .map_err(|e| key_failed(&e))?;
-        if let sealdrop_envelope::ContentParams::V3 {
-            message_id,
-            commitment,
-        } = envelope.params()
-        {
-            verify_commitment(&opened.data_key, message_id, commitment)
-                .map_err(|e| key_failed(&e))?;
-        }
+        opened
+            .verify_commitment(&envelope)
+            .map_err(|e| key_failed(&e))?;
         if opened.key_id != keys.key_id() {
             rewrap(db, keys, envelope).await;
         }

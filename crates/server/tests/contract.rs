@@ -818,6 +818,11 @@ async fn storage_takes_no_more_than_the_size_limit() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// The body of `POST /api/v1/uploads` for an SSE upload of `size` bytes.
+fn sse_upload(name: &str, size: u64) -> Value {
+    json!({"name": name, "size": size, "mode": "sse"})
+}
+
 /// Multipart uploads storage holds for the deployment's bucket.
 async fn multipart_uploads_in_storage(api: &Api) -> Vec<String> {
     let listed = api
@@ -890,24 +895,23 @@ async fn quotas_hold_on_every_route() {
     ])
     .await;
     let token = api.admin_token.clone();
-    let create = |name: &str, size: u64| json!({"name": name, "size": size, "mode": "sse"});
 
     // 3 MiB stored, then a 4 MiB single PUT signed and not sent yet: 7 MiB.
     let (status, a) = api
-        .post("/api/v1/uploads", &token, create("a.bin", 3 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("a.bin", 3 * MIB))
         .await;
     assert_eq!(status, StatusCode::OK, "{a}");
     let (status, _) = send_presigned(&a["transfer"]["request"], vec![1; 3 * MIB as usize]).await;
     assert_eq!(status, StatusCode::OK);
     let (status, b) = api
-        .post("/api/v1/uploads", &token, create("b.bin", 4 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("b.bin", 4 * MIB))
         .await;
     assert_eq!(status, StatusCode::OK, "{b}");
 
     // A 6 MiB multipart upload would make 13 MiB: refused, and the upload the
     // broker had created in storage is gone again.
     let (status, body) = api
-        .post("/api/v1/uploads", &token, create("c.bin", 6 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("c.bin", 6 * MIB))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(code(&body), "too_large");
@@ -918,18 +922,18 @@ async fn quotas_hold_on_every_route() {
     );
     assert_eq!(multipart_uploads_in_storage(&api).await, [""; 0]);
     let (status, c) = api
-        .post("/api/v1/uploads", &token, create("c.bin", 5 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("c.bin", 5 * MIB))
         .await;
     assert_eq!(status, StatusCode::OK, "exactly the quota fits: {c}");
     assert_eq!(c["transfer"]["kind"], "multipart");
     let (status, body) = api
-        .post("/api/v1/uploads", &token, create("d.bin", 1))
+        .post("/api/v1/uploads", &token, sse_upload("d.bin", 1))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "a byte over: {body}");
 
     // One multipart upload in flight is the most; the refusal says so.
     let (status, body) = api
-        .post("/api/v1/uploads", &token, create("e.bin", 5 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("e.bin", 5 * MIB))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
@@ -944,7 +948,7 @@ async fn quotas_hold_on_every_route() {
     // Files sent through a file request count against its owner.
     let (request_id, bearer) = file_request_bearer(&api, "scans").await;
     let (status, body) = api
-        .post("/api/v1/uploads", &bearer, create("scan.pdf", 1000))
+        .post("/api/v1/uploads", &bearer, sse_upload("scan.pdf", 1000))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(
@@ -979,7 +983,7 @@ async fn quotas_hold_on_every_route() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = api
-        .post("/api/v1/uploads", &token, create("d.bin", 1))
+        .post("/api/v1/uploads", &token, sse_upload("d.bin", 1))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "still full: {body}");
     let (status, _, _) = api
@@ -992,7 +996,7 @@ async fn quotas_hold_on_every_route() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = api
-        .post("/api/v1/uploads", &token, create("d.bin", 3 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("d.bin", 3 * MIB))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -1015,17 +1019,16 @@ async fn abandoned_uploads_are_cleaned_up() {
     ])
     .await;
     let token = api.admin_token.clone();
-    let create = |name: &str, size: u64| json!({"name": name, "size": size, "mode": "sse"});
     let (status, idle) = api
-        .post("/api/v1/uploads", &token, create("idle.bin", 6 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("idle.bin", 6 * MIB))
         .await;
     assert_eq!(status, StatusCode::OK, "{idle}");
     let (status, busy) = api
-        .post("/api/v1/uploads", &token, create("busy.bin", 6 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("busy.bin", 6 * MIB))
         .await;
     assert_eq!(status, StatusCode::OK, "{busy}");
     let (status, body) = api
-        .post("/api/v1/uploads", &token, create("more.bin", 5 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("more.bin", 5 * MIB))
         .await;
     assert_eq!(
         status,
@@ -1048,7 +1051,7 @@ async fn abandoned_uploads_are_cleaned_up() {
         .unwrap();
     let (request_id, bearer) = file_request_bearer(&api, "late").await;
     let (status, body) = api
-        .post("/api/v1/uploads", &bearer, create("never.pdf", 1000))
+        .post("/api/v1/uploads", &bearer, sse_upload("never.pdf", 1000))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(request_files(&api, &request_id).await, 1);
@@ -1086,7 +1089,7 @@ async fn abandoned_uploads_are_cleaned_up() {
     );
     // Room again for 5 MiB: 6 (busy) + 5 ≤ 16.
     let (status, body) = api
-        .post("/api/v1/uploads", &token, create("more.bin", 5 * MIB))
+        .post("/api/v1/uploads", &token, sse_upload("more.bin", 5 * MIB))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -1120,7 +1123,7 @@ async fn sse_objects_open_only_at_the_key_they_were_uploaded_to() {
         .post(
             "/api/v1/uploads",
             &alice,
-            json!({"name": "payroll.csv", "size": body.len(), "mode": "sse"}),
+            sse_upload("payroll.csv", body.len() as u64),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");

@@ -41,8 +41,17 @@ async fn half_sent(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-#[tokio::test]
-async fn slow_request_heads_are_cut_off_on_both_listeners() {
+/// The embedded default serving on its own data directory, with one-second
+/// head and body timeouts.
+struct Listening {
+    broker: SocketAddr,
+    store: SocketAddr,
+    admin: zeroize::Zeroizing<String>,
+    _serving: sealdrop_server::Serving,
+    _data_dir: tempfile::TempDir,
+}
+
+async fn listening() -> Listening {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = Config {
         data_dir: data_dir.path().to_owned(),
@@ -56,7 +65,24 @@ async fn slow_request_heads_are_cut_off_on_both_listeners() {
     let admin = deployment.take_first_login().unwrap();
     let broker = deployment.config().listen;
     let store = deployment.config().store.listen;
-    let _serving = deployment.spawn(None);
+    Listening {
+        broker,
+        store,
+        admin,
+        _serving: deployment.spawn(None),
+        _data_dir: data_dir,
+    }
+}
+
+#[tokio::test]
+async fn slow_request_heads_are_cut_off_on_both_listeners() {
+    let Listening {
+        broker,
+        store,
+        admin,
+        ..
+    } = &listening().await;
+    let (broker, store) = (*broker, *store);
 
     for addr in [broker, store] {
         let mut slow = Vec::new();
@@ -141,19 +167,8 @@ fn resident_bytes() -> u64 {
 #[tokio::test]
 async fn abuse_without_credentials_leaves_memory_flat() {
     const MIB: u64 = 1024 * 1024;
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: data_dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        header_timeout_secs: 1,
-        body_timeout_secs: 1,
-        ..Config::default()
-    };
-    config.store.listen = "127.0.0.1:0".parse().unwrap();
-    let deployment = Deployment::start(config).await.unwrap();
-    let broker = deployment.config().listen;
-    let store = deployment.config().store.listen;
-    let _serving = deployment.spawn(None);
+    let deployment = listening().await;
+    let (broker, store) = (deployment.broker, deployment.store);
 
     let oversized_head = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",

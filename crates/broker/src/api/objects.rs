@@ -14,7 +14,6 @@ use sealdrop_api::{
     CseOpen, Decryption, Encryption, ListObjectsQuery, ListObjectsResponse, ObjectInfo,
     ObjectKeyQuery, OpenObjectRequest, OpenObjectResponse, SecretString, routes,
 };
-use sealdrop_envelope::{ContentParams, verify_commitment};
 
 use super::describe::{self, object_info};
 use crate::audit::Action;
@@ -192,14 +191,7 @@ pub(super) async fn open_object(
     let opened = state.keys.open(&metadata, key).await;
     state.metrics.key_operation("open", opened.is_ok());
     let opened = opened?;
-    if let ContentParams::V3 {
-        message_id,
-        commitment,
-    } = metadata.params()
-    {
-        verify_commitment(&opened.data_key, message_id, commitment)
-            .map_err(|e| ApiError::Integrity(format!("{e}; refusing to hand out the data key")))?;
-    }
+    opened.verify_commitment(&metadata)?;
     let download = state.storage.presign_get(key, filename).await?;
     let mut info = info;
     if let Encryption::CseV3(envelope) | Encryption::CseV2(envelope) = &mut info.encryption {

@@ -19,7 +19,9 @@ pub use local::LocalProvider;
 pub const KMS_KEY_HINT: &str = "sealdrop-kms-key-id";
 
 use async_trait::async_trait;
-use sealdrop_envelope::{ContentMetadata, DataKey, KeyWrapping, MessageId, commitment};
+use sealdrop_envelope::{
+    ContentMetadata, ContentParams, DataKey, KeyWrapping, MessageId, commitment, verify_commitment,
+};
 
 /// A new data key for one object.
 pub struct NewDataKey {
@@ -75,6 +77,24 @@ pub struct OpenedDataKey {
     pub data_key: DataKey,
     /// The wrapping key id.
     pub key_id: String,
+}
+
+impl OpenedDataKey {
+    /// Checks this key against the V3 key commitment of the `metadata` it was
+    /// unwrapped from (V2 has none): a data key is handed out, or used, only
+    /// if it holds.
+    pub fn verify_commitment(&self, metadata: &ContentMetadata) -> Result<(), KeyError> {
+        if let ContentParams::V3 {
+            message_id,
+            commitment,
+        } = metadata.params()
+        {
+            verify_commitment(&self.data_key, message_id, commitment).map_err(|e| {
+                KeyError::Integrity(format!("{e}; refusing to hand out the data key"))
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a provider failed. Mapped to API errors below.
