@@ -153,13 +153,14 @@ impl BindingKey {
                 // Storage dates in whole seconds: only a second that ended
                 // before the secret existed is "before".
                 Some(modified) if (modified + 1).saturating_mul(1000) <= self.since_ms => Ok(()),
-                _ => Err(ApiError::Integrity(format!(
-                    "integrity check failed: {key} carries no sealdrop binding, and it was \
-                     written after this deployment began binding objects: it was not uploaded \
-                     through sealdrop, or was copied here from another key; refusing to hand \
-                     out a download (an operator can adopt objects put into the bucket \
-                     directly with `sealdrop admin encrypt-existing`)"
-                ))),
+                // (No key in these messages: keys may be long, and people
+                // see server text cut at 200 characters.)
+                _ => Err(ApiError::Integrity(
+                    "integrity check failed: the object has no sealdrop binding, so it was not \
+                     uploaded through sealdrop here; an operator can adopt it with `sealdrop \
+                     admin encrypt-existing`"
+                        .into(),
+                )),
             };
         };
         let valid = binding
@@ -169,11 +170,12 @@ impl BindingKey {
         if valid {
             Ok(())
         } else {
-            Err(ApiError::Integrity(format!(
-                "integrity check failed: the sealdrop binding of {key} does not match its key \
-                 and size: it was copied or moved here from another key, or changed in \
-                 storage; refusing to hand out a download"
-            )))
+            Err(ApiError::Integrity(
+                "integrity check failed: the object's sealdrop binding is for another key or \
+                 size: it was copied or moved here, or changed in storage; no download is \
+                 handed out"
+                    .into(),
+            ))
         }
     }
 }
@@ -232,6 +234,10 @@ mod tests {
                 .check(at, &head(size, Some(tag.clone()), since + 5))
                 .unwrap_err();
             assert!(err.to_string().contains("copied or moved"), "{err}");
+            assert!(
+                err.to_string().chars().count() <= 200,
+                "fits a CLI line: {err}"
+            );
         }
         // Another deployment's secret, a mangled tag, another version.
         let other = BindingKey::from_secret([8; 32], since * 1000);
@@ -262,6 +268,10 @@ mod tests {
             .check("alice/new.pdf", &head(1, None, since))
             .unwrap_err();
         assert!(err.to_string().contains("no sealdrop binding"), "{err}");
+        assert!(
+            err.to_string().chars().count() <= 200,
+            "fits a CLI line: {err}"
+        );
         assert!(
             !format!("{key:?}").contains("mac_key"),
             "the secret is not in Debug"

@@ -77,16 +77,14 @@ pub async fn verify(state: &AppState, user: &str, whose: Whose) -> Result<(), Ap
     if used <= quota {
         return Ok(());
     }
-    let account = format!(
-        "{} stored and {} in uploads in progress, this one included, of a {} quota",
-        human_bytes(stored.bytes),
-        human_bytes(pending),
-        human_bytes(quota)
-    );
+    // Server text reaches people cut at 200 characters: short sentences.
     Err(ApiError::TooLarge(match whose {
         Whose::Own => format!(
-            "this upload does not fit in your storage quota ({account}): delete files you no \
-             longer need, or ask your administrator for more"
+            "storage quota exceeded: {} stored + {} in uploads in progress (this one \
+             included) is over your {}; delete files or ask your administrator for more",
+            human_bytes(stored.bytes),
+            human_bytes(pending),
+            human_bytes(quota)
         ),
         Whose::Recipient => {
             "the recipient's storage is full: this file does not fit in their quota".to_owned()

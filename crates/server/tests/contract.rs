@@ -920,6 +920,8 @@ async fn quotas_hold_on_every_route() {
         message.contains("quota") && message.contains("3.0 MiB stored"),
         "{message}"
     );
+    // People see server text cut at 200 characters (sealdrop_transfer::failure).
+    assert!(message.chars().count() <= 200, "{message}");
     assert_eq!(multipart_uploads_in_storage(&api).await, [""; 0]);
     let (status, c) = api
         .post("/api/v1/uploads", &token, sse_upload("c.bin", 5 * MIB))
